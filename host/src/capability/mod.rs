@@ -1,0 +1,79 @@
+//! The host side of the WIT contract: one module per imported interface, each
+//! with its context struct, its `Host` impl and the policy checked at that
+//! boundary. [`HostState`] is the data of one connector `Store`.
+
+pub mod files;
+pub mod http;
+pub mod output;
+pub mod state;
+
+use crate::bindings;
+use wasmtime::StoreLimits;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// How much of a connector's stderr (e.g. a panic message) is kept for error messages.
+const STDERR_CAPACITY: usize = 64 * 1024;
+
+/// Everything one connector instance may touch.
+pub struct HostState {
+    /// WASI with nothing granted: no env, args, preopens or sockets. Rust std
+    /// needs the interfaces to exist; the connector's real I/O goes through ours.
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    pub(crate) stderr: MemoryOutputPipe,
+    pub http: http::HttpCtx,
+    pub files: files::FilesCtx,
+    pub state: state::StateCtx,
+    pub output: output::OutputCtx,
+}
+
+impl HostState {
+    pub fn new(
+        limits: StoreLimits,
+        http: http::HttpCtx,
+        files: files::FilesCtx,
+        state: state::StateCtx,
+        output: output::OutputCtx,
+    ) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        HostState { wasi, table: ResourceTable::new(), limits, stderr, http, files, state, output }
+    }
+
+    /// A state granting nothing, for calls like `spec` that need no capability.
+    pub fn bare(connector: &str, limits: StoreLimits) -> Self {
+        Self::new(
+            limits,
+            http::HttpCtx::denied(),
+            files::FilesCtx::new(Vec::new()),
+            state::StateCtx::default(),
+            output::OutputCtx::none(connector),
+        )
+    }
+
+    /// The connector's stderr so far (its panic message, if it panicked).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).trim().to_string()
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Adds WASI and every Headwater interface to the linker.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    use bindings::headwater::connector as hw;
+    hw::types::add_to_linker::<HostState, HasSelf<http::HttpCtx>>(linker, |s| &mut s.http)?;
+    hw::http::add_to_linker::<HostState, HasSelf<http::HttpCtx>>(linker, |s| &mut s.http)?;
+    hw::files::add_to_linker::<HostState, HasSelf<files::FilesCtx>>(linker, |s| &mut s.files)?;
+    hw::state::add_to_linker::<HostState, HasSelf<state::StateCtx>>(linker, |s| &mut s.state)?;
+    hw::output::add_to_linker::<HostState, HasSelf<output::OutputCtx>>(linker, |s| &mut s.output)?;
+    Ok(())
+}

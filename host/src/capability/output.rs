@@ -1,0 +1,280 @@
+//! `headwater:connector/output`: rows in (Arrow IPC or NDJSON), checkpoints,
+//! logs and progress. Rows are conformed to the stream's declared schema and
+//! staged by the sink; a checkpoint commits them with the connector's state and
+//! the new watermark through the delivery protocol.
+
+use crate::bindings::headwater::connector::output::Host;
+use crate::bindings::{Level, WitError};
+use crate::delivery;
+use crate::progress::StreamProgress;
+use crate::schema::conform;
+use crate::sink::StreamWriter;
+use crate::store::{PhaseKind, StateStore, StreamState};
+use crate::watermark::Watermark;
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use chrono::Utc;
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::sync::Arc;
+
+/// Longest log line kept from a connector.
+const MAX_LOG_BYTES: usize = 4096;
+
+/// One stream a call may write to.
+pub struct StreamOutput {
+    /// Declared columns from `discover`, if any.
+    pub declared: Option<SchemaRef>,
+    pub cursor_field: Option<String>,
+    pub writer: StreamWriter,
+    /// Committed state as of the last checkpoint (or the call's start).
+    pub committed: StreamState,
+    /// Highest cursor among rows emitted since the last checkpoint.
+    pending_watermark: Option<Watermark>,
+    pending_rows: u64,
+    /// Rows and files committed during this call.
+    pub rows_committed: u64,
+    pub files_committed: u64,
+    pub checkpoints: u64,
+    /// The first emit that failed: every later checkpoint fails with it, so rows
+    /// cannot be lost by a connector that ignores an error and checkpoints anyway.
+    poisoned: Option<WitError>,
+    pub progress: StreamProgress,
+}
+
+impl StreamOutput {
+    pub fn new(
+        declared: Option<SchemaRef>,
+        cursor_field: Option<String>,
+        writer: StreamWriter,
+        committed: StreamState,
+        progress: StreamProgress,
+    ) -> Self {
+        StreamOutput {
+            declared,
+            cursor_field,
+            writer,
+            committed,
+            pending_watermark: None,
+            pending_rows: 0,
+            rows_committed: 0,
+            files_committed: 0,
+            checkpoints: 0,
+            poisoned: None,
+            progress,
+        }
+    }
+
+    /// Rows emitted and not yet committed.
+    pub fn pending_rows(&self) -> u64 {
+        self.pending_rows
+    }
+}
+
+pub struct OutputCtx {
+    connector: String,
+    phase: PhaseKind,
+    run_id: String,
+    store: Option<Arc<StateStore>>,
+    pub streams: BTreeMap<String, StreamOutput>,
+}
+
+impl OutputCtx {
+    pub fn new(
+        connector: &str,
+        phase: PhaseKind,
+        run_id: &str,
+        store: Arc<StateStore>,
+        streams: BTreeMap<String, StreamOutput>,
+    ) -> Self {
+        OutputCtx {
+            connector: connector.to_string(),
+            phase,
+            run_id: run_id.to_string(),
+            store: Some(store),
+            streams,
+        }
+    }
+
+    /// For calls that may not write (spec, check, discover).
+    pub fn none(connector: &str) -> Self {
+        OutputCtx {
+            connector: connector.to_string(),
+            phase: PhaseKind::Source,
+            run_id: String::new(),
+            store: None,
+            streams: BTreeMap::new(),
+        }
+    }
+
+    /// Drops everything emitted and not checkpointed (after a failed call).
+    pub fn discard(&mut self) {
+        for s in self.streams.values_mut() {
+            s.writer.discard();
+            s.pending_rows = 0;
+            s.pending_watermark = None;
+        }
+    }
+
+    fn stream(&mut self, name: &str) -> Result<&mut StreamOutput, WitError> {
+        let known: Vec<String> = self.streams.keys().cloned().collect();
+        self.streams.get_mut(name).ok_or_else(|| {
+            WitError::Denied(format!(
+                "stream `{name}` is not being read by this call (streams: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ))
+        })
+    }
+
+    fn write_batches(&mut self, name: &str, batches: Vec<RecordBatch>) -> Result<(), WitError> {
+        let out = self.stream(name)?;
+        if let Some(e) = &out.poisoned {
+            return Err(e.clone());
+        }
+        let result: Result<(), WitError> = (|| {
+            for batch in batches {
+                let batch = match &out.declared {
+                    Some(schema) => conform(&batch, schema)
+                        .map_err(|e| WitError::Data(format!("stream `{name}`: {e}")))?,
+                    None => batch,
+                };
+                if let Some(cursor) = &out.cursor_field {
+                    let column = batch.column_by_name(cursor).ok_or_else(|| {
+                        WitError::Data(format!("stream `{name}`: rows have no cursor column `{cursor}`"))
+                    })?;
+                    let max = Watermark::of_column(column)
+                        .map_err(|e| WitError::Data(format!("stream `{name}`: cursor column `{cursor}`: {e}")))?;
+                    out.pending_watermark = Watermark::max(out.pending_watermark.take(), max);
+                }
+                out.writer.write(&batch).map_err(|e| WitError::Other(e.to_string()))?;
+                out.pending_rows += batch.num_rows() as u64;
+            }
+            out.progress.rows(out.rows_committed + out.pending_rows);
+            Ok(())
+        })();
+        if let Err(e) = &result {
+            out.poisoned = Some(e.clone());
+        }
+        result
+    }
+
+    fn decode_ipc(name: &str, bytes: &[u8]) -> Result<Vec<RecordBatch>, WitError> {
+        let reader = arrow::ipc::reader::StreamReader::try_new(Cursor::new(bytes), None)
+            .map_err(|e| WitError::Data(format!("stream `{name}`: emitted bytes are not an Arrow IPC stream: {e}")))?;
+        reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| WitError::Data(format!("stream `{name}`: bad Arrow IPC batch: {e}")))
+    }
+
+    fn decode_ndjson(name: &str, declared: Option<&SchemaRef>, bytes: &[u8]) -> Result<Vec<RecordBatch>, WitError> {
+        let schema = match declared {
+            Some(s) => s.clone(),
+            None => {
+                let (schema, _) = arrow::json::reader::infer_json_schema(Cursor::new(bytes), None)
+                    .map_err(|e| WitError::Data(format!("stream `{name}`: emitted JSON is malformed: {e}")))?;
+                Arc::new(schema)
+            }
+        };
+        let reader = arrow::json::ReaderBuilder::new(schema)
+            .with_batch_size(8192)
+            .build(Cursor::new(bytes))
+            .map_err(|e| WitError::Data(format!("stream `{name}`: {e}")))?;
+        reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| WitError::Data(format!("stream `{name}`: a record does not fit the stream's schema: {e}")))
+    }
+
+    fn commit(&mut self, name: &str, connector_state: String) -> Result<(), WitError> {
+        let phase = self.phase;
+        let run_id = self.run_id.clone();
+        let store = self
+            .store
+            .clone()
+            .ok_or_else(|| WitError::Denied("checkpoint is only allowed during read".into()))?;
+        let out = self.stream(name)?;
+        if let Some(e) = &out.poisoned {
+            return Err(WitError::Data(format!("checkpoint refused: an earlier emit to `{name}` failed: {e}")));
+        }
+        let files = out.writer.finish().map_err(|e| WitError::Other(e.to_string()))?;
+        let mut state = out.committed.clone();
+        state.set_connector_state(phase, connector_state);
+        state.watermark = Watermark::max(state.watermark.take(), out.pending_watermark.take());
+        state.rows += out.pending_rows;
+        state.files += files.len() as u64;
+        state.updated_at = Some(Utc::now());
+        state.last_run_id = Some(run_id);
+        delivery::commit(&store, name, &files, state.clone()).map_err(|e| WitError::Other(e.to_string()))?;
+        out.committed = state;
+        out.rows_committed += out.pending_rows;
+        out.files_committed += files.len() as u64;
+        out.checkpoints += 1;
+        out.pending_rows = 0;
+        Ok(())
+    }
+}
+
+impl Host for OutputCtx {
+    async fn emit(&mut self, stream: String, arrow_ipc: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
+        let batches = match Self::decode_ipc(&stream, &arrow_ipc) {
+            Ok(b) => b,
+            Err(e) => return Ok(self.poison(&stream, e)),
+        };
+        Ok(self.write_batches(&stream, batches))
+    }
+
+    async fn emit_json(&mut self, stream: String, ndjson: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
+        let declared = match self.stream(&stream) {
+            Ok(s) => s.declared.clone(),
+            Err(e) => return Ok(Err(e)),
+        };
+        let batches = match Self::decode_ndjson(&stream, declared.as_ref(), &ndjson) {
+            Ok(b) => b,
+            Err(e) => return Ok(self.poison(&stream, e)),
+        };
+        Ok(self.write_batches(&stream, batches))
+    }
+
+    async fn checkpoint(&mut self, stream: String, state: String) -> wasmtime::Result<Result<(), WitError>> {
+        if serde_json::from_str::<serde_json::Value>(&state).is_err() {
+            return Ok(Err(WitError::Data(format!("checkpoint of `{stream}`: state is not a JSON document"))));
+        }
+        Ok(self.commit(&stream, state))
+    }
+
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let mut message = message;
+        if message.len() > MAX_LOG_BYTES {
+            let mut cut = MAX_LOG_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("…");
+        }
+        let c = self.connector.as_str();
+        match level {
+            Level::Trace => tracing::trace!(connector = c, "{message}"),
+            Level::Debug => tracing::debug!(connector = c, "{message}"),
+            Level::Info => tracing::info!(connector = c, "{message}"),
+            Level::Warn => tracing::warn!(connector = c, "{message}"),
+            Level::Error => tracing::error!(connector = c, "{message}"),
+        }
+        Ok(())
+    }
+
+    async fn progress(&mut self, stream: String, done: u64, total: Option<u64>) -> wasmtime::Result<()> {
+        if let Some(s) = self.streams.get_mut(&stream) {
+            s.progress.position(done, total);
+        }
+        Ok(())
+    }
+}
+
+impl OutputCtx {
+    fn poison(&mut self, stream: &str, error: WitError) -> Result<(), WitError> {
+        if let Some(s) = self.streams.get_mut(stream) {
+            s.poisoned.get_or_insert(error.clone());
+        }
+        Err(error)
+    }
+}

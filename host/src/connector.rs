@@ -1,0 +1,135 @@
+//! A loaded connector and its calls. Each call gets a fresh `Store` with the
+//! pipeline's memory limit and an epoch deadline for CPU time, and a wall-clock
+//! timeout around it; a trap, a limit hit or an error the connector returns
+//! becomes an [`Error::Connector`] naming the connector and the call. Nothing a
+//! connector does can panic the host.
+
+use crate::bindings::{ConnectorSpec, StreamInfo, WitError};
+use crate::capability::HostState;
+use crate::engine::{EPOCH_TICK, LoadedComponent};
+use crate::{Error, Result};
+use std::future::Future;
+use std::time::Duration;
+use wasmtime::component::ResourceTableError;
+use wasmtime::{Store, StoreLimitsBuilder, Trap};
+
+/// Limits of one call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    pub memory_mb: u64,
+    pub timeout: Duration,
+}
+
+impl CallLimits {
+    /// Limits for the short calls made at install and inspection.
+    pub fn inspection() -> Self {
+        CallLimits { memory_mb: 256, timeout: Duration::from_secs(30) }
+    }
+}
+
+pub struct Connector {
+    /// The name users know it by: installed name, or the file name.
+    pub name: String,
+    pub component: LoadedComponent,
+}
+
+impl Connector {
+    pub fn new(name: impl Into<String>, component: LoadedComponent) -> Self {
+        Connector { name: name.into(), component }
+    }
+
+    /// A host state granting nothing, limited by `limits`.
+    pub fn bare_state(&self, limits: CallLimits) -> HostState {
+        HostState::bare(&self.name, store_limits(limits))
+    }
+
+    pub async fn spec(&self, limits: CallLimits) -> Result<ConnectorSpec> {
+        let (result, _) = self
+            .call("spec", self.bare_state(limits), limits, async |c, s| {
+                c.call_spec(s).await.map(Ok::<_, WitError>)
+            })
+            .await;
+        result
+    }
+
+    pub async fn check(&self, config: &str, state: HostState, limits: CallLimits) -> Result<()> {
+        let config = config.to_string();
+        self.call("check", state, limits, async move |c, s| c.call_check(s, &config).await).await.0
+    }
+
+    pub async fn discover(&self, config: &str, state: HostState, limits: CallLimits) -> Result<Vec<StreamInfo>> {
+        let config = config.to_string();
+        self.call("discover", state, limits, async move |c, s| c.call_discover(s, &config).await).await.0
+    }
+
+    /// Reads `streams`; returns the host state too, which holds what was emitted.
+    pub async fn read(&self, config: &str, streams: &[String], state: HostState, limits: CallLimits) -> (Result<()>, HostState) {
+        let config = config.to_string();
+        let streams = streams.to_vec();
+        self.call("read", state, limits, async move |c, s| c.call_read(s, &config, &streams).await).await
+    }
+
+    /// Instantiates in a fresh store and runs one export under the limits.
+    async fn call<T, F>(&self, call: &str, state: HostState, limits: CallLimits, f: F) -> (Result<T>, HostState)
+    where
+        F: AsyncFnOnce(
+            &crate::bindings::exports::headwater::connector::connector::Guest,
+            &mut Store<HostState>,
+        ) -> wasmtime::Result<std::result::Result<T, WitError>>,
+    {
+        let mut store = Store::new(self.component.pre.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        let run = async {
+            let instance = self.component.pre.instantiate_async(&mut store).await?;
+            f(instance.headwater_connector_connector(), &mut store).await
+        };
+        let outcome = with_timeout(limits.timeout, run).await;
+        let result = match outcome {
+            None => Err(self.fail(call, format!("timed out after {}s ([limits] call_timeout_s)", limits.timeout.as_secs()))),
+            Some(Ok(Ok(v))) => Ok(v),
+            Some(Ok(Err(e))) => Err(self.fail(call, format!("returned error {e}"))),
+            Some(Err(trap)) => Err(self.fail(call, describe_trap(&trap, limits, &store.data().stderr_text()))),
+        };
+        (result, store.into_data())
+    }
+
+    fn fail(&self, call: &str, message: String) -> Error {
+        Error::Connector { connector: self.name.clone(), call: call.to_string(), message }
+    }
+}
+
+async fn with_timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(d, f).await.ok()
+}
+
+fn store_limits(limits: CallLimits) -> wasmtime::StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size((limits.memory_mb * 1024 * 1024) as usize)
+        .instances(64)
+        .tables(64)
+        .memories(16)
+        .trap_on_grow_failure(true)
+        .build()
+}
+
+/// Turns a trap into a sentence a user can act on.
+fn describe_trap(e: &wasmtime::Error, limits: CallLimits, stderr: &str) -> String {
+    let text = format!("{e:#}");
+    let what = if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        format!(
+            "was stopped: it used more than its CPU time ([limits] call_timeout_s = {}s)",
+            limits.timeout.as_secs()
+        )
+    } else if text.contains("forcing trap when growing memory") || text.contains("memory minimum size") {
+        format!("was stopped: it needed more than [limits] memory_mb = {} of memory", limits.memory_mb)
+    } else if e.downcast_ref::<ResourceTableError>().is_some() {
+        format!("used a resource handle wrongly: {text}")
+    } else {
+        format!("trapped: {text}")
+    };
+    let stderr = stderr.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    if stderr.is_empty() { what } else { format!("{what}\nconnector stderr:\n{stderr}") }
+}

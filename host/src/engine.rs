@@ -1,0 +1,142 @@
+//! The process's one wasmtime [`Engine`], its linker, and compiled components.
+//!
+//! Components are compiled once and their native code cached on disk, keyed by
+//! the component's sha256 and the engine's compatibility hash; a later load only
+//! maps the cached code. Imports are resolved once per component
+//! (`instantiate_pre`), so a stream read costs a `Store` and an instantiation.
+
+use crate::bindings::SourcePre;
+use crate::capability::{self, HostState};
+use crate::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+/// How often the epoch advances: the granularity of CPU time limits.
+pub const EPOCH_TICK: Duration = Duration::from_millis(100);
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache_dir: PathBuf,
+}
+
+/// A component ready to instantiate.
+#[derive(Clone)]
+pub struct LoadedComponent {
+    pub pre: SourcePre<HostState>,
+    pub sha256: String,
+    pub path: PathBuf,
+}
+
+impl Runtime {
+    /// Builds the engine (with epoch interruption and a ticker thread) and the linker.
+    pub fn new(cache_dir: &Path) -> Result<Runtime> {
+        let mut config = Config::new();
+        config.wasm_component_model(true).epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| Error::Sink(format!("cannot start wasmtime: {e}")))?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("headwater-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(Error::io("starting the epoch thread"))?;
+        let mut linker = Linker::new(&engine);
+        capability::add_to_linker(&mut linker).map_err(|e| Error::Sink(format!("linking host interfaces: {e}")))?;
+        Ok(Runtime { engine, linker, cache_dir: cache_dir.to_path_buf() })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads a component file: checks it is a component of the `source` world,
+    /// compiles it (or maps the cached native code) and resolves its imports.
+    /// With `pinned`, the file's sha256 must match.
+    pub fn load(&self, path: &Path, pinned: Option<(&str, &str)>) -> Result<LoadedComponent> {
+        let bytes = std::fs::read(path).map_err(|e| Error::InvalidComponent {
+            path: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        if let Some((name, expected)) = pinned {
+            if expected != sha256 {
+                return Err(Error::PinMismatch {
+                    name: name.to_string(),
+                    path: path.to_path_buf(),
+                    pinned: expected.to_string(),
+                    actual: sha256,
+                });
+            }
+        }
+        check_is_component(path, &bytes)?;
+        let component = self.compile_cached(path, &bytes, &sha256)?;
+        let invalid = |message: String| Error::InvalidComponent { path: path.to_path_buf(), message };
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            invalid(format!(
+                "not a Headwater source connector: it imports something the host does not provide \
+                 (it must target the `source` world of headwater:connector@0.1.0): {e:#}"
+            ))
+        })?;
+        let pre = SourcePre::new(instance_pre).map_err(|e| {
+            invalid(format!(
+                "not a Headwater source connector: it does not export `headwater:connector/connector` \
+                 as the `source` world defines it: {e:#}"
+            ))
+        })?;
+        Ok(LoadedComponent { pre, sha256, path: path.to_path_buf() })
+    }
+
+    fn compile_cached(&self, path: &Path, bytes: &[u8], sha256: &str) -> Result<Component> {
+        let mut h = DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        let cached = self.cache_dir.join(format!("{sha256}-{:016x}.cwasm", h.finish()));
+        if cached.exists() {
+            // SAFETY: the cache folder only holds files this function wrote with
+            // `Component::serialize` for an engine with the same compatibility hash.
+            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
+                Ok(c) => return Ok(c),
+                Err(e) => tracing::warn!("ignoring unusable compiled cache {}: {e}", cached.display()),
+            }
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| Error::InvalidComponent {
+            path: path.to_path_buf(),
+            message: format!("not a valid WebAssembly component: {e:#}"),
+        })?;
+        if let Ok(serialized) = component.serialize() {
+            // Written under a temporary name then renamed, so a reader never maps half a file.
+            let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+            let written = std::fs::create_dir_all(&self.cache_dir)
+                .and_then(|_| std::fs::write(&tmp, serialized))
+                .and_then(|_| std::fs::rename(&tmp, &cached));
+            if let Err(e) = written {
+                tracing::warn!("cannot cache compiled code at {}: {e}", cached.display());
+            }
+        }
+        Ok(component)
+    }
+}
+
+/// Tells a core module or a non-wasm file from a component, with what to do.
+fn check_is_component(path: &Path, bytes: &[u8]) -> Result<()> {
+    let invalid = |message: &str| Error::InvalidComponent { path: path.to_path_buf(), message: message.to_string() };
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(invalid("not a WebAssembly file (no `\\0asm` header)"));
+    }
+    // Core modules have version 1 and layer 0; components have layer 1.
+    if bytes[4..8] == [1, 0, 0, 0] {
+        return Err(invalid(
+            "a core WebAssembly module, not a component: build the connector for wasm32-wasip2 \
+             (or wrap it with `wasm-tools component new`)",
+        ));
+    }
+    Ok(())
+}

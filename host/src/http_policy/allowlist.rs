@@ -1,0 +1,138 @@
+//! The host allowlist: `[allow] hosts` entries such as `api.example.com`,
+//! `127.0.0.1:8080`, `*.example.com` or `https://api.example.com:8443`.
+//! An entry without a scheme allows http and https; without a port, only the
+//! scheme's default port.
+
+use url::{Host, Url};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostRule {
+    scheme: Option<String>,
+    /// Lower-case host; for `*.domain`, the `.domain` suffix.
+    host: String,
+    wildcard: bool,
+    port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Allowlist {
+    rules: Vec<(String, HostRule)>,
+}
+
+impl Allowlist {
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        let rules = entries
+            .iter()
+            .map(|e| HostRule::parse(e).map(|r| (e.clone(), r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Allowlist { rules })
+    }
+
+    pub fn allows(&self, url: &Url) -> bool {
+        self.rules.iter().any(|(_, r)| r.allows(url))
+    }
+
+    pub fn describe(&self) -> String {
+        if self.rules.is_empty() {
+            "none".into()
+        } else {
+            self.rules.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+impl HostRule {
+    pub fn parse(entry: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("[allow] hosts: `{entry}` {why}");
+        let (scheme, rest) = match entry.split_once("://") {
+            Some((s, r)) if s == "http" || s == "https" => (Some(s.to_string()), r),
+            Some(_) => return Err(bad("has a scheme other than http or https")),
+            None => (None, entry),
+        };
+        let rest = rest.trim_end_matches('/');
+        if rest.contains('/') || rest.contains('@') {
+            return Err(bad("must be a host with an optional port, without a path or user"));
+        }
+        let (wildcard, rest) = match rest.strip_prefix("*.") {
+            Some(r) => (true, r),
+            None => (false, rest),
+        };
+        // Let the URL parser normalise the host (case, IDNA, IPv6 brackets, trailing dot).
+        let probe = Url::parse(&format!("http://{rest}")).map_err(|e| bad(&format!("is not a valid host: {e}")))?;
+        let host = probe.host_str().ok_or_else(|| bad("has no host"))?.trim_end_matches('.').to_string();
+        if wildcard && !matches!(probe.host(), Some(Host::Domain(_))) {
+            return Err(bad("uses `*.` with an address; wildcards apply to domain names"));
+        }
+        let port = probe.port().or_else(|| rest.ends_with(":80").then_some(80));
+        Ok(HostRule { scheme, host: if wildcard { format!(".{host}") } else { host }, wildcard, port })
+    }
+
+    pub fn allows(&self, url: &Url) -> bool {
+        let Some(host) = url.host_str() else { return false };
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(s) = &self.scheme {
+            if s != url.scheme() {
+                return false;
+            }
+        }
+        let host_ok = if self.wildcard { host.ends_with(&self.host) && host.len() > self.host.len() } else { host == self.host };
+        let port_ok = match self.port {
+            Some(p) => url.port_or_known_default() == Some(p),
+            None => url.port().is_none(),
+        };
+        host_ok && port_ok
+    }
+}
+
+/// `scheme://host:port` of a URL, for messages and same-origin checks (never the path or query).
+pub fn origin(url: &Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{}://{h}:{p}", url.scheme()),
+        (Some(h), None) => format!("{}://{h}", url.scheme()),
+        _ => url.scheme().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allows(entry: &str, url: &str) -> bool {
+        HostRule::parse(entry).unwrap().allows(&Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn exact_hosts_and_default_ports() {
+        assert!(allows("api.example.com", "https://api.example.com/x"));
+        assert!(allows("api.example.com", "http://API.example.com./x"));
+        assert!(!allows("api.example.com", "https://api.example.com:8443/x"));
+        assert!(!allows("api.example.com", "https://evil.com/?api.example.com"));
+        assert!(!allows("api.example.com", "https://api.example.com.evil.com/"));
+    }
+
+    #[test]
+    fn ports_and_schemes() {
+        assert!(allows("127.0.0.1:8080", "http://127.0.0.1:8080/"));
+        assert!(!allows("127.0.0.1:8080", "http://127.0.0.1:8081/"));
+        assert!(!allows("127.0.0.1:8080", "http://localhost:8080/"));
+        assert!(allows("https://api.example.com", "https://api.example.com/"));
+        assert!(!allows("https://api.example.com", "http://api.example.com/"));
+        assert!(allows("[::1]:9000", "http://[::1]:9000/"));
+    }
+
+    #[test]
+    fn wildcards_match_subdomains_only() {
+        assert!(allows("*.example.com", "https://a.b.example.com/"));
+        assert!(!allows("*.example.com", "https://example.com/"));
+        assert!(!allows("*.example.com", "https://badexample.com/"));
+        assert!(HostRule::parse("*.10.0.0.1").is_err());
+    }
+
+    #[test]
+    fn bad_entries_are_named() {
+        let err = HostRule::parse("ftp://x.com").unwrap_err();
+        assert!(err.contains("ftp://x.com"), "{err}");
+        assert!(HostRule::parse("x.com/path").is_err());
+        assert!(HostRule::parse("user@x.com").is_err());
+    }
+}

@@ -1,0 +1,82 @@
+//! The `headwater` command. It only parses arguments, dispatches to one
+//! subcommand (one file each under `commands/`) and maps errors to exit codes:
+//! 0 ok, 1 the run failed, 2 bad usage, pipeline file, config or connector file.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Headwater runs data connectors compiled to WebAssembly components and lands
+/// their records as Parquet, with each stream's watermark committed alongside.
+#[derive(Parser)]
+#[command(name = "headwater", version, about, propagate_version = true)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More logging (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install, list, inspect and remove connectors.
+    #[command(subcommand)]
+    Connector(commands::connector::ConnectorCommand),
+    Check(commands::check::Check),
+    Discover(commands::discover::Discover),
+    Run(commands::run::Run),
+    /// Show or reset the committed state of a pipeline's streams.
+    #[command(subcommand)]
+    State(commands::state::StateCommand),
+    Demo(commands::demo::Demo),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let out = commands::Output { json: cli.json };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Connector(c) => c.run(&out).await,
+            Command::Check(c) => c.run(&out).await,
+            Command::Discover(c) => c.run(&out).await,
+            Command::Run(c) => c.run(&out).await,
+            Command::State(c) => c.run(&out).await,
+            Command::Demo(c) => c.run(&out).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.downcast_ref::<headwater::Error>().map_or(1, headwater::Error::exit_code);
+            if out.json {
+                println!("{}", serde_json::json!({ "status": "error", "exit_code": code, "error": format!("{e:#}") }));
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},cranelift=warn,wasmtime=warn")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -1,0 +1,156 @@
+//! Installed connectors, under `$HEADWATER_HOME/connectors/<name>/`: the
+//! component file, and a manifest pinning its sha256 with its spec. Installing
+//! validates the world and compiles the component once; its native code is
+//! cached under `$HEADWATER_HOME/cache/`.
+
+use crate::connector::{CallLimits, Connector};
+use crate::engine::Runtime;
+use crate::pipeline::ConnectorRef;
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub sha256: String,
+    /// JSON Schema of the config, as the connector's `spec` returned it.
+    pub config_schema: serde_json::Value,
+    pub installed_from: PathBuf,
+    pub installed_at: DateTime<Utc>,
+}
+
+pub struct Registry {
+    home: PathBuf,
+}
+
+const COMPONENT: &str = "component.wasm";
+const MANIFEST: &str = "manifest.json";
+
+impl Registry {
+    /// The registry at `$HEADWATER_HOME`, else the per-user data folder.
+    pub fn from_env() -> Result<Registry> {
+        let home = match std::env::var_os("HEADWATER_HOME") {
+            Some(h) => PathBuf::from(h),
+            None => dirs::data_dir()
+                .ok_or_else(|| Error::Usage("no per-user data folder here: set HEADWATER_HOME".into()))?
+                .join("headwater"),
+        };
+        Ok(Registry { home })
+    }
+
+    pub fn at(home: &Path) -> Registry {
+        Registry { home: home.to_path_buf() }
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.home.join("cache")
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        self.home.join("connectors").join(name)
+    }
+
+    /// Validates, compiles and installs a component. The name defaults to the
+    /// connector's own (`spec().name`).
+    pub async fn install(&self, runtime: &Runtime, file: &Path, name: Option<&str>) -> Result<Manifest> {
+        let component = runtime.load(file, None)?;
+        let probe = Connector::new(file.display().to_string(), component.clone());
+        let spec = probe.spec(CallLimits::inspection()).await?;
+        let config_schema: serde_json::Value = serde_json::from_str(&spec.config_schema).map_err(|e| Error::InvalidComponent {
+            path: file.to_path_buf(),
+            message: format!("its spec's config-schema is not JSON: {e}"),
+        })?;
+        jsonschema::validator_for(&config_schema).map_err(|e| Error::InvalidComponent {
+            path: file.to_path_buf(),
+            message: format!("its spec's config-schema is not a valid JSON Schema: {e}"),
+        })?;
+        let name = name.unwrap_or(&spec.name).to_string();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || name.starts_with('.') {
+            return Err(Error::Usage(format!(
+                "connector name `{name}` must use only letters, digits, `-`, `_` and `.`: pass --name"
+            )));
+        }
+        let dir = self.dir(&name);
+        std::fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+        let bytes = std::fs::read(file).map_err(Error::io(format!("reading {}", file.display())))?;
+        let tmp = dir.join(format!("{COMPONENT}.tmp"));
+        std::fs::write(&tmp, &bytes).map_err(Error::io(format!("writing {}", tmp.display())))?;
+        std::fs::rename(&tmp, dir.join(COMPONENT)).map_err(Error::io(format!("installing into {}", dir.display())))?;
+        let manifest = Manifest {
+            name,
+            version: spec.version,
+            description: spec.description,
+            sha256: component.sha256,
+            config_schema,
+            installed_from: std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()),
+            installed_at: Utc::now(),
+        };
+        let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
+        std::fs::write(dir.join(MANIFEST), json).map_err(Error::io(format!("writing {}", dir.display())))?;
+        Ok(manifest)
+    }
+
+    pub fn list(&self) -> Result<Vec<Manifest>> {
+        let root = self.home.join("connectors");
+        let Ok(entries) = std::fs::read_dir(&root) else { return Ok(Vec::new()) };
+        let mut manifests = Vec::new();
+        for entry in entries.flatten() {
+            if let Some(name) = entry.file_name().to_str() {
+                if let Ok(m) = self.manifest(name) {
+                    manifests.push(m);
+                }
+            }
+        }
+        manifests.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(manifests)
+    }
+
+    pub fn manifest(&self, name: &str) -> Result<Manifest> {
+        let path = self.dir(name).join(MANIFEST);
+        let bytes = std::fs::read(&path).map_err(|_| self.not_found(name))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidComponent { path, message: format!("unreadable manifest: {e}") })
+    }
+
+    fn not_found(&self, name: &str) -> Error {
+        let installed = self.list().unwrap_or_default().into_iter().map(|m| m.name).collect::<Vec<_>>();
+        Error::ConnectorNotFound {
+            name: name.to_string(),
+            installed: if installed.is_empty() { "none".into() } else { installed.join(", ") },
+        }
+    }
+
+    pub fn remove(&self, name: &str) -> Result<Manifest> {
+        let manifest = self.manifest(name)?;
+        let dir = self.dir(name);
+        std::fs::remove_dir_all(&dir).map_err(Error::io(format!("removing {}", dir.display())))?;
+        Ok(manifest)
+    }
+
+    /// Loads the connector a pipeline phase names: an installed one (its bytes
+    /// checked against the pinned sha256) or a component file.
+    pub fn load(&self, runtime: &Runtime, r: &ConnectorRef) -> Result<(Connector, Option<Manifest>)> {
+        match r {
+            ConnectorRef::Installed(name) => {
+                let manifest = self.manifest(name)?;
+                let component = runtime.load(&self.dir(name).join(COMPONENT), Some((name, &manifest.sha256)))?;
+                Ok((Connector::new(name.clone(), component), Some(manifest)))
+            }
+            ConnectorRef::Path(path) => {
+                if !path.exists() {
+                    return Err(Error::InvalidComponent { path: path.clone(), message: "no such file".into() });
+                }
+                let component = runtime.load(path, None)?;
+                let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+                Ok((Connector::new(name, component), None))
+            }
+        }
+    }
+}

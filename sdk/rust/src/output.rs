@@ -1,0 +1,43 @@
+//! Emitting rows and checkpoints. Rows are staged by the host and committed at
+//! the next checkpoint of their stream, together with the checkpoint's state.
+
+use crate::bindings::headwater::connector::output as wit;
+use crate::{Error, Level, Result};
+
+/// Emits newline-delimited JSON bytes; the host converts them with the stream's schema.
+pub fn emit_ndjson(stream: &str, ndjson: &[u8]) -> Result<()> {
+    wit::emit_json(stream, ndjson)
+}
+
+/// Emits JSON objects as rows.
+pub fn emit_json_rows(stream: &str, rows: &[serde_json::Value]) -> Result<()> {
+    let mut buf = Vec::with_capacity(rows.len() * 128);
+    for row in rows {
+        serde_json::to_writer(&mut buf, row).map_err(|e| Error::Other(e.to_string()))?;
+        buf.push(b'\n');
+    }
+    emit_ndjson(stream, &buf)
+}
+
+/// Emits Arrow IPC stream bytes (see [`crate::arrow`] to build them from batches).
+pub fn emit_ipc(stream: &str, ipc: &[u8]) -> Result<()> {
+    wit::emit(stream, ipc)
+}
+
+/// Commits everything emitted for `stream` since its last checkpoint, with `state`.
+pub fn checkpoint<S: serde::Serialize>(stream: &str, state: &S) -> Result<()> {
+    let state = serde_json::to_string(state).map_err(|e| Error::Other(e.to_string()))?;
+    wit::checkpoint(stream, &state)
+}
+
+pub fn log(level: Level, message: &str) {
+    wit::log(level, message)
+}
+
+pub fn info(message: &str) {
+    wit::log(Level::Info, message)
+}
+
+pub fn progress(stream: &str, done: u64, total: Option<u64>) {
+    wit::progress(stream, done, total)
+}

@@ -13,3 +13,18 @@ wasmtime::component::bindgen!({
 
 pub use exports::headwater::connector::connector::{ConnectorSpec, Field, StreamInfo};
 pub use headwater::connector::types::{Error as WitError, Level};
+
+impl WitError {
+    /// `kind: message`, the way users read a connector's error.
+    pub fn describe(&self) -> String {
+        let (kind, message) = match self {
+            WitError::Config(m) => ("config", m),
+            WitError::Auth(m) => ("auth", m),
+            WitError::Transient(m) => ("transient", m),
+            WitError::Denied(m) => ("denied", m),
+            WitError::Data(m) => ("data", m),
+            WitError::Other(m) => ("other", m),
+        };
+        format!("{kind}: {message}")
+    }
+}

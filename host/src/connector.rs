@@ -90,7 +90,7 @@ impl Connector {
         let result = match outcome {
             None => Err(self.fail(call, format!("timed out after {}s ([limits] call_timeout_s)", limits.timeout.as_secs()))),
             Some(Ok(Ok(v))) => Ok(v),
-            Some(Ok(Err(e))) => Err(self.fail(call, format!("returned error {e}"))),
+            Some(Ok(Err(e))) => Err(self.fail(call, e.describe())),
             Some(Err(trap)) => Err(self.fail(call, describe_trap(&trap, limits, &store.data().stderr_text()))),
         };
         (result, store.into_data())

@@ -45,6 +45,13 @@ pub fn recover(store: &StateStore, staging: &Path) -> Result<Vec<String>> {
 fn move_into_place(intent: &Intent) -> Result<()> {
     for (staging, final_path) in &intent.files {
         if staging.exists() {
+            if final_path.exists() {
+                return Err(Error::Sink(format!(
+                    "checkpoint of stream `{}`: {} already exists; committed files are never overwritten",
+                    intent.stream,
+                    final_path.display()
+                )));
+            }
             let dir = final_path.parent().expect("final paths are inside the sink");
             std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
             std::fs::rename(staging, final_path).map_err(Error::io(format!(

@@ -276,7 +276,8 @@ impl Pipeline {
         let file: PipelineFile = toml::from_str(text).map_err(|e| bad(format!("invalid pipeline file: {e}")))?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { dir.join(p) };
+        // `components()` drops `.` segments, so `./lake` shows as `lake` in messages.
+        let resolve = |p: &Path| -> PathBuf { if p.is_absolute() { p.components().collect() } else { dir.join(p).components().collect() } };
 
         if file.name.is_empty() || !file.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(bad(format!(

@@ -18,6 +18,7 @@ use parquet::file::properties::WriterProperties;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 pub const EXTRACTED_AT: &str = "_hw_extracted_at";
 pub const RUN_ID: &str = "_hw_run_id";
@@ -31,6 +32,9 @@ pub struct SinkConfig {
     pub compression: Compression,
     pub run_id: String,
     pub started_at: DateTime<Utc>,
+    /// File sequence number, shared by every stream and phase of the run so that
+    /// no two files of one run can have the same name.
+    seq: Arc<AtomicU32>,
 }
 
 /// Lineage recorded in every file of one connector's output.
@@ -51,6 +55,7 @@ impl SinkConfig {
             compression,
             run_id,
             started_at,
+            seq: Arc::new(AtomicU32::new(0)),
         }
     }
 }
@@ -84,7 +89,6 @@ pub struct StreamWriter {
     lineage: Lineage,
     current: Option<OpenFile>,
     finished: Vec<StagedFile>,
-    seq: u32,
 }
 
 /// Rows per row group: big enough for good compression and scans, small
@@ -93,7 +97,7 @@ const ROW_GROUP_ROWS: usize = 256 * 1024;
 
 impl StreamWriter {
     pub fn new(stream: &str, config: Arc<SinkConfig>, lineage: Lineage) -> Self {
-        StreamWriter { stream: stream.to_string(), config, lineage, current: None, finished: Vec::new(), seq: 0 }
+        StreamWriter { stream: stream.to_string(), config, lineage, current: None, finished: Vec::new() }
     }
 
     /// Appends a batch (the `_hw_` columns are added here).
@@ -134,8 +138,8 @@ impl StreamWriter {
     }
 
     fn open(&mut self, schema: SchemaRef) -> Result<OpenFile> {
-        self.seq += 1;
-        let name = format!("part-{}-{:05}.parquet", self.config.run_id, self.seq);
+        let seq = self.config.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let name = format!("part-{}-{seq:05}.parquet", self.config.run_id);
         let staging = self.config.staging.join(&self.stream).join(&name);
         let final_path = self
             .config

@@ -70,7 +70,9 @@ impl Connector for Files {
         output::info(&format!("stream {stream}: {} new file(s), {total_bytes} bytes", todo.len()));
         let mut done_bytes = 0;
         for entry in todo {
-            let rows = load_csv(config, &entry.path)?;
+            let rows = match config.format {
+                config::Format::Csv => load_csv(config, &entry.path)?,
+            };
             done_bytes += entry.size;
             output::progress(stream, done_bytes, Some(total_bytes));
             loaded.files.insert(

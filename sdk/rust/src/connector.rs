@@ -40,20 +40,20 @@ pub mod __private {
         }
     }
 
-    pub fn config<C: Connector>(config: &str) -> Result<C::Config> {
+    pub fn parse_config<C: Connector>(config: &str) -> Result<C::Config> {
         serde_json::from_str(config).map_err(|e| Error::Config(format!("invalid config: {e}")))
     }
 
     pub fn check<C: Connector>(config: String) -> Result<()> {
-        C::check(&config::<C>(&config)?)
+        C::check(&parse_config::<C>(&config)?)
     }
 
     pub fn discover<C: Connector>(config: String) -> Result<Vec<StreamInfo>> {
-        C::discover(&config::<C>(&config)?)
+        C::discover(&parse_config::<C>(&config)?)
     }
 
     pub fn read<C: Connector>(config: String, streams: Vec<String>) -> Result<()> {
-        C::read(&config::<C>(&config)?, &streams)
+        C::read(&parse_config::<C>(&config)?, &streams)
     }
 }
 
@@ -61,7 +61,7 @@ pub mod __private {
 /// name, version and description come from the connector crate's Cargo.toml.
 #[macro_export]
 macro_rules! export {
-    ($ty:ty) => {
+    ($ty:ident) => {
         impl $crate::bindings::exports::headwater::connector::connector::Guest for $ty {
             fn spec() -> $crate::ConnectorSpec {
                 $crate::__private::spec::<$ty>(

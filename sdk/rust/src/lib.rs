@@ -70,20 +70,6 @@ impl Error {
     }
 }
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self {
-            Error::Config(_) => "config",
-            Error::Auth(_) => "auth",
-            Error::Transient(_) => "transient",
-            Error::Denied(_) => "denied",
-            Error::Data(_) => "data",
-            Error::Other(_) => "other",
-        };
-        write!(f, "{kind}: {}", self.message())
-    }
-}
-
 impl StreamInfo {
     /// A stream with no declared columns (the host infers them from emitted rows).
     pub fn new(name: impl Into<String>) -> Self {

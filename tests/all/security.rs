@@ -1,0 +1,185 @@
+//! The security model, one hostile connector attack per rule. Each time the host
+//! refuses, survives, says clearly what happened, and commits nothing.
+
+use headwater_tests::Env;
+use headwater_tests::api::MockApi;
+
+/// A pipeline running the hostile connector with one attack.
+fn hostile(env: &Env, attack: &str, target: &str, extra: &str) {
+    env.write(
+        "attack.toml",
+        format!(
+            r#"
+name = "attack"
+[source]
+connector = "hostile"
+config = {{ attack = "{attack}", target = "{target}" }}
+[allow]
+files = ["./data"]
+{extra}
+[sink]
+path = "lake"
+"#
+        ),
+    );
+}
+
+fn env() -> Env {
+    let env = Env::new();
+    env.install("hostile");
+    env.write("data/ok.txt", "fine");
+    env.write("secret.txt", "top secret");
+    env
+}
+
+#[track_caller]
+fn refused(env: &Env, needles: &[&str]) {
+    let run = env.headwater(&["run", "attack.toml"]).fails(1, needles);
+    assert!(!run.stderr.contains("panicked at host/"), "the host panicked:\n{}", run.stderr);
+    assert!(env.parquet_files("lake").is_empty(), "an attack left output behind");
+}
+
+#[test]
+fn http_to_a_host_not_allowed_is_denied() {
+    let env = env();
+    let api = MockApi::start(vec![], 10);
+    hostile(&env, "http", &format!("{}/orders", api.url()), "[allow.hosts_are_missing]\n");
+    // `[allow]` has no hosts: nothing is reachable, even a server that is up.
+    let pipeline = std::fs::read_to_string(env.path("attack.toml")).unwrap().replace("[allow.hosts_are_missing]\n", "");
+    env.write("attack.toml", pipeline);
+    refused(&env, &["denied", &format!("127.0.0.1:{}", api.port), "not in [allow] hosts"]);
+    assert!(api.requests().is_empty(), "the request reached the server");
+}
+
+#[test]
+fn a_redirect_to_a_host_not_allowed_is_denied() {
+    let env = env();
+    let api = MockApi::start(vec![], 10);
+    let target = format!("{}/redirect?to=http://localhost:{}/orders", api.url(), api.port);
+    hostile(&env, "http", &target, "");
+    let text = std::fs::read_to_string(env.path("attack.toml")).unwrap();
+    env.write("attack.toml", text.replace("[allow]\n", &format!("[allow]\nhosts = [\"{}\"]\n", api.host())));
+    refused(&env, &["denied", "redirect to http://localhost", "not in [allow] hosts"]);
+    assert_eq!(api.requests().len(), 0, "the redirect target (/orders) must not be fetched");
+}
+
+#[test]
+fn a_credential_is_not_sent_to_a_host_it_is_not_granted_for() {
+    let env = env();
+    let api = MockApi::start(vec![], 10);
+    let other = MockApi::start(vec![], 10);
+    hostile(&env, "credential", &format!("{}/orders", other.url()), "");
+    let text = std::fs::read_to_string(env.path("attack.toml")).unwrap().replace(
+        "[allow]\n",
+        &format!(
+            "[auth.api]\nkind = \"bearer\"\ntoken = \"s3cr3t\"\nhosts = [\"{}\"]\n[allow]\nhosts = [\"{}\", \"{}\"]\n",
+            api.host(),
+            api.host(),
+            other.host()
+        ),
+    );
+    env.write("attack.toml", text);
+    let run = env.headwater(&["run", "attack.toml"]).fails(1, &["denied", "credential `api` is not granted"]);
+    assert!(!run.stderr.contains("s3cr3t"));
+    assert!(other.requests().is_empty());
+}
+
+#[test]
+fn a_path_outside_the_root_is_denied() {
+    let env = env();
+    hostile(&env, "file", "./data|../secret.txt", "");
+    refused(&env, &["denied", "../secret.txt"]);
+}
+
+#[test]
+fn a_symlink_out_of_the_root_is_denied() {
+    let env = env();
+    std::os::unix::fs::symlink(env.path("secret.txt"), env.path("data/link.txt")).unwrap();
+    hostile(&env, "file", "./data|link.txt", "");
+    refused(&env, &["denied", "outside root"]);
+}
+
+#[test]
+fn a_root_not_granted_is_denied() {
+    let env = env();
+    hostile(&env, "list", "/", "");
+    refused(&env, &["denied", "file root `/` is not granted"]);
+}
+
+#[test]
+fn no_ambient_environment_files_or_sockets() {
+    let mut env = env();
+    env.var("HEADWATER_TEST_SECRET", "visible-to-the-host-only");
+    let api = MockApi::start(vec![], 10);
+    hostile(&env, "ambient", &api.host(), "");
+    env.headwater(&["run", "attack.toml"]).ok();
+    let rows = env.rows("lake/loot");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["value"], "env=0 fs=false net=false");
+}
+
+#[test]
+fn a_cpu_hog_is_stopped_at_the_call_timeout() {
+    let env = env();
+    hostile(&env, "spin", "", "[limits]\ncall_timeout_s = 1");
+    refused(&env, &["connector `hostile` failed in read", "call_timeout_s"]);
+}
+
+#[test]
+fn a_memory_hog_is_stopped_at_the_memory_limit() {
+    let env = env();
+    hostile(&env, "memory", "", "[limits]\nmemory_mb = 64");
+    refused(&env, &["connector `hostile` failed in read", "memory_mb = 64"]);
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message() {
+    let env = env();
+    hostile(&env, "panic", "", "");
+    refused(&env, &["connector `hostile` failed in read", "panicked on purpose"]);
+}
+
+#[test]
+fn bytes_that_are_not_arrow_are_refused() {
+    let env = env();
+    hostile(&env, "garbage", "", "");
+    refused(&env, &["data", "not an Arrow IPC stream"]);
+}
+
+#[test]
+fn writing_to_a_stream_not_being_read_is_denied() {
+    let env = env();
+    hostile(&env, "other-stream", "", "");
+    refused(&env, &["denied", "stream `someone_elses` is not being read"]);
+}
+
+#[test]
+fn rows_never_checkpointed_are_discarded() {
+    let env = env();
+    hostile(&env, "no-checkpoint", "", "");
+    refused(&env, &["1 rows were emitted after the last checkpoint and were discarded"]);
+    assert!(!env.path("lake/_staging/attack/loot").read_dir().is_ok_and(|mut d| d.next().is_some()));
+}
+
+#[test]
+fn a_checkpoint_after_an_ignored_emit_error_is_refused() {
+    let env = env();
+    hostile(&env, "ignore-error", "", "");
+    refused(&env, &["checkpoint refused", "earlier emit"]);
+}
+
+#[test]
+fn opening_files_without_end_hits_the_handle_limit() {
+    let env = env();
+    hostile(&env, "readers", "ok.txt", "");
+    refused(&env, &["too many open files"]);
+}
+
+#[test]
+fn a_huge_log_line_is_cut_and_the_run_goes_on() {
+    let env = env();
+    hostile(&env, "log", "", "");
+    let run = env.headwater(&["run", "attack.toml", "-v"]).ok();
+    assert!(run.stderr.len() < 64 * 1024, "the 8 MiB log line reached stderr whole ({} bytes)", run.stderr.len());
+    assert_eq!(env.rows("lake/loot").len(), 1);
+}

@@ -1,0 +1,116 @@
+//! A hostile connector: each `attack` in its config tries to break one rule of
+//! the security model. The tests assert that the host refuses, survives, and
+//! says clearly what happened.
+
+use headwater_sdk::http::Request;
+use headwater_sdk::{Connector, Error, Result, StreamInfo, files, output};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// Which rule to attack.
+    attack: String,
+    /// A URL, file root or path, depending on the attack.
+    #[serde(default)]
+    target: String,
+}
+
+struct Hostile;
+
+const STREAM: &str = "loot";
+
+impl Connector for Hostile {
+    type Config = Config;
+
+    fn discover(_: &Config) -> Result<Vec<StreamInfo>> {
+        Ok(vec![StreamInfo::new(STREAM).field("value", "string", true)])
+    }
+
+    fn read(config: &Config, _streams: &[String]) -> Result<()> {
+        let target = config.target.as_str();
+        match config.attack.as_str() {
+            // Reach a host the pipeline does not allow.
+            "http" => {
+                let body = Request::get(target).send()?.body;
+                loot(&String::from_utf8_lossy(&body))
+            }
+            // Use a credential for a host it is not granted to.
+            "credential" => {
+                let body = Request::get(target).auth(Some("api")).send()?.body;
+                loot(&String::from_utf8_lossy(&body))
+            }
+            // Read a file outside the granted root: `target` is "root|path".
+            "file" => {
+                let (root, path) = target.split_once('|').unwrap_or(("./data", target));
+                let mut reader = files::open(root, path)?;
+                loot(&String::from_utf8_lossy(&reader.read_chunk()?))
+            }
+            // List a folder that is not granted.
+            "list" => {
+                let entries = files::list(target, "**")?;
+                loot(&format!("{} entries", entries.len()))
+            }
+            // Look for ambient authority: environment, preopened folders, sockets.
+            "ambient" => {
+                let env = std::env::vars().count();
+                let fs = std::fs::read_dir("/").is_ok() || std::fs::read_to_string("/etc/passwd").is_ok();
+                let net = std::net::TcpStream::connect(target).is_ok();
+                loot(&format!("env={env} fs={fs} net={net}"))?;
+                output::checkpoint(STREAM, &serde_json::json!({}))
+            }
+            // Burn CPU forever.
+            "spin" => {
+                let mut x: u64 = 0;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            // Allocate until something gives.
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 16 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("hostile connector panicked on purpose"),
+            // Bytes that are not Arrow IPC.
+            "garbage" => output::emit_ipc(STREAM, b"\xff\xffnot arrow at all"),
+            // Write into a stream it was not asked to read.
+            "other-stream" => {
+                output::emit_json_rows("someone_elses", &[serde_json::json!({"value": "x"})])?;
+                output::checkpoint("someone_elses", &serde_json::json!({}))
+            }
+            // Emit and never checkpoint.
+            "no-checkpoint" => loot("uncommitted"),
+            // Ignore a failed emit and checkpoint anyway, hoping the good rows commit.
+            "ignore-error" => {
+                loot("good row")?;
+                let _ = output::emit_ipc(STREAM, b"garbage");
+                output::checkpoint(STREAM, &serde_json::json!({}))
+            }
+            // Open files without ever closing them.
+            "readers" => {
+                let mut open = Vec::new();
+                loop {
+                    open.push(files::open("./data", target)?);
+                }
+            }
+            // A log line of 8 MiB.
+            "log" => {
+                output::info(&"x".repeat(8 << 20));
+                loot("logged")?;
+                output::checkpoint(STREAM, &serde_json::json!({}))
+            }
+            other => Err(Error::Config(format!("unknown attack `{other}`"))),
+        }
+    }
+}
+
+fn loot(value: &str) -> Result<()> {
+    output::emit_json_rows(STREAM, &[serde_json::json!({ "value": value })])
+}
+
+headwater_sdk::export!(Hostile);

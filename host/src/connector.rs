@@ -45,9 +45,7 @@ impl Connector {
 
     pub async fn spec(&self, limits: CallLimits) -> Result<ConnectorSpec> {
         let (result, _) = self
-            .call("spec", self.bare_state(limits), limits, async |c, s| {
-                c.call_spec(s).await.map(Ok::<_, WitError>)
-            })
+            .call("spec", self.bare_state(limits), limits, async |c, s| c.call_spec(s).await.map(Ok::<_, WitError>))
             .await;
         result
     }
@@ -63,7 +61,13 @@ impl Connector {
     }
 
     /// Reads `streams`; returns the host state too, which holds what was emitted.
-    pub async fn read(&self, config: &str, streams: &[String], state: HostState, limits: CallLimits) -> (Result<()>, HostState) {
+    pub async fn read(
+        &self,
+        config: &str,
+        streams: &[String],
+        state: HostState,
+        limits: CallLimits,
+    ) -> (Result<()>, HostState) {
         let config = config.to_string();
         let streams = streams.to_vec();
         self.call("read", state, limits, async move |c, s| c.call_read(s, &config, &streams).await).await
@@ -88,7 +92,9 @@ impl Connector {
         };
         let outcome = with_timeout(limits.timeout, run).await;
         let result = match outcome {
-            None => Err(self.fail(call, format!("timed out after {}s ([limits] call_timeout_s)", limits.timeout.as_secs()))),
+            None => {
+                Err(self.fail(call, format!("timed out after {}s ([limits] call_timeout_s)", limits.timeout.as_secs())))
+            }
             Some(Ok(Ok(v))) => Ok(v),
             Some(Ok(Err(e))) => Err(self.fail(call, e.describe())),
             Some(Err(trap)) => Err(self.fail(call, describe_trap(&trap, limits, &store.data().stderr_text()))),
@@ -119,10 +125,7 @@ fn store_limits(limits: CallLimits) -> wasmtime::StoreLimits {
 fn describe_trap(e: &wasmtime::Error, limits: CallLimits, stderr: &str) -> String {
     let text = format!("{e:#}");
     let what = if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        format!(
-            "was stopped: it used more than its CPU time ([limits] call_timeout_s = {}s)",
-            limits.timeout.as_secs()
-        )
+        format!("was stopped: it used more than its CPU time ([limits] call_timeout_s = {}s)", limits.timeout.as_secs())
     } else if text.contains("forcing trap when growing memory") || text.contains("memory minimum size") {
         format!("was stopped: it needed more than [limits] memory_mb = {} of memory", limits.memory_mb)
     } else if e.downcast_ref::<ResourceTableError>().is_some() {

@@ -62,20 +62,18 @@ impl Runtime {
     /// compiles it (or maps the cached native code) and resolves its imports.
     /// With `pinned`, the file's sha256 must match.
     pub fn load(&self, path: &Path, pinned: Option<(&str, &str)>) -> Result<LoadedComponent> {
-        let bytes = std::fs::read(path).map_err(|e| Error::InvalidComponent {
-            path: path.to_path_buf(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::InvalidComponent { path: path.to_path_buf(), message: format!("cannot read: {e}") })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        if let Some((name, expected)) = pinned {
-            if expected != sha256 {
-                return Err(Error::PinMismatch {
-                    name: name.to_string(),
-                    path: path.to_path_buf(),
-                    pinned: expected.to_string(),
-                    actual: sha256,
-                });
-            }
+        if let Some((name, expected)) = pinned
+            && expected != sha256
+        {
+            return Err(Error::PinMismatch {
+                name: name.to_string(),
+                path: path.to_path_buf(),
+                pinned: expected.to_string(),
+                actual: sha256,
+            });
         }
         check_is_component(path, &bytes)?;
         let component = self.compile_cached(path, &bytes, &sha256)?;

@@ -14,15 +14,12 @@ pub enum Error {
 
     /// The connector's config does not match its JSON Schema.
     #[error("{path}: [{section}] config does not match the schema of connector `{connector}`:\n{problems}")]
-    ConfigInvalid {
-        path: PathBuf,
-        section: String,
-        connector: String,
-        problems: String,
-    },
+    ConfigInvalid { path: PathBuf, section: String, connector: String, problems: String },
 
     /// No installed connector has this name.
-    #[error("connector `{name}` is not installed: install it with `headwater connector install <file.wasm> --name {name}` (installed: {installed})")]
+    #[error(
+        "connector `{name}` is not installed: install it with `headwater connector install <file.wasm> --name {name}` (installed: {installed})"
+    )]
     ConnectorNotFound { name: String, installed: String },
 
     /// A file given as a connector is not a Headwater source component.
@@ -30,21 +27,14 @@ pub enum Error {
     InvalidComponent { path: PathBuf, message: String },
 
     /// An installed connector's bytes no longer match the sha256 pinned at install.
-    #[error("connector `{name}`: {path} has changed since it was installed (pinned sha256 {pinned}, now {actual}); reinstall it deliberately with `headwater connector install`")]
-    PinMismatch {
-        name: String,
-        path: PathBuf,
-        pinned: String,
-        actual: String,
-    },
+    #[error(
+        "connector `{name}`: {path} has changed since it was installed (pinned sha256 {pinned}, now {actual}); reinstall it deliberately with `headwater connector install`"
+    )]
+    PinMismatch { name: String, path: PathBuf, pinned: String, actual: String },
 
     /// A connector call failed: its own error, a trap, or a limit.
     #[error("connector `{connector}` failed in {call}: {message}")]
-    Connector {
-        connector: String,
-        call: String,
-        message: String,
-    },
+    Connector { connector: String, call: String, message: String },
 
     /// Writing or committing output failed.
     #[error("sink: {0}")]

@@ -277,7 +277,9 @@ impl Pipeline {
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         // `components()` drops `.` segments, so `./lake` shows as `lake` in messages.
-        let resolve = |p: &Path| -> PathBuf { if p.is_absolute() { p.components().collect() } else { dir.join(p).components().collect() } };
+        let resolve = |p: &Path| -> PathBuf {
+            if p.is_absolute() { p.components().collect() } else { dir.join(p).components().collect() }
+        };
 
         if file.name.is_empty() || !file.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(bad(format!(
@@ -306,16 +308,15 @@ impl Pipeline {
 
         let mut auth = BTreeMap::new();
         for (name, a) in file.auth {
-            let read = |field: &str, v: &str| resolve_secret(v, &dir).map_err(|m| bad(format!("[auth.{name}] {field}: {m}")));
+            let read =
+                |field: &str, v: &str| resolve_secret(v, &dir).map_err(|m| bad(format!("[auth.{name}] {field}: {m}")));
             let cred = match a {
-                AuthFile::Bearer { token, hosts } => Credential {
-                    kind: CredentialKind::Bearer { token: read("token", &token)? },
-                    hosts,
-                },
-                AuthFile::Header { header, value, hosts } => Credential {
-                    kind: CredentialKind::Header { header, value: read("value", &value)? },
-                    hosts,
-                },
+                AuthFile::Bearer { token, hosts } => {
+                    Credential { kind: CredentialKind::Bearer { token: read("token", &token)? }, hosts }
+                }
+                AuthFile::Header { header, value, hosts } => {
+                    Credential { kind: CredentialKind::Header { header, value: read("value", &value)? }, hosts }
+                }
             };
             auth.insert(name, cred);
         }
@@ -378,9 +379,7 @@ impl Pipeline {
 /// Resolves `${env:VAR}` and `${file:PATH}`; any other value is taken literally.
 fn resolve_secret(value: &str, dir: &Path) -> std::result::Result<Secret, String> {
     if let Some(var) = value.strip_prefix("${env:").and_then(|v| v.strip_suffix('}')) {
-        return std::env::var(var)
-            .map(Secret)
-            .map_err(|_| format!("environment variable {var} is not set"));
+        return std::env::var(var).map(Secret).map_err(|_| format!("environment variable {var} is not set"));
     }
     if let Some(file) = value.strip_prefix("${file:").and_then(|v| v.strip_suffix('}')) {
         let path = dir.join(file);
@@ -423,9 +422,8 @@ path = "lake"
 
     #[test]
     fn missing_env_secret_is_named() {
-        let text = format!(
-            "{MINIMAL}\n[auth.api]\nkind = \"bearer\"\ntoken = \"${{env:HEADWATER_TEST_SURELY_UNSET}}\"\n"
-        );
+        let text =
+            format!("{MINIMAL}\n[auth.api]\nkind = \"bearer\"\ntoken = \"${{env:HEADWATER_TEST_SURELY_UNSET}}\"\n");
         let err = Pipeline::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
         assert!(err.contains("[auth.api] token") && err.contains("HEADWATER_TEST_SURELY_UNSET"), "{err}");
     }

@@ -64,16 +64,20 @@ impl Registry {
         let component = runtime.load(file, None)?;
         let probe = Connector::new(file.display().to_string(), component.clone());
         let spec = probe.spec(CallLimits::inspection()).await?;
-        let config_schema: serde_json::Value = serde_json::from_str(&spec.config_schema).map_err(|e| Error::InvalidComponent {
-            path: file.to_path_buf(),
-            message: format!("its spec's config-schema is not JSON: {e}"),
-        })?;
+        let config_schema: serde_json::Value =
+            serde_json::from_str(&spec.config_schema).map_err(|e| Error::InvalidComponent {
+                path: file.to_path_buf(),
+                message: format!("its spec's config-schema is not JSON: {e}"),
+            })?;
         jsonschema::validator_for(&config_schema).map_err(|e| Error::InvalidComponent {
             path: file.to_path_buf(),
             message: format!("its spec's config-schema is not a valid JSON Schema: {e}"),
         })?;
         let name = name.unwrap_or(&spec.name).to_string();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || name.starts_with('.') {
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || name.starts_with('.')
+        {
             return Err(Error::Usage(format!(
                 "connector name `{name}` must use only letters, digits, `-`, `_` and `.`: pass --name"
             )));
@@ -103,10 +107,8 @@ impl Registry {
         let Ok(entries) = std::fs::read_dir(&root) else { return Ok(Vec::new()) };
         let mut manifests = Vec::new();
         for entry in entries.flatten() {
-            if let Some(name) = entry.file_name().to_str() {
-                if let Ok(m) = self.manifest(name) {
-                    manifests.push(m);
-                }
+            if let Some(m) = entry.file_name().to_str().and_then(|name| self.manifest(name).ok()) {
+                manifests.push(m);
             }
         }
         manifests.sort_by(|a, b| a.name.cmp(&b.name));
@@ -116,7 +118,8 @@ impl Registry {
     pub fn manifest(&self, name: &str) -> Result<Manifest> {
         let path = self.dir(name).join(MANIFEST);
         let bytes = std::fs::read(&path).map_err(|_| self.not_found(name))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidComponent { path, message: format!("unreadable manifest: {e}") })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::InvalidComponent { path, message: format!("unreadable manifest: {e}") })
     }
 
     fn not_found(&self, name: &str) -> Error {
@@ -148,7 +151,8 @@ impl Registry {
                     return Err(Error::InvalidComponent { path: path.clone(), message: "no such file".into() });
                 }
                 let component = runtime.load(path, None)?;
-                let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+                let name =
+                    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
                 Ok((Connector::new(name, component), None))
             }
         }

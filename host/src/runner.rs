@@ -5,11 +5,11 @@
 //! from that watermark in the same invocation; later runs run only `[source]`.
 
 use crate::bindings::StreamInfo;
+use crate::capability::HostState;
 use crate::capability::files::FilesCtx;
 use crate::capability::http::HttpCtx;
 use crate::capability::output::{OutputCtx, StreamOutput};
 use crate::capability::state::StateCtx;
-use crate::capability::HostState;
 use crate::connector::{CallLimits, Connector};
 use crate::engine::Runtime;
 use crate::http_policy::{HostStats, HttpPolicy};
@@ -56,11 +56,12 @@ impl Session {
             let kind = if phase.section == "backfill" { PhaseKind::Backfill } else { PhaseKind::Source };
             let (connector, manifest) = registry.load(runtime, &phase.connector)?;
             let spec = connector.spec(CallLimits::inspection()).await?;
-            let schema: serde_json::Value = serde_json::from_str(&spec.config_schema).map_err(|e| Error::Connector {
-                connector: connector.name.clone(),
-                call: "spec".into(),
-                message: format!("config-schema is not JSON: {e}"),
-            })?;
+            let schema: serde_json::Value =
+                serde_json::from_str(&spec.config_schema).map_err(|e| Error::Connector {
+                    connector: connector.name.clone(),
+                    call: "spec".into(),
+                    message: format!("config-schema is not JSON: {e}"),
+                })?;
             validate_config(&pipeline, phase, &connector.name, &schema)?;
             phases.push(PhaseConnector {
                 kind,
@@ -195,7 +196,13 @@ impl Session {
         let staging = staging_dir(&pipeline.sink.path, &pipeline.name);
         let recovered = delivery::recover(&store, &staging)?;
         let discovered = self.discover().await?;
-        let sink = Arc::new(SinkConfig::new(&pipeline.sink.path, &pipeline.name, pipeline.sink.compression, run_id.clone(), now));
+        let sink = Arc::new(SinkConfig::new(
+            &pipeline.sink.path,
+            &pipeline.name,
+            pipeline.sink.compression,
+            run_id.clone(),
+            now,
+        ));
 
         let known: Vec<&str> = discovered.iter().flat_map(|(_, s)| s.iter().map(|s| s.name.as_str())).collect();
         for s in &options.streams {
@@ -301,7 +308,9 @@ impl Session {
                 Error::Connector { connector, call, message } if lost > 0 => Error::Connector {
                     connector,
                     call,
-                    message: format!("{message}\n({lost} rows after the last checkpoint were discarded; committed rows stay)"),
+                    message: format!(
+                        "{message}\n({lost} rows after the last checkpoint were discarded; committed rows stay)"
+                    ),
                 },
                 e => e,
             });

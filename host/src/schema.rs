@@ -13,9 +13,7 @@ pub fn parse_data_type(spelling: &str) -> Result<DataType, String> {
     let s = spelling.trim().to_ascii_lowercase();
     let (name, args) = match s.split_once('(') {
         Some((n, rest)) => {
-            let args = rest
-                .strip_suffix(')')
-                .ok_or_else(|| format!("type `{spelling}` has an unclosed `(`"))?;
+            let args = rest.strip_suffix(')').ok_or_else(|| format!("type `{spelling}` has an unclosed `(`"))?;
             (n.trim().to_string(), args.split(',').map(|a| a.trim().to_string()).collect::<Vec<_>>())
         }
         None => (s.clone(), Vec::new()),
@@ -169,10 +167,8 @@ mod tests {
             ("extra", Arc::new(Int64Array::from(vec![7, 8])) as ArrayRef),
         ])
         .unwrap();
-        let declared = Schema::new(vec![
-            Field::new("id", DataType::Int64, false),
-            Field::new("note", DataType::Utf8, true),
-        ]);
+        let declared =
+            Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("note", DataType::Utf8, true)]);
         let out = conform(&batch, &declared).unwrap();
         let names: Vec<_> = out.schema().fields().iter().map(|f| f.name().clone()).collect();
         assert_eq!(names, ["id", "note", "extra"]);

@@ -48,7 +48,13 @@ pub struct Lineage {
 }
 
 impl SinkConfig {
-    pub fn new(root: &Path, pipeline: &str, compression: Compression, run_id: String, started_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        root: &Path,
+        pipeline: &str,
+        compression: Compression,
+        run_id: String,
+        started_at: DateTime<Utc>,
+    ) -> Self {
         SinkConfig {
             root: root.to_path_buf(),
             staging: staging_dir(root, pipeline),
@@ -113,9 +119,7 @@ impl StreamWriter {
             self.current = Some(self.open(batch.schema())?);
         }
         let file = self.current.as_mut().expect("opened above");
-        file.writer
-            .write(&batch)
-            .map_err(|e| Error::Sink(format!("writing {}: {e}", file.staging.display())))?;
+        file.writer.write(&batch).map_err(|e| Error::Sink(format!("writing {}: {e}", file.staging.display())))?;
         file.rows += batch.num_rows() as u64;
         Ok(())
     }
@@ -182,10 +186,7 @@ impl StreamWriter {
 
     fn finish_current(&mut self) -> Result<()> {
         let Some(f) = self.current.take() else { return Ok(()) };
-        let file = f
-            .writer
-            .into_inner()
-            .map_err(|e| Error::Sink(format!("finishing {}: {e}", f.staging.display())))?;
+        let file = f.writer.into_inner().map_err(|e| Error::Sink(format!("finishing {}: {e}", f.staging.display())))?;
         file.sync_all().map_err(Error::io(format!("syncing {}", f.staging.display())))?;
         self.finished.push(StagedFile { staging: f.staging, final_path: f.final_path, rows: f.rows });
         Ok(())

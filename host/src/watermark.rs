@@ -68,7 +68,12 @@ impl Watermark {
             return Ok(None);
         }
         Ok(match column.data_type() {
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
             | DataType::Int64 => {
                 let c = arrow::compute::cast(column, &DataType::Int64).map_err(|e| e.to_string())?;
                 aggregate::max(c.as_primitive::<Int64Type>()).map(Watermark::Int)

@@ -60,7 +60,10 @@ fn check_discover_and_state_reset() {
     env.headwater(&["run", "p.toml"]).ok();
     let state = env.headwater(&["state", "show", "p.toml", "--json"]).ok().json();
     assert_eq!(state[0]["watermark"], "20");
-    assert_eq!(state[0]["source_state"]["files"]["a.csv"]["size"], std::fs::metadata(env.path("exports/a.csv")).unwrap().len());
+    assert_eq!(
+        state[0]["source_state"]["files"]["a.csv"]["size"],
+        std::fs::metadata(env.path("exports/a.csv")).unwrap().len()
+    );
 
     env.headwater(&["state", "reset", "p.toml"]).ok();
     assert_eq!(env.headwater(&["state", "show", "p.toml", "--json"]).ok().json(), serde_json::json!([]));

@@ -62,7 +62,8 @@ fn backfill_hands_its_watermark_to_the_incremental_phase() {
     env.write("hybrid.toml", pipeline(&api));
 
     let run = env.headwater(&["run", "hybrid.toml", "--json"]).ok().json();
-    let phases: Vec<_> = run["streams"].as_array().unwrap().iter().map(|s| (s["phase"].clone(), s["rows"].clone())).collect();
+    let phases: Vec<_> =
+        run["streams"].as_array().unwrap().iter().map(|s| (s["phase"].clone(), s["rows"].clone())).collect();
     assert_eq!(phases, vec![("backfill".into(), 2000.into()), ("source".into(), 300.into())], "{run}");
     // The API was asked only for what came after the backfill's highest cursor.
     let first = &api.requests()[0];

@@ -29,7 +29,8 @@ fn every_component_is_tested() {
     }
     assert!(names.len() >= 4, "found only {names:?}");
     for name in names {
-        let used = sources.contains(&format!("install(\"{name}\")")) || sources.contains(&format!("component(\"{name}\")"));
+        let used =
+            sources.contains(&format!("install(\"{name}\")")) || sources.contains(&format!("component(\"{name}\")"));
         assert!(used, "component `{name}` has no test in tests/all/");
     }
 }

@@ -33,12 +33,7 @@ pub struct MockApi {
 
 impl MockApi {
     pub fn start(orders: Vec<Value>, page_size: usize) -> MockApi {
-        let state = Arc::new(Mutex::new(ApiState {
-            orders,
-            page_size,
-            retry_after: "1".into(),
-            ..Default::default()
-        }));
+        let state = Arc::new(Mutex::new(ApiState { orders, page_size, retry_after: "1".into(), ..Default::default() }));
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let app = axum::Router::new()
@@ -98,11 +93,8 @@ async fn list(
         return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", s.retry_after.clone())], "slow down").into_response();
     }
     let since = q.get("updated_since").cloned();
-    let matching: Vec<&Value> = s
-        .orders
-        .iter()
-        .filter(|o| since.as_deref().is_none_or(|t| o["updated_at"].as_str().unwrap() > t))
-        .collect();
+    let matching: Vec<&Value> =
+        s.orders.iter().filter(|o| since.as_deref().is_none_or(|t| o["updated_at"].as_str().unwrap() > t)).collect();
     let start: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0).min(matching.len());
     let end = (start + s.page_size).min(matching.len());
     let next = (end < matching.len()).then(|| end.to_string());

@@ -17,9 +17,8 @@ pub fn root() -> PathBuf {
 
 /// The `headwater` binary the tests drive (built by `just test` before the tests).
 pub fn bin() -> PathBuf {
-    let path = std::env::var_os("HEADWATER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/debug/headwater"));
+    let path =
+        std::env::var_os("HEADWATER_BIN").map(PathBuf::from).unwrap_or_else(|| root().join("target/debug/headwater"));
     assert!(path.exists(), "{} is missing: run the tests with `just test`, which builds it", path.display());
     path
 }
@@ -27,7 +26,11 @@ pub fn bin() -> PathBuf {
 /// A component built for wasm32-wasip2 from connectors/ or tests/components/.
 pub fn component(name: &str) -> PathBuf {
     let path = root().join("target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
-    assert!(path.exists(), "{} is missing: run the tests with `just test`, which builds the components", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `just test`, which builds the components",
+        path.display()
+    );
     path
 }
 
@@ -149,12 +152,7 @@ impl Env {
 
 pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
     let file = std::fs::File::open(path).unwrap();
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
+    ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().collect::<Result<Vec<_>, _>>().unwrap()
 }
 
 /// Batches as JSON rows (timestamps as RFC 3339 text).
@@ -191,7 +189,13 @@ pub fn order(id: i64) -> Value {
 pub fn orders_csv(rows: &[Value]) -> String {
     let mut csv = String::from("id,customer,amount,updated_at\n");
     for r in rows {
-        csv.push_str(&format!("{},{},{},{}\n", r["id"], r["customer"].as_str().unwrap(), r["amount"], r["updated_at"].as_str().unwrap()));
+        csv.push_str(&format!(
+            "{},{},{},{}\n",
+            r["id"],
+            r["customer"].as_str().unwrap(),
+            r["amount"],
+            r["updated_at"].as_str().unwrap()
+        ));
     }
     csv
 }

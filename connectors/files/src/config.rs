@@ -59,10 +59,7 @@ impl CsvOptions {
     pub fn delimiter_byte(&self) -> Result<u8> {
         match self.delimiter.as_bytes() {
             [b] if b.is_ascii() => Ok(*b),
-            _ => Err(Error::Config(format!(
-                "csv.delimiter `{}` must be exactly one ASCII character",
-                self.delimiter
-            ))),
+            _ => Err(Error::Config(format!("csv.delimiter `{}` must be exactly one ASCII character", self.delimiter))),
         }
     }
 }
@@ -94,10 +91,7 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         self.csv.delimiter_byte()?;
         if self.glob.starts_with('/') || self.glob.split('/').any(|c| c == "..") {
-            return Err(Error::Config(format!(
-                "glob `{}` must be relative to the root and stay inside it",
-                self.glob
-            )));
+            return Err(Error::Config(format!("glob `{}` must be relative to the root and stay inside it", self.glob)));
         }
         Ok(())
     }

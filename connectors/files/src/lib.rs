@@ -75,10 +75,7 @@ impl Connector for Files {
             };
             done_bytes += entry.size;
             output::progress(stream, done_bytes, Some(total_bytes));
-            loaded.files.insert(
-                entry.path.clone(),
-                FileMark { size: entry.size, modified_ms: entry.modified_ms },
-            );
+            loaded.files.insert(entry.path.clone(), FileMark { size: entry.size, modified_ms: entry.modified_ms });
             output::log(headwater_sdk::Level::Debug, &format!("{}: {rows} rows", entry.path));
             // One checkpoint per file: an interrupted load resumes after the last whole file.
             output::checkpoint(stream, &loaded)?;
@@ -89,9 +86,7 @@ impl Connector for Files {
 
 /// Streams one CSV file through the Arrow CSV reader and emits its batches.
 fn load_csv(config: &Config, path: &str) -> Result<u64> {
-    let format = Format::default()
-        .with_header(config.csv.header)
-        .with_delimiter(config.csv.delimiter_byte()?);
+    let format = Format::default().with_header(config.csv.header).with_delimiter(config.csv.delimiter_byte()?);
     let schema = schema_for(config, &format, path)?;
     let reader = files::open(&config.root, path)?;
     let csv = ReaderBuilder::new(schema)
@@ -113,11 +108,8 @@ fn load_csv(config: &Config, path: &str) -> Result<u64> {
 /// types are inferred from the first rows of the file.
 fn schema_for(config: &Config, format: &Format, path: &str) -> Result<SchemaRef> {
     if !config.schema.is_empty() {
-        let fields: Vec<Field> = config
-            .schema
-            .iter()
-            .map(|c| Field::new(c.name.as_str(), DataType::Utf8, true))
-            .collect();
+        let fields: Vec<Field> =
+            config.schema.iter().map(|c| Field::new(c.name.as_str(), DataType::Utf8, true)).collect();
         return Ok(Arc::new(Schema::new(fields)));
     }
     let reader = files::open(&config.root, path)?;

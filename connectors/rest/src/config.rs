@@ -79,10 +79,7 @@ fn yes() -> bool {
 impl Config {
     pub fn validate(&self) -> Result<()> {
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
-            return Err(Error::Config(format!(
-                "base_url `{}` must start with http:// or https://",
-                self.base_url
-            )));
+            return Err(Error::Config(format!("base_url `{}` must start with http:// or https://", self.base_url)));
         }
         let mut seen = std::collections::BTreeSet::new();
         for s in &self.streams {

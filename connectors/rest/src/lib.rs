@@ -47,19 +47,14 @@ impl Connector for Rest {
 /// The checkpoint comes once, at the end: pages need not be sorted by the cursor,
 /// so only after the last page is it certain that nothing older is still to come.
 fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
-    let since = stream
-        .incremental
-        .as_ref()
-        .and_then(|inc| state::watermark(&stream.name).or_else(|| inc.start_value.clone()));
+    let since =
+        stream.incremental.as_ref().and_then(|inc| state::watermark(&stream.name).or_else(|| inc.start_value.clone()));
     let mut params = stream.params_with(since.as_deref());
     let mut rows = 0u64;
     let mut pages = 0u64;
     loop {
         let url = config.url(stream, &params)?;
-        let body = Request::get(url.clone())
-            .auth(config.auth_for(stream))
-            .send()?
-            .json(&url)?;
+        let body = Request::get(url.clone()).auth(config.auth_for(stream)).send()?.json(&url)?;
         let records = select_records(&body, &stream.records, &url)?;
         output::emit_json_rows(&stream.name, records)?;
         rows += records.len() as u64;

@@ -51,9 +51,7 @@ impl FilesCtx {
     fn resolve(&self, root_name: &str, path: &str) -> Result<PathBuf, WitError> {
         let root = self.root(root_name)?;
         let rel = Path::new(path);
-        let escapes = rel
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+        let escapes = rel.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
         if escapes || path.is_empty() {
             return Err(WitError::Denied(format!(
                 "path `{path}` is not a plain path inside root `{root_name}` (no absolute paths or `..`)"

@@ -87,13 +87,7 @@ impl OutputCtx {
         store: Arc<StateStore>,
         streams: BTreeMap<String, StreamOutput>,
     ) -> Self {
-        OutputCtx {
-            connector: connector.to_string(),
-            phase,
-            run_id: run_id.to_string(),
-            store: Some(store),
-            streams,
-        }
+        OutputCtx { connector: connector.to_string(), phase, run_id: run_id.to_string(), store: Some(store), streams }
     }
 
     /// For calls that may not write (spec, check, discover).
@@ -134,8 +128,9 @@ impl OutputCtx {
         let result: Result<(), WitError> = (|| {
             for batch in batches {
                 let batch = match &out.declared {
-                    Some(schema) => conform(&batch, schema)
-                        .map_err(|e| WitError::Data(format!("stream `{name}`: {e}")))?,
+                    Some(schema) => {
+                        conform(&batch, schema).map_err(|e| WitError::Data(format!("stream `{name}`: {e}")))?
+                    }
                     None => batch,
                 };
                 if let Some(cursor) = &out.cursor_field {
@@ -187,10 +182,8 @@ impl OutputCtx {
     fn commit(&mut self, name: &str, connector_state: String) -> Result<(), WitError> {
         let phase = self.phase;
         let run_id = self.run_id.clone();
-        let store = self
-            .store
-            .clone()
-            .ok_or_else(|| WitError::Denied("checkpoint is only allowed during read".into()))?;
+        let store =
+            self.store.clone().ok_or_else(|| WitError::Denied("checkpoint is only allowed during read".into()))?;
         let out = self.stream(name)?;
         if let Some(e) = &out.poisoned {
             return Err(WitError::Data(format!("checkpoint refused: an earlier emit to `{name}` failed: {e}")));
@@ -249,7 +242,7 @@ impl Host for OutputCtx {
                 cut -= 1;
             }
             message.truncate(cut);
-            message.push_str("…");
+            message.push('…');
         }
         let c = self.connector.as_str();
         match level {

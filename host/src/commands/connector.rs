@@ -30,7 +30,13 @@ impl ConnectorCommand {
                 let (registry, runtime) = runtime()?;
                 let m = registry.install(&runtime, &file, name.as_deref()).await?;
                 out.print(&m, |m| {
-                    format!("installed connector `{}` {} (sha256 {}) from {}", m.name, m.version, m.sha256, file.display())
+                    format!(
+                        "installed connector `{}` {} (sha256 {}) from {}",
+                        m.name,
+                        m.version,
+                        m.sha256,
+                        file.display()
+                    )
                 });
             }
             ConnectorCommand::List => {
@@ -41,7 +47,9 @@ impl ConnectorCommand {
                     }
                     let rows = list
                         .iter()
-                        .map(|m| vec![m.name.clone(), m.version.clone(), m.sha256[..12].to_string(), m.description.clone()])
+                        .map(|m| {
+                            vec![m.name.clone(), m.version.clone(), m.sha256[..12].to_string(), m.description.clone()]
+                        })
                         .collect::<Vec<_>>();
                     table(&["NAME", "VERSION", "SHA256", "DESCRIPTION"], &rows)
                 });

@@ -35,7 +35,11 @@ impl Discover {
                         let cols = if s.fields.is_empty() {
                             "(inferred)".to_string()
                         } else {
-                            s.fields.iter().map(|f| format!("{}:{}", f.name, f.data_type)).collect::<Vec<_>>().join(", ")
+                            s.fields
+                                .iter()
+                                .map(|f| format!("{}:{}", f.name, f.data_type))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         };
                         vec![
                             kind.name().to_string(),

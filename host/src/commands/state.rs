@@ -62,7 +62,14 @@ impl StateCommand {
                                 serde_json::Value::Null => "-".into(),
                                 v => v.to_string(),
                             };
-                            vec![text("stream"), text("phase"), text("watermark"), text("rows"), text("files"), text("updated_at")]
+                            vec![
+                                text("stream"),
+                                text("phase"),
+                                text("watermark"),
+                                text("rows"),
+                                text("files"),
+                                text("updated_at"),
+                            ]
                         })
                         .collect::<Vec<_>>();
                     table(&["STREAM", "PHASE", "WATERMARK", "ROWS", "FILES", "UPDATED"], &rows)

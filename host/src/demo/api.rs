@@ -32,7 +32,8 @@ impl MockApi {
     pub async fn start(orders: Vec<Order>) -> Result<MockApi> {
         let orders: Orders = Arc::new(RwLock::new(Arc::new(orders)));
         let app = axum::Router::new().route("/v1/orders", axum::routing::get(list)).with_state(orders.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(Error::io("starting the demo API"))?;
+        let listener =
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(Error::io("starting the demo API"))?;
         let port = listener.local_addr().map_err(Error::io("starting the demo API"))?.port();
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -57,13 +58,15 @@ impl Drop for MockApi {
 async fn list(State(orders): State<Orders>, headers: HeaderMap, Query(p): Query<Params>) -> Response {
     let authorized = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"));
     if !authorized {
-        return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "missing or wrong bearer token"}))).into_response();
+        return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "missing or wrong bearer token"})))
+            .into_response();
     }
     let since = match p.updated_since.as_deref().map(DateTime::parse_from_rfc3339) {
         None => None,
         Some(Ok(t)) => Some(t.with_timezone(&Utc)),
         Some(Err(e)) => {
-            return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": format!("updated_since: {e}")}))).into_response();
+            return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": format!("updated_since: {e}")})))
+                .into_response();
         }
     };
     let orders = orders.read().expect("demo API lock").clone();

@@ -69,7 +69,8 @@ pub async fn run(
     data.grow(options.fresh_rows);
     let api = api::MockApi::start(data.orders.clone()).await?;
     let pipeline_file = dir.join("pipeline.toml");
-    std::fs::write(&pipeline_file, pipeline_toml(api.port)).map_err(Error::io(format!("writing {}", pipeline_file.display())))?;
+    std::fs::write(&pipeline_file, pipeline_toml(api.port))
+        .map_err(Error::io(format!("writing {}", pipeline_file.display())))?;
 
     let mut runs = Vec::new();
     let first = run_once(&pipeline_file, registry, runtime, progress).await?;

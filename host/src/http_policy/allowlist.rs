@@ -21,10 +21,8 @@ pub struct Allowlist {
 
 impl Allowlist {
     pub fn parse(entries: &[String]) -> Result<Self, String> {
-        let rules = entries
-            .iter()
-            .map(|e| HostRule::parse(e).map(|r| (e.clone(), r)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let rules =
+            entries.iter().map(|e| HostRule::parse(e).map(|r| (e.clone(), r))).collect::<Result<Vec<_>, _>>()?;
         Ok(Allowlist { rules })
     }
 
@@ -70,12 +68,11 @@ impl HostRule {
     pub fn allows(&self, url: &Url) -> bool {
         let Some(host) = url.host_str() else { return false };
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if let Some(s) = &self.scheme {
-            if s != url.scheme() {
-                return false;
-            }
+        if self.scheme.as_deref().is_some_and(|s| s != url.scheme()) {
+            return false;
         }
-        let host_ok = if self.wildcard { host.ends_with(&self.host) && host.len() > self.host.len() } else { host == self.host };
+        let host_ok =
+            if self.wildcard { host.ends_with(&self.host) && host.len() > self.host.len() } else { host == self.host };
         let port_ok = match self.port {
             Some(p) => url.port_or_known_default() == Some(p),
             None => url.port().is_none(),

@@ -46,7 +46,11 @@ pub struct HttpPolicy {
 const MAX_REDIRECTS: usize = 10;
 
 impl HttpPolicy {
-    pub fn new(allowed_hosts: &[String], credentials: BTreeMap<String, Credential>, limits: &Limits) -> Result<Self, String> {
+    pub fn new(
+        allowed_hosts: &[String],
+        credentials: BTreeMap<String, Credential>,
+        limits: &Limits,
+    ) -> Result<Self, String> {
         let allowlist = Arc::new(Allowlist::parse(allowed_hosts)?);
         let limiter = limits.requests_per_second.map(|rps| {
             let rps = NonZeroU32::new(rps).expect("validated > 0 when the pipeline was loaded");
@@ -79,7 +83,9 @@ impl HttpPolicy {
             let first = attempt.previous().first().map(allowlist::origin);
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-            } else if first.as_deref() != Some(allowlist::origin(attempt.url()).as_str()) || !allow.allows(attempt.url()) {
+            } else if first.as_deref() != Some(allowlist::origin(attempt.url()).as_str())
+                || !allow.allows(attempt.url())
+            {
                 let denied = format!(
                     "redirect to {} leaves the origin of a request carrying a credential",
                     allowlist::origin(attempt.url())
@@ -110,7 +116,8 @@ impl HttpPolicy {
 
     /// Sends a connector's request under the policy.
     pub async fn send(&self, req: Request) -> Result<Response, WitError> {
-        let url = url::Url::parse(&req.url).map_err(|e| WitError::Config(format!("URL `{}` is invalid: {e}", req.url)))?;
+        let url =
+            url::Url::parse(&req.url).map_err(|e| WitError::Config(format!("URL `{}` is invalid: {e}", req.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(WitError::Denied(format!("URL `{}`: only http and https are allowed", req.url)));
         }
@@ -131,8 +138,10 @@ impl HttpPolicy {
             .map_err(|_| WitError::Config(format!("HTTP method `{}` is invalid", req.method)))?;
         let mut headers = HeaderMap::new();
         for (k, v) in &req.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| WitError::Config(format!("header name `{k}` is invalid")))?;
-            let value = HeaderValue::from_str(v).map_err(|_| WitError::Config(format!("header `{k}` has an invalid value")))?;
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| WitError::Config(format!("header name `{k}` is invalid")))?;
+            let value =
+                HeaderValue::from_str(v).map_err(|_| WitError::Config(format!("header `{k}` has an invalid value")))?;
             headers.append(name, value);
         }
         let with_credential = match &req.auth {
@@ -239,7 +248,9 @@ impl HttpPolicy {
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => return Err(WitError::Transient(format!("reading the response from {url}: {}", error_chain(&e)))),
+                Err(e) => {
+                    return Err(WitError::Transient(format!("reading the response from {url}: {}", error_chain(&e))));
+                }
             }
         }
         self.count(host, |s| s.bytes += body.len() as u64);

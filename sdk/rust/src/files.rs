@@ -1,8 +1,8 @@
 //! Read-only access to the file roots the pipeline grants. Paths are relative
 //! to a root; the host refuses anything that would leave it.
 
-use crate::bindings::headwater::connector::files as wit;
 use crate::Result;
+use crate::bindings::headwater::connector::files as wit;
 
 pub use wit::Entry;
 
@@ -34,10 +34,7 @@ impl Reader {
 impl std::io::Read for Reader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let max = buf.len().min(Self::CHUNK as usize) as u32;
-        let chunk = self
-            .inner
-            .read(max)
-            .map_err(|e| std::io::Error::other(format!("{}: {e}", self.path)))?;
+        let chunk = self.inner.read(max).map_err(|e| std::io::Error::other(format!("{}: {e}", self.path)))?;
         buf[..chunk.len()].copy_from_slice(&chunk);
         Ok(chunk.len())
     }

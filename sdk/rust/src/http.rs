@@ -8,13 +8,7 @@ pub use wit::{Request, Response};
 
 impl Request {
     pub fn get(url: impl Into<String>) -> Self {
-        Request {
-            method: "GET".into(),
-            url: url.into(),
-            headers: Vec::new(),
-            body: None,
-            auth: None,
-        }
+        Request { method: "GET".into(), url: url.into(), headers: Vec::new(), body: None, auth: None }
     }
 
     pub fn post_json(url: impl Into<String>, body: &serde_json::Value) -> Self {
@@ -45,10 +39,7 @@ impl Request {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON; a non-2xx status or a malformed body is an error naming the URL.

@@ -47,9 +47,9 @@ pub mod state;
 
 pub use bindings::exports::headwater::connector::connector::{ConnectorSpec, Field, StreamInfo};
 pub use bindings::headwater::connector::types::{Error, Level};
-pub use connector::Connector;
 #[doc(hidden)]
 pub use connector::__private;
+pub use connector::Connector;
 pub use schemars;
 pub use serde_json;
 
@@ -73,22 +73,13 @@ impl Error {
 impl StreamInfo {
     /// A stream with no declared columns (the host infers them from emitted rows).
     pub fn new(name: impl Into<String>) -> Self {
-        StreamInfo {
-            name: name.into(),
-            fields: Vec::new(),
-            primary_key: Vec::new(),
-            cursor_field: None,
-        }
+        StreamInfo { name: name.into(), fields: Vec::new(), primary_key: Vec::new(), cursor_field: None }
     }
 
     /// Declares a column; `data_type` uses the spelling of the WIT `field` record
     /// (e.g. `int64`, `string`, `timestamp(ms, UTC)`).
     pub fn field(mut self, name: impl Into<String>, data_type: impl Into<String>, nullable: bool) -> Self {
-        self.fields.push(Field {
-            name: name.into(),
-            data_type: data_type.into(),
-            nullable,
-        });
+        self.fields.push(Field { name: name.into(), data_type: data_type.into(), nullable });
         self
     }
 

@@ -14,9 +14,9 @@ pub fn get(stream: &str) -> Option<String> {
 pub fn get_json<T: DeserializeOwned>(stream: &str) -> Result<Option<T>> {
     match wit::get(stream) {
         None => Ok(None),
-        Some(s) => serde_json::from_str(&s)
-            .map(Some)
-            .map_err(|e| Error::Other(format!("stored state of stream {stream} is not what this connector wrote: {e}"))),
+        Some(s) => serde_json::from_str(&s).map(Some).map_err(|e| {
+            Error::Other(format!("stored state of stream {stream} is not what this connector wrote: {e}"))
+        }),
     }
 }
 

@@ -23,6 +23,7 @@ impl WitError {
             WitError::Transient(m) => ("transient", m),
             WitError::Denied(m) => ("denied", m),
             WitError::Data(m) => ("data", m),
+            WitError::Paused(m) => ("paused", m),
             WitError::Other(m) => ("other", m),
         };
         format!("{kind}: {message}")

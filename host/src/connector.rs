@@ -96,6 +96,7 @@ impl Connector {
                 Err(self.fail(call, format!("timed out after {}s ([limits] call_timeout_s)", limits.timeout.as_secs())))
             }
             Some(Ok(Ok(v))) => Ok(v),
+            Some(Ok(Err(WitError::Paused(message)))) => Err(Error::Paused { connector: self.name.clone(), message }),
             Some(Ok(Err(e))) => Err(self.fail(call, e.describe())),
             Some(Err(trap)) => Err(self.fail(call, describe_trap(&trap, limits, &store.data().stderr_text()))),
         };

@@ -36,6 +36,14 @@ pub enum Error {
     #[error("connector `{connector}` failed in {call}: {message}")]
     Connector { connector: String, call: String, message: String },
 
+    /// The source's quota is spent: the stream stopped with what it checkpointed.
+    #[error("connector `{connector}` paused: {message}")]
+    Paused { connector: String, message: String },
+
+    /// Streams failed; the run summary has each one's error.
+    #[error("{}", .failures.join("\n"))]
+    RunFailed { failures: Vec<String> },
+
     /// Writing or committing output failed.
     #[error("sink: {0}")]
     Sink(String),
@@ -66,7 +74,12 @@ impl Error {
             | Error::InvalidComponent { .. }
             | Error::PinMismatch { .. }
             | Error::Usage(_) => 2,
-            Error::Connector { .. } | Error::Sink(_) | Error::Store { .. } | Error::Io { .. } => 1,
+            Error::Connector { .. }
+            | Error::Paused { .. }
+            | Error::RunFailed { .. }
+            | Error::Sink(_)
+            | Error::Store { .. }
+            | Error::Io { .. } => 1,
         }
     }
 

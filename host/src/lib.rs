@@ -25,6 +25,7 @@ pub mod progress;
 pub mod registry;
 pub mod runner;
 pub mod schema;
+mod seam;
 pub mod sink;
 pub mod store;
 pub mod watermark;

@@ -61,7 +61,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.downcast_ref::<headwater::Error>().map_or(1, headwater::Error::exit_code);
-            if out.json {
+            // A failed run already printed its summary, errors included.
+            let summarised = matches!(e.downcast_ref::<headwater::Error>(), Some(headwater::Error::RunFailed { .. }));
+            if out.json && !summarised {
                 println!("{}", serde_json::json!({ "status": "error", "exit_code": code, "error": format!("{e:#}") }));
             }
             eprintln!("error: {e:#}");

@@ -80,6 +80,21 @@ pub enum CredentialKind {
     Bearer { token: Secret },
     /// `<header>: <value>`, e.g. an API key header.
     Header { header: String, value: Secret },
+    /// `Authorization: Basic …`.
+    Basic { username: Secret, password: Secret },
+    /// A query parameter, e.g. `?api_key=…`.
+    Query { param: String, value: Secret },
+    /// OAuth2: client credentials, or a refresh token when one is given.
+    OAuth2(OAuth2),
+}
+
+#[derive(Clone)]
+pub struct OAuth2 {
+    pub token_url: String,
+    pub client_id: Secret,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+    pub refresh_token: Option<Secret>,
 }
 
 /// A secret value: its `Debug` never shows it.
@@ -103,6 +118,9 @@ impl std::fmt::Debug for Credential {
         let kind = match &self.kind {
             CredentialKind::Bearer { .. } => "bearer",
             CredentialKind::Header { .. } => "header",
+            CredentialKind::Basic { .. } => "basic",
+            CredentialKind::Query { .. } => "query",
+            CredentialKind::OAuth2(_) => "oauth2",
         };
         f.debug_struct("Credential").field("kind", &kind).field("hosts", &self.hosts).finish()
     }
@@ -240,6 +258,29 @@ enum AuthFile {
         #[serde(default)]
         hosts: Vec<String>,
     },
+    Basic {
+        username: String,
+        password: String,
+        #[serde(default)]
+        hosts: Vec<String>,
+    },
+    Query {
+        param: String,
+        value: String,
+        #[serde(default)]
+        hosts: Vec<String>,
+    },
+    Oauth2 {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        #[serde(default)]
+        scopes: Vec<String>,
+        #[serde(default)]
+        refresh_token: Option<String>,
+        #[serde(default)]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -316,6 +357,31 @@ impl Pipeline {
                 }
                 AuthFile::Header { header, value, hosts } => {
                     Credential { kind: CredentialKind::Header { header, value: read("value", &value)? }, hosts }
+                }
+                AuthFile::Basic { username, password, hosts } => Credential {
+                    kind: CredentialKind::Basic {
+                        username: read("username", &username)?,
+                        password: read("password", &password)?,
+                    },
+                    hosts,
+                },
+                AuthFile::Query { param, value, hosts } => {
+                    Credential { kind: CredentialKind::Query { param, value: read("value", &value)? }, hosts }
+                }
+                AuthFile::Oauth2 { token_url, client_id, client_secret, scopes, refresh_token, hosts } => {
+                    if !(token_url.starts_with("https://") || token_url.starts_with("http://")) {
+                        return Err(bad(format!("[auth.{name}] token_url `{token_url}` must be an http(s) URL")));
+                    }
+                    Credential {
+                        kind: CredentialKind::OAuth2(OAuth2 {
+                            token_url,
+                            client_id: read("client_id", &client_id)?,
+                            client_secret: read("client_secret", &client_secret)?,
+                            scopes,
+                            refresh_token: refresh_token.map(|t| read("refresh_token", &t)).transpose()?,
+                        }),
+                        hosts,
+                    }
                 }
             };
             auth.insert(name, cred);

@@ -18,9 +18,10 @@ use crate::progress::Progress;
 use crate::registry::{Manifest, Registry};
 use crate::schema::declared_schema;
 use crate::sink::{Lineage, SinkConfig, StreamWriter, staging_dir};
-use crate::store::{PhaseKind, StateStore, StreamState};
+use crate::store::{PhaseKind, StateStore};
 use crate::{Error, Result, delivery};
 use chrono::Utc;
+use futures::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,14 +44,13 @@ pub struct Session {
     pub pipeline: Pipeline,
     pub phases: Vec<PhaseConnector>,
     http: Arc<HttpPolicy>,
+    store: Arc<StateStore>,
 }
 
 impl Session {
     /// Loads each phase's connector and validates its config against the
     /// connector's JSON Schema, before any other call.
     pub async fn open(pipeline: Pipeline, registry: &Registry, runtime: &Runtime) -> Result<Session> {
-        let http = HttpPolicy::new(&pipeline.allow.hosts, pipeline.auth.clone(), &pipeline.limits)
-            .map_err(|message| Error::Pipeline { path: pipeline.file.clone(), message })?;
         let mut phases = Vec::new();
         for phase in pipeline.phases() {
             let kind = if phase.section == "backfill" { PhaseKind::Backfill } else { PhaseKind::Source };
@@ -72,7 +72,11 @@ impl Session {
                 manifest,
             });
         }
-        Ok(Session { pipeline, phases, http: Arc::new(http) })
+        // Only now, with every input valid, does anything get written.
+        let store = Arc::new(StateStore::open(&pipeline.state_path, &pipeline.name)?);
+        let http = HttpPolicy::new(&pipeline.allow.hosts, pipeline.auth.clone(), &pipeline.limits, Some(store.clone()))
+            .map_err(|message| Error::Pipeline { path: pipeline.file.clone(), message })?;
+        Ok(Session { pipeline, phases, http: Arc::new(http), store })
     }
 
     fn limits(&self) -> CallLimits {
@@ -157,19 +161,26 @@ pub struct RunOptions {
 pub struct StreamSummary {
     pub stream: String,
     pub phase: &'static str,
+    /// `ok`, `paused: <why>` or `failed`.
+    pub status: String,
     /// Rows committed by this phase in this run.
     pub rows: u64,
+    /// Rows dropped at the seam as already landed.
+    pub deduplicated: u64,
     pub files: u64,
     pub checkpoints: u64,
     pub watermark: Option<String>,
     /// Rows committed for the stream over all runs.
     pub total_rows: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
     pub pipeline: String,
     pub run_id: String,
+    /// `ok`, `paused` (a stream waits for its quota) or `failed`.
     pub status: &'static str,
     pub seconds: f64,
     pub sink: String,
@@ -179,22 +190,37 @@ pub struct RunSummary {
     pub recovered: Vec<String>,
 }
 
+impl RunSummary {
+    /// The errors of the streams that failed, one per line.
+    pub fn failures(&self) -> Vec<String> {
+        self.streams
+            .iter()
+            .filter_map(|s| s.error.as_ref().map(|e| format!("stream `{}` ({}): {e}", s.stream, s.phase)))
+            .collect()
+    }
+}
+
 /// A new run id: UTC time then random hex, sortable by start time.
 pub fn new_run_id(now: chrono::DateTime<Utc>) -> String {
     let random = uuid::Uuid::new_v4().simple().to_string();
     format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &random[..8])
 }
 
+/// Streams read at once. Each has its own sandbox; they share the rate limits.
+const CONCURRENT_STREAMS: usize = 4;
+
 impl Session {
-    /// Runs the pipeline: backfill where it has not finished, then `[source]`.
+    /// Runs the pipeline: for each stream, the backfill where it has not
+    /// finished, then `[source]`. Streams run concurrently; a failed stream
+    /// does not stop the others, and is reported in the summary.
     pub async fn run(&self, options: &RunOptions, progress: &Progress) -> Result<RunSummary> {
         let started = Instant::now();
         let now = Utc::now();
         let run_id = new_run_id(now);
         let pipeline = &self.pipeline;
-        let store = Arc::new(StateStore::open(&pipeline.state_path, &pipeline.name)?);
+        let store = &self.store;
         let staging = staging_dir(&pipeline.sink.path, &pipeline.name);
-        let recovered = delivery::recover(&store, &staging)?;
+        let recovered = delivery::recover(store, &staging)?;
         let discovered = self.discover().await?;
         let sink = Arc::new(SinkConfig::new(
             &pipeline.sink.path,
@@ -204,57 +230,104 @@ impl Session {
             now,
         ));
 
-        let known: Vec<&str> = discovered.iter().flat_map(|(_, s)| s.iter().map(|s| s.name.as_str())).collect();
+        let mut names: Vec<&str> = Vec::new();
+        for (_, streams) in &discovered {
+            for s in streams {
+                if !names.contains(&s.name.as_str()) {
+                    names.push(&s.name);
+                }
+            }
+        }
         for s in &options.streams {
-            if !known.contains(&s.as_str()) {
+            if !names.contains(&s.as_str()) {
                 return Err(Error::Usage(format!(
                     "--stream {s}: no such stream in {} (streams: {})",
                     pipeline.file.display(),
-                    known.join(", ")
+                    names.join(", ")
                 )));
             }
         }
-        let selected = |name: &str| options.streams.is_empty() || options.streams.iter().any(|s| s == name);
+        let selected: Vec<&str> = names
+            .into_iter()
+            .filter(|n| options.streams.is_empty() || options.streams.iter().any(|s| s == n))
+            .collect();
         if options.full_refresh {
-            for name in known.iter().filter(|n| selected(n)) {
+            for name in &selected {
                 store.remove(name)?;
             }
         }
 
+        let per_stream = selected.iter().map(|name| {
+            let plan: Vec<(&PhaseConnector, &StreamInfo)> = self
+                .phases
+                .iter()
+                .zip(&discovered)
+                .filter_map(|(p, (_, streams))| streams.iter().find(|s| s.name == *name).map(|s| (p, s)))
+                .collect();
+            self.run_stream(plan, options, store, &sink, progress)
+        });
+        let results: Vec<Result<Vec<StreamSummary>>> =
+            futures::stream::iter(per_stream).buffered(CONCURRENT_STREAMS).collect().await;
         let mut summaries = Vec::new();
-        for (p, (kind, streams)) in self.phases.iter().zip(&discovered) {
-            for info in streams.iter().filter(|s| selected(&s.name)) {
-                let mut state = store.get(&info.name)?;
-                if *kind == PhaseKind::Backfill {
-                    if state.backfill_done && !options.backfill {
-                        continue;
-                    }
-                    if options.backfill && state.backfill_done {
-                        // A deliberate re-backfill loads every export again.
-                        state.backfill_state = None;
-                        state.backfill_done = false;
-                        store.put(&info.name, &state)?;
-                    }
-                }
-                let summary = self.read_stream(p, info, &store, &sink, progress).await?;
-                if *kind == PhaseKind::Backfill {
-                    let mut done = store.get(&info.name)?;
-                    done.backfill_done = true;
-                    store.put(&info.name, &done)?;
-                }
-                summaries.push(summary);
-            }
+        for r in results {
+            summaries.extend(r?);
         }
+        let status = if summaries.iter().any(|s| s.status == "failed") {
+            "failed"
+        } else if summaries.iter().any(|s| s.status.starts_with("paused")) {
+            "paused"
+        } else {
+            "ok"
+        };
         Ok(RunSummary {
             pipeline: pipeline.name.clone(),
             run_id,
-            status: "ok",
+            status,
             seconds: started.elapsed().as_secs_f64(),
             sink: pipeline.sink.path.display().to_string(),
             streams: summaries,
             hosts: self.http_stats(),
             recovered,
         })
+    }
+
+    /// One stream through its phases: the backfill where it has not finished
+    /// (its completion recorded), then `[source]`. Stops at a phase that fails or pauses.
+    async fn run_stream(
+        &self,
+        plan: Vec<(&PhaseConnector, &StreamInfo)>,
+        options: &RunOptions,
+        store: &Arc<StateStore>,
+        sink: &Arc<SinkConfig>,
+        progress: &Progress,
+    ) -> Result<Vec<StreamSummary>> {
+        let mut out = Vec::new();
+        for (p, info) in plan {
+            if p.kind == PhaseKind::Backfill {
+                let mut state = store.get(&info.name)?;
+                if state.backfill_done && !options.backfill {
+                    continue;
+                }
+                if options.backfill && state.backfill_done {
+                    // A deliberate re-backfill loads every export again.
+                    state.backfill_state = None;
+                    state.backfill_done = false;
+                    store.put(&info.name, &state)?;
+                }
+            }
+            let summary = self.read_stream(p, info, store, sink, progress).await?;
+            let finished = summary.status == "ok";
+            if finished && p.kind == PhaseKind::Backfill {
+                let mut done = store.get(&info.name)?;
+                done.backfill_done = true;
+                store.put(&info.name, &done)?;
+            }
+            out.push(summary);
+            if !finished {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// One stream of one phase, in its own store: emits land in staging and
@@ -284,6 +357,7 @@ impl Session {
         let output = StreamOutput::new(
             declared,
             info.cursor_field.clone(),
+            info.primary_key.clone(),
             StreamWriter::new(&info.name, sink.clone(), lineage),
             committed.clone(),
             bar,
@@ -301,42 +375,41 @@ impl Session {
         let (result, mut state) = p.connector.read(&p.config, &streams, state, self.limits()).await;
         let out = state.output.streams.get(&info.name).expect("the stream was registered above");
         out.progress.finish();
-        if let Err(e) = result {
-            let lost = out.pending_rows();
-            state.output.discard();
-            return Err(match e {
-                Error::Connector { connector, call, message } if lost > 0 => Error::Connector {
-                    connector,
-                    call,
-                    message: format!(
-                        "{message}\n({lost} rows after the last checkpoint were discarded; committed rows stay)"
-                    ),
-                },
-                e => e,
-            });
-        }
-        if out.pending_rows() > 0 {
-            let lost = out.pending_rows();
-            state.output.discard();
-            return Err(Error::Connector {
-                connector: p.connector.name.clone(),
-                call: "read".into(),
-                message: format!(
-                    "stream `{}`: {lost} rows were emitted after the last checkpoint and were discarded: \
+        let lost = out.pending_rows();
+        let (status, error) = match result {
+            Ok(()) if lost == 0 => ("ok".to_string(), None),
+            Ok(()) => (
+                "failed".to_string(),
+                Some(format!(
+                    "connector `{}`: {lost} rows were emitted after the last checkpoint and were discarded: \
                      a connector must checkpoint what it emits",
-                    info.name
-                ),
-            });
-        }
-        let final_state: &StreamState = &out.committed;
-        Ok(StreamSummary {
+                    p.connector.name
+                )),
+            ),
+            Err(Error::Paused { message, .. }) => (format!("paused: {message}"), None),
+            Err(e) => {
+                let note = if lost > 0 {
+                    format!("\n({lost} rows after the last checkpoint were discarded; committed rows stay)")
+                } else {
+                    String::new()
+                };
+                ("failed".to_string(), Some(format!("{e}{note}")))
+            }
+        };
+        let out = state.output.streams.get(&info.name).expect("the stream was registered above");
+        let summary = StreamSummary {
             stream: info.name.clone(),
             phase: p.kind.name(),
+            status,
             rows: out.rows_committed,
+            deduplicated: out.deduplicated(),
             files: out.files_committed,
             checkpoints: out.checkpoints,
-            watermark: final_state.watermark.as_ref().map(|w| w.as_text()),
-            total_rows: final_state.rows,
-        })
+            watermark: out.committed.watermark.as_ref().map(|w| w.as_text()),
+            total_rows: out.committed.rows,
+            error,
+        };
+        state.output.discard();
+        Ok(summary)
     }
 }

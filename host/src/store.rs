@@ -50,6 +50,16 @@ pub struct StreamState {
     pub updated_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub last_run_id: Option<String>,
+    /// Keys of the committed rows whose cursor equals the watermark (see `seam`).
+    #[serde(default)]
+    pub seam: Option<SeamState>,
+}
+
+/// The committed rows at the watermark: their cursor as text and their primary keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeamState {
+    pub cursor: String,
+    pub keys: Vec<String>,
 }
 
 impl StreamState {
@@ -90,6 +100,7 @@ pub struct StateStore {
 
 const STREAM: &str = "stream";
 const INTENT: &str = "intent";
+const SECRET: &str = "secret";
 
 impl StateStore {
     /// Opens (creating) the store of `pipeline` at `path`.
@@ -176,6 +187,18 @@ impl StateStore {
                 serde_json::from_slice(&v).map_err(|e| self.err(e))
             })
             .collect()
+    }
+
+    /// A secret the host keeps between runs (a rotated OAuth2 refresh token),
+    /// under the credential's name. Never listed by [`streams`](Self::streams).
+    pub fn get_secret(&self, credential: &str) -> Result<Option<String>> {
+        let v = self.db.get(self.key(SECRET, credential)).map_err(|e| self.err(e))?;
+        Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    pub fn put_secret(&self, credential: &str, value: &str) -> Result<()> {
+        self.db.insert(self.key(SECRET, credential), value.as_bytes()).map_err(|e| self.err(e))?;
+        self.flush()
     }
 
     fn flush(&self) -> Result<()> {

@@ -5,6 +5,7 @@ use crate::paginate::Paginator;
 use headwater_sdk::{Error, Result, StreamInfo};
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -15,29 +16,68 @@ pub struct Config {
     /// Name of a credential (`[auth.NAME]` in the pipeline) used by every stream that names none.
     #[serde(default)]
     pub auth: Option<String>,
+    /// Headers sent with every request of every stream.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
     /// The streams to read.
     pub streams: Vec<StreamConfig>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    #[default]
+    Get,
+    Post,
+}
+
+/// Where a value (a page cursor, a watermark) is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Place {
+    /// As a query parameter.
+    #[default]
+    Query,
+    /// As a top-level field of the JSON body (for GraphQL: a variable).
+    Body,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamConfig {
     /// Stream name: the sink folder and the state key.
     pub name: String,
-    /// Path appended to `base_url`, e.g. `/orders`.
+    /// Path appended to `base_url`, e.g. `/orders`; `{field}` placeholders are filled from each record of `parent`.
     pub path: String,
-    /// Fixed query parameters sent with every request.
     #[serde(default)]
-    pub params: BTreeMap<String, String>,
+    pub method: Method,
+    /// Query parameters sent with every request.
+    #[serde(default)]
+    pub params: BTreeMap<String, Value>,
+    /// Headers sent with every request of this stream.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// JSON body sent with every request (POST).
+    #[serde(default)]
+    pub body: Option<Value>,
     /// JSON pointer to the array of records in a response body, e.g. `/data`; empty when the body is the array.
     #[serde(default)]
     pub records: String,
-    /// Columns that identify a record.
+    /// Fields that identify a record.
     #[serde(default)]
     pub primary_key: Vec<String>,
     /// How to get the next page.
     #[serde(default)]
     pub paginator: Paginator,
+    /// Pages fetched at once by the `offset` and `page` paginators (within the host's rate limit).
+    #[serde(default = "one")]
+    pub concurrency: u32,
+    /// A GraphQL query instead of a plain request; the stream is then a POST of `{query, variables}`.
+    #[serde(default)]
+    pub graphql: Option<GraphQl>,
+    /// Another stream whose records fill this stream's `{placeholders}` (e.g. `/customers/{id}/orders`).
+    #[serde(default)]
+    pub parent: Option<String>,
     /// Incremental sync: only records newer than the stream's watermark are requested.
     #[serde(default)]
     pub incremental: Option<Incremental>,
@@ -49,23 +89,46 @@ pub struct StreamConfig {
     pub auth: Option<String>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphQl {
+    pub query: String,
+    #[serde(default)]
+    pub variables: serde_json::Map<String, Value>,
+    /// JSON pointer to the connection's `pageInfo` (`{ hasNextPage endCursor }`), e.g. `/data/orders/pageInfo`;
+    /// absent for a query without pagination.
+    #[serde(default)]
+    pub page_info: Option<String>,
+    /// Variable that carries `endCursor` to the next page.
+    #[serde(default = "after")]
+    pub cursor_variable: String,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Incremental {
-    /// Top-level field of each record holding its cursor (e.g. `updated_at`); its highest loaded value becomes the watermark.
+    /// Field of each record holding its cursor: a top-level name (`updated_at`) or a JSON pointer
+    /// (`/meta/updated_at`, landed as column `meta_updated_at`). Its highest loaded value becomes the watermark.
     pub cursor_field: String,
-    /// Query parameter that carries the watermark to the API, e.g. `updated_since`.
+    /// Parameter that carries the watermark to the API, e.g. `updated_since`.
     pub cursor_param: String,
+    /// Where `cursor_param` goes: `query` (default) or `body` (for GraphQL: a variable).
+    #[serde(default)]
+    pub cursor_in: Place,
     /// Value sent on the very first run, before any watermark exists.
     #[serde(default)]
     pub start_value: Option<String>,
+    /// Re-read this window before the watermark (ISO 8601 duration such as `PT10M`, `PT1H`, `P1D`), for
+    /// sources whose rows become visible late. Rows read again are not landed twice.
+    #[serde(default)]
+    pub lookback: Option<String>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Column {
     pub name: String,
-    /// int64, float64, bool, string, date, timestamp, timestamp(ms, UTC), decimal(P, S), json, …
+    /// int64, float64, bool, string, date, timestamp, timestamp(ms, UTC), decimal(P, S), …
     #[serde(rename = "type")]
     pub data_type: String,
     #[serde(default = "yes")]
@@ -76,21 +139,56 @@ fn yes() -> bool {
     true
 }
 
+fn one() -> u32 {
+    1
+}
+
+fn after() -> String {
+    "after".into()
+}
+
 impl Config {
     pub fn validate(&self) -> Result<()> {
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             return Err(Error::Config(format!("base_url `{}` must start with http:// or https://", self.base_url)));
         }
-        let mut seen = std::collections::BTreeSet::new();
-        for s in &self.streams {
-            if !seen.insert(&s.name) {
-                return Err(Error::Config(format!("stream `{}` is declared twice", s.name)));
+        let names: Vec<&str> = self.streams.iter().map(|s| s.name.as_str()).collect();
+        for (i, s) in self.streams.iter().enumerate() {
+            let bad = |m: String| Err(Error::Config(format!("stream `{}`: {m}", s.name)));
+            if names[..i].contains(&s.name.as_str()) {
+                return bad("declared twice".into());
             }
-            if !s.records.is_empty() && !s.records.starts_with('/') {
-                return Err(Error::Config(format!(
-                    "stream `{}`: records `{}` is not a JSON pointer (it must start with `/`)",
-                    s.name, s.records
-                )));
+            for (what, p) in [
+                ("records", Some(&s.records)),
+                ("graphql.page_info", s.graphql.as_ref().and_then(|g| g.page_info.as_ref())),
+            ] {
+                if let Some(p) = p
+                    && !p.is_empty()
+                    && !p.starts_with('/')
+                {
+                    return bad(format!("{what} `{p}` is not a JSON pointer (it must start with `/`)"));
+                }
+            }
+            if let Some(parent) = &s.parent {
+                match self.streams.iter().position(|p| &p.name == parent) {
+                    None => return bad(format!("parent `{parent}` is not a stream of this config")),
+                    Some(j) if j == i => return bad("is its own parent".into()),
+                    Some(_) => {}
+                }
+                if !s.path.contains('{') {
+                    return bad(format!("has a parent but its path `{}` has no {{placeholder}}", s.path));
+                }
+            } else if s.path.contains('{') {
+                return bad(format!("path `{}` has placeholders but no `parent` to fill them", s.path));
+            }
+            if s.concurrency == 0 {
+                return bad("concurrency must be at least 1".into());
+            }
+            if let Some(inc) = &s.incremental
+                && let Some(l) = &inc.lookback
+            {
+                crate::incremental::parse_duration(l)
+                    .map_err(|e| Error::Config(format!("stream `{}`: {e}", s.name)))?;
             }
         }
         Ok(())
@@ -100,35 +198,37 @@ impl Config {
         stream.auth.clone().or_else(|| self.auth.clone())
     }
 
-    /// The request URL for `stream` with `params` as its query string.
-    pub fn url(&self, stream: &StreamConfig, params: &[(String, String)]) -> Result<String> {
-        let joined = format!("{}{}", self.base_url.trim_end_matches('/'), stream.path);
-        let mut url = url::Url::parse(&joined)
-            .map_err(|e| Error::Config(format!("stream `{}`: URL `{joined}` is invalid: {e}", stream.name)))?;
-        if !params.is_empty() {
-            url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        }
-        Ok(url.into())
+    pub fn stream(&self, name: &str) -> Option<&StreamConfig> {
+        self.streams.iter().find(|s| s.name == name)
     }
 }
 
 impl StreamConfig {
-    /// The fixed params plus the incremental cursor param when a watermark is known.
-    pub fn params_with(&self, since: Option<&str>) -> Vec<(String, String)> {
-        let mut params: Vec<(String, String)> = self.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        if let (Some(inc), Some(since)) = (&self.incremental, since) {
-            params.push((inc.cursor_param.clone(), since.to_string()));
-        }
-        params
+    /// The column the cursor lands in: the field name, or a pointer's segments joined by `_`.
+    pub fn cursor_column(&self) -> Option<String> {
+        self.incremental.as_ref().map(|i| column_of(&i.cursor_field))
     }
 
     pub fn info(&self) -> StreamInfo {
         let mut info = StreamInfo::new(self.name.clone())
-            .primary_key(self.primary_key.iter().cloned())
-            .cursor_field(self.incremental.as_ref().map(|i| i.cursor_field.clone()));
+            .primary_key(self.primary_key.iter().map(|k| column_of(k)))
+            .cursor_field(self.cursor_column());
         for c in &self.schema {
             info = info.field(c.name.clone(), c.data_type.clone(), c.nullable);
         }
         info
     }
+}
+
+/// `updated_at` → `updated_at`; `/meta/updated_at` → `meta_updated_at`.
+pub fn column_of(field: &str) -> String {
+    match field.strip_prefix('/') {
+        Some(p) => p.split('/').collect::<Vec<_>>().join("_"),
+        None => field.to_string(),
+    }
+}
+
+/// The value at a field name or JSON pointer.
+pub fn field<'a>(record: &'a Value, field: &str) -> Option<&'a Value> {
+    if field.starts_with('/') { record.pointer(field) } else { record.get(field) }
 }

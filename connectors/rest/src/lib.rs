@@ -1,29 +1,56 @@
 //! `rest`: a declarative source for JSON APIs. The pipeline file describes the
-//! streams (path, record selector, pagination, incremental cursor, columns); this
-//! connector turns that into requests through the host, whose policy adds
-//! credentials, rate limits and retries.
+//! streams (path, method, record selector, pagination, GraphQL, parent streams,
+//! incremental cursor, columns); this connector turns that into requests through
+//! the host, whose policy adds credentials, rate limits and retries.
 
 mod config;
+mod incremental;
 mod paginate;
+mod request;
 
-use config::{Config, StreamConfig};
-use headwater_sdk::http::Request;
-use headwater_sdk::{Connector, Error, Result, StreamInfo, output, state};
+use config::{Config, StreamConfig, column_of, field};
+use headwater_sdk::http::Response;
+use headwater_sdk::{Connector, Error, Result, StreamInfo, http, output, state};
+use incremental::{CursorValue, Seen};
+use paginate::Page;
+use request::RequestSpec;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 struct Rest;
+
+/// What a stream commits with its rows.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StreamState {
+    #[serde(default)]
+    rows: u64,
+    #[serde(default)]
+    pages: u64,
+    /// Rows landed inside the lookback window (only with `lookback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seen: Option<Seen>,
+    /// Where a sync paused by an exhausted quota continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resume: Option<Resume>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Resume {
+    /// The next request to send, with the lower bound the paused sync started from.
+    next: RequestSpec,
+}
 
 impl Connector for Rest {
     type Config = Config;
 
     fn check(config: &Config) -> Result<()> {
-        let stream = config
-            .streams
-            .first()
-            .ok_or_else(|| Error::Config("`streams` is empty: declare at least one stream".into()))?;
-        let url = config.url(stream, &stream.params_with(None))?;
-        let response = Request::get(url.clone()).auth(config.auth_for(stream)).send()?;
-        response.json(&url).map(|_| ())
+        config.validate()?;
+        let stream =
+            config.streams.iter().find(|s| s.parent.is_none()).ok_or_else(|| {
+                Error::Config("`streams` has no stream without a parent: declare at least one".into())
+            })?;
+        let req = stream.paginator.first(&RequestSpec::new(config, stream, &stream.path)?);
+        fetch(config, stream, &req).map(|_| ())
     }
 
     fn discover(config: &Config) -> Result<Vec<StreamInfo>> {
@@ -42,34 +69,280 @@ impl Connector for Rest {
     }
 }
 
-/// Reads every page of one stream from the watermark on, then checkpoints.
-///
-/// The checkpoint comes once, at the end: pages need not be sorted by the cursor,
-/// so only after the last page is it certain that nothing older is still to come.
+/// One fetched page.
+struct Fetched {
+    url: String,
+    body: Value,
+    headers: Vec<(String, String)>,
+}
+
+fn fetch(config: &Config, stream: &StreamConfig, req: &RequestSpec) -> Result<Fetched> {
+    into_fetched(req, http::send(&request(config, stream, req))?)
+}
+
+fn request(config: &Config, stream: &StreamConfig, req: &RequestSpec) -> http::Request {
+    let headers: Vec<(String, String)> =
+        config.headers.iter().chain(stream.headers.iter()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    req.to_request(config.auth_for(stream).as_ref(), &headers)
+}
+
+fn into_fetched(req: &RequestSpec, response: Response) -> Result<Fetched> {
+    let url = req.full_url();
+    let body = response.json(&url)?;
+    if req.graphql
+        && let Some(errors) = body.get("errors").and_then(Value::as_array)
+        && !errors.is_empty()
+    {
+        let messages: Vec<String> = errors
+            .iter()
+            .map(|e| e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), str::to_string))
+            .collect();
+        return Err(Error::Data(format!("GraphQL errors from {url}: {}", messages.join("; "))));
+    }
+    Ok(Fetched { url, body, headers: response.headers })
+}
+
+/// Reads every page of one stream (for each parent record, for a child stream),
+/// then checkpoints once: pages need not be sorted by the cursor, so only after
+/// the last page is it certain that nothing older is still to come.
 fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
-    let since =
-        stream.incremental.as_ref().and_then(|inc| state::watermark(&stream.name).or_else(|| inc.start_value.clone()));
-    let mut params = stream.params_with(since.as_deref());
-    let mut rows = 0u64;
-    let mut pages = 0u64;
-    loop {
-        let url = config.url(stream, &params)?;
-        let body = Request::get(url.clone()).auth(config.auth_for(stream)).send()?.json(&url)?;
-        let records = select_records(&body, &stream.records, &url)?;
-        output::emit_json_rows(&stream.name, records)?;
-        rows += records.len() as u64;
-        pages += 1;
-        output::progress(&stream.name, rows, None);
-        match paginate::next_page(&stream.paginator, &body, records.len())? {
-            Some((param, value)) => {
-                params.retain(|(k, _)| k != &param);
-                params.push((param, value));
+    let name = stream.name.as_str();
+    let previous: StreamState = state::get_json(name)?.unwrap_or_default();
+    let lookback = match stream.incremental.as_ref().and_then(|i| i.lookback.as_deref()) {
+        Some(l) => Some(incremental::parse_duration(l).map_err(Error::Config)?),
+        None => None,
+    };
+    let mut sync = Sync {
+        config,
+        stream,
+        rows: 0,
+        pages: 0,
+        seen: previous.seen.clone().unwrap_or_default(),
+        max_cursor: None,
+        lookback,
+    };
+
+    let since = match &stream.incremental {
+        Some(inc) => match state::watermark(name) {
+            Some(w) => Some(incremental::since(&w, lookback)?),
+            None => inc.start_value.clone(),
+        },
+        None => None,
+    };
+
+    let result = match &stream.parent {
+        None => {
+            let first = match &previous.resume {
+                Some(r) => r.next.clone(),
+                None => {
+                    let mut base = RequestSpec::new(config, stream, &stream.path)?;
+                    apply_since(stream, &mut base, since.as_deref());
+                    stream.paginator.first(&base)
+                }
+            };
+            sync.paginate(first, &[])
+        }
+        Some(parent) => {
+            let parent_cfg = config.stream(parent).expect("validated: the parent exists");
+            let parents = collect_records(config, parent_cfg)?;
+            let mut result = Ok(None);
+            for record in &parents {
+                let (path, vars) = fill_path(&stream.path, record, name)?;
+                let mut base = RequestSpec::new(config, stream, &path)?;
+                apply_since(stream, &mut base, since.as_deref());
+                result = sync.paginate(stream.paginator.first(&base), &vars);
+                if !matches!(result, Ok(None)) {
+                    break;
+                }
             }
-            None => break,
+            result
+        }
+    };
+
+    match result {
+        Ok(_) => {
+            output::info(&format!("stream {name}: {} rows in {} pages", sync.rows, sync.pages));
+            let state = sync.state(None);
+            output::checkpoint(name, &state)
+        }
+        // A spent quota: commit what was read with the request to resume from. A child
+        // stream cannot resume mid-parent, so it commits nothing and starts over.
+        Err((Error::Paused(why), next)) => {
+            if stream.parent.is_none()
+                && let Some(next) = next
+            {
+                let state = sync.state(Some(Resume { next }));
+                output::checkpoint(name, &state)?;
+            }
+            Err(Error::Paused(why))
+        }
+        Err((e, _)) => Err(e),
+    }
+}
+
+fn apply_since(stream: &StreamConfig, req: &mut RequestSpec, since: Option<&str>) {
+    if let (Some(inc), Some(since)) = (&stream.incremental, since) {
+        req.set(inc.cursor_in, &inc.cursor_param, Value::String(since.to_string()));
+    }
+}
+
+/// The state of one stream's sync in progress.
+struct Sync<'a> {
+    config: &'a Config,
+    stream: &'a StreamConfig,
+    rows: u64,
+    pages: u64,
+    seen: Seen,
+    max_cursor: Option<CursorValue>,
+    lookback: Option<i64>,
+}
+
+/// A failure, with the request that was about to be sent (to resume from).
+type Failure = (Error, Option<RequestSpec>);
+
+impl Sync<'_> {
+    /// Fetches and emits pages from `first` on. `parent_vars` are added to each record.
+    fn paginate(&mut self, first: RequestSpec, parent_vars: &[(String, Value)]) -> Result<Option<()>, Failure> {
+        let paginator = &self.stream.paginator;
+        let concurrency = if paginator.is_numbered() { self.stream.concurrency.max(1) as u64 } else { 1 };
+        let mut req = first;
+        loop {
+            // Numbered pages can be fetched ahead: `concurrency` at once.
+            let batch: Vec<RequestSpec> = (0..concurrency).map(|i| paginator.advance(&req, i)).collect();
+            let fetched: Vec<Result<Fetched>> = if batch.len() == 1 {
+                vec![fetch(self.config, self.stream, &batch[0])]
+            } else {
+                let requests: Vec<_> = batch.iter().map(|r| request(self.config, self.stream, r)).collect();
+                http::send_all(&requests)
+                    .into_iter()
+                    .zip(&batch)
+                    .map(|(res, r)| res.and_then(|x| into_fetched(r, x)))
+                    .collect()
+            };
+            for (spec, page) in batch.iter().zip(fetched) {
+                let page = page.map_err(|e| (e, Some(spec.clone())))?;
+                let count = self.land(&page, parent_vars).map_err(|e| (e, None))?;
+                let page_ref = Page { url: &page.url, body: &page.body, headers: &page.headers, records: count };
+                match next_request(self.stream, spec, &page_ref).map_err(|e| (e, None))? {
+                    None => return Ok(None),
+                    Some(next) => req = next,
+                }
+            }
         }
     }
-    output::info(&format!("stream {}: {rows} rows in {pages} pages", stream.name));
-    output::checkpoint(&stream.name, &serde_json::json!({ "rows": rows, "pages": pages }))
+
+    /// Emits one page's records; returns how many the page held.
+    fn land(&mut self, page: &Fetched, parent_vars: &[(String, Value)]) -> Result<usize> {
+        let stream = self.stream;
+        let records = select_records(&page.body, &stream.records, &page.url)?;
+        let count = records.len();
+        let mut rows = Vec::with_capacity(count);
+        for record in records {
+            let mut record = record.clone();
+            if let Some(inc) = &stream.incremental {
+                let cursor = field(&record, &inc.cursor_field).cloned().unwrap_or(Value::Null);
+                if self.lookback.is_some() {
+                    let key = Seen::key(&record, &stream.primary_key, &cursor);
+                    if !self.seen.rows.insert(key) {
+                        continue; // re-read inside the lookback window, landed before
+                    }
+                }
+                if let Some(c) = CursorValue::of(&cursor)
+                    && self.max_cursor.as_ref().is_none_or(|m| c > *m)
+                {
+                    self.max_cursor = Some(c);
+                }
+                if inc.cursor_field.starts_with('/')
+                    && let Value::Object(map) = &mut record
+                {
+                    map.insert(column_of(&inc.cursor_field), cursor);
+                }
+            }
+            if let Value::Object(map) = &mut record {
+                for (k, v) in parent_vars {
+                    map.entry(format!("parent_{k}")).or_insert_with(|| v.clone());
+                }
+            }
+            rows.push(record);
+        }
+        output::emit_json_rows(&stream.name, &rows).map_err(|e| match e {
+            Error::Data(m) => Error::Data(format!("{m} (page {})", page.url)),
+            other => other,
+        })?;
+        self.rows += rows.len() as u64;
+        self.pages += 1;
+        output::progress(&stream.name, self.rows, None);
+        Ok(count)
+    }
+
+    fn state(&mut self, resume: Option<Resume>) -> StreamState {
+        let seen = self.lookback.map(|window| {
+            let mut seen = std::mem::take(&mut self.seen);
+            let max = match &self.max_cursor {
+                Some(CursorValue::Time(t)) => Some(*t),
+                Some(CursorValue::Number(n)) => Some(*n as i64),
+                _ => None,
+            };
+            seen.trim(max, window);
+            seen
+        });
+        StreamState { rows: self.rows, pages: self.pages, seen, resume }
+    }
+}
+
+/// The next page's request: GraphQL's pageInfo when the stream is a GraphQL query, else its paginator.
+fn next_request(stream: &StreamConfig, req: &RequestSpec, page: &Page) -> Result<Option<RequestSpec>> {
+    match &stream.graphql {
+        Some(g) => paginate::relay_next(g, req, page),
+        None => stream.paginator.next(req, page),
+    }
+}
+
+/// Every record of a (parent) stream, without emitting them.
+fn collect_records(config: &Config, stream: &StreamConfig) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut req = stream.paginator.first(&RequestSpec::new(config, stream, &stream.path)?);
+    loop {
+        let page = fetch(config, stream, &req)?;
+        let records = select_records(&page.body, &stream.records, &page.url)?;
+        out.extend(records.iter().cloned());
+        let p = Page { url: &page.url, body: &page.body, headers: &page.headers, records: records.len() };
+        match next_request(stream, &req, &p)? {
+            Some(next) => req = next,
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Fills `{field}` placeholders from a parent record (URL-encoded).
+fn fill_path(template: &str, record: &Value, stream: &str) -> Result<(String, Vec<(String, Value)>)> {
+    let mut path = String::new();
+    let mut vars = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = open
+            + rest[open..]
+                .find('}')
+                .ok_or_else(|| Error::Config(format!("stream `{stream}`: unclosed `{{` in path `{template}`")))?;
+        let name = &rest[open + 1..close];
+        let value = field(record, name).cloned().unwrap_or(Value::Null);
+        let text = match &value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => {
+                return Err(Error::Data(format!(
+                    "stream `{stream}`: parent record has {} for `{{{name}}}`: {record}",
+                    kind(other)
+                )));
+            }
+        };
+        path.push_str(&rest[..open]);
+        path.extend(url::form_urlencoded::byte_serialize(text.as_bytes()));
+        vars.push((name.trim_start_matches('/').replace('/', "_"), value));
+        rest = &rest[close + 1..];
+    }
+    path.push_str(rest);
+    Ok((path, vars))
 }
 
 /// The array of records at `pointer` (the whole body when the pointer is empty).

@@ -1,46 +1,253 @@
-//! Pagination: given a page's body, where the next page is.
+//! Pagination: given the request that fetched a page and the page itself, the
+//! request for the next page, or none when the stream is done.
 
+use crate::config::{GraphQl, Place};
+use crate::request::RequestSpec;
 use headwater_sdk::{Error, Result};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Paginator {
     /// One request per stream.
     #[default]
     None,
-    /// The next page's cursor is read from the body and sent back as a query parameter.
+    /// The next page's cursor is read from the body and sent back.
     Cursor {
-        /// JSON pointer to the next cursor in the body, e.g. `/meta/next_cursor`; null or empty ends the stream.
+        /// JSON pointer to the next cursor, e.g. `/meta/next_cursor`; null or empty ends the stream.
         cursor_path: String,
-        /// Query parameter that carries the cursor, e.g. `cursor`.
+        /// Parameter that carries the cursor, e.g. `cursor`.
         cursor_param: String,
+        /// `query` (default) or `body`.
+        #[serde(default)]
+        cursor_in: Place,
+    },
+    /// The body holds the next page's URL (absolute or relative).
+    NextUrl {
+        /// JSON pointer to it, e.g. `/links/next`; null or empty ends the stream.
+        next_url_path: String,
+    },
+    /// The next page's URL is in the `Link` header (RFC 8288, `rel="next"`).
+    LinkHeader,
+    /// `limit`/`offset` parameters; a short page (or reaching `total_path`) ends the stream.
+    Offset {
+        limit: u64,
+        #[serde(default = "limit_param")]
+        limit_param: String,
+        #[serde(default = "offset_param")]
+        offset_param: String,
+        /// JSON pointer to the total number of records, if the API gives it.
+        #[serde(default)]
+        total_path: Option<String>,
+    },
+    /// A page-number parameter; an empty page (or reaching `total_pages_path`) ends the stream.
+    Page {
+        #[serde(default = "page_param")]
+        page_param: String,
+        /// Number of the first page.
+        #[serde(default = "one")]
+        start: u64,
+        /// Records per page, sent as `page_size_param` when both are given; a shorter page ends the stream.
+        #[serde(default)]
+        page_size: Option<u64>,
+        #[serde(default)]
+        page_size_param: Option<String>,
+        /// JSON pointer to the number of pages, if the API gives it.
+        #[serde(default)]
+        total_pages_path: Option<String>,
     },
 }
 
-/// The query parameter (name, value) for the next page, or `None` when done.
-pub fn next_page(paginator: &Paginator, body: &Value, records_on_page: usize) -> Result<Option<(String, String)>> {
-    match paginator {
-        Paginator::None => Ok(None),
-        Paginator::Cursor { cursor_path, cursor_param } => {
-            if records_on_page == 0 {
-                return Ok(None);
+fn limit_param() -> String {
+    "limit".into()
+}
+fn offset_param() -> String {
+    "offset".into()
+}
+fn page_param() -> String {
+    "page".into()
+}
+fn one() -> u64 {
+    1
+}
+
+/// What one page gave.
+pub struct Page<'a> {
+    pub url: &'a str,
+    pub body: &'a Value,
+    pub headers: &'a [(String, String)],
+    pub records: usize,
+}
+
+impl Paginator {
+    /// The first request: the paginator's parameters at their start values.
+    pub fn first(&self, base: &RequestSpec) -> RequestSpec {
+        let mut r = base.clone();
+        match self {
+            Paginator::Offset { limit, limit_param, offset_param, .. } => {
+                r.set(Place::Query, limit_param, Value::from(*limit));
+                r.set(Place::Query, offset_param, Value::from(0));
             }
-            let cursor = match body.pointer(cursor_path) {
-                None | Some(Value::Null) => return Ok(None),
-                Some(Value::String(s)) if s.is_empty() => return Ok(None),
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                Some(other) => {
-                    return Err(Error::Data(format!(
-                        "next cursor at `{cursor_path}` is a {}, expected a string or number",
-                        crate::kind(other)
-                    )));
+            Paginator::Page { page_param, start, page_size, page_size_param, .. } => {
+                r.set(Place::Query, page_param, Value::from(*start));
+                if let (Some(size), Some(p)) = (page_size, page_size_param) {
+                    r.set(Place::Query, p, Value::from(*size));
                 }
-            };
-            Ok(Some((cursor_param.clone(), cursor)))
+            }
+            _ => {}
         }
+        r
+    }
+
+    /// Whether pages can be requested ahead of knowing the previous one (offset and page numbers).
+    pub fn is_numbered(&self) -> bool {
+        matches!(self, Paginator::Offset { .. } | Paginator::Page { .. })
+    }
+
+    /// The request `steps` pages after `req` (numbered paginators only).
+    pub fn advance(&self, req: &RequestSpec, steps: u64) -> RequestSpec {
+        let mut r = req.clone();
+        match self {
+            Paginator::Offset { limit, offset_param, .. } => {
+                let offset = r.query_u64(offset_param).unwrap_or(0);
+                r.set(Place::Query, offset_param, Value::from(offset + steps * limit));
+            }
+            Paginator::Page { page_param, start, .. } => {
+                let page = r.query_u64(page_param).unwrap_or(*start);
+                r.set(Place::Query, page_param, Value::from(page + steps));
+            }
+            _ => {}
+        }
+        r
+    }
+
+    /// The request for the page after `page`, or `None` when it was the last.
+    pub fn next(&self, req: &RequestSpec, page: &Page) -> Result<Option<RequestSpec>> {
+        if page.records == 0 {
+            return Ok(None);
+        }
+        match self {
+            Paginator::None => Ok(None),
+            Paginator::Cursor { cursor_path, cursor_param, cursor_in } => {
+                let Some(cursor) = scalar_at(page.body, cursor_path, page.url)? else { return Ok(None) };
+                let mut r = req.clone();
+                r.set(*cursor_in, cursor_param, Value::String(cursor));
+                Ok(Some(r))
+            }
+            Paginator::NextUrl { next_url_path } => match scalar_at(page.body, next_url_path, page.url)? {
+                None => Ok(None),
+                Some(next) => Ok(Some(req.follow(&next, page.url)?)),
+            },
+            Paginator::LinkHeader => {
+                let link = page.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("link")).map(|(_, v)| v.as_str());
+                match link.flat_map(next_link).next() {
+                    None => Ok(None),
+                    Some(next) => Ok(Some(req.follow(&next, page.url)?)),
+                }
+            }
+            Paginator::Offset { limit, offset_param, total_path, .. } => {
+                let offset = req.query_u64(offset_param).unwrap_or(0);
+                let seen = offset + page.records as u64;
+                let total = match total_path {
+                    Some(p) => number_at(page.body, p, page.url)?,
+                    None => None,
+                };
+                if (page.records as u64) < *limit || total.is_some_and(|t| seen >= t) {
+                    return Ok(None);
+                }
+                Ok(Some(self.advance(req, 1)))
+            }
+            Paginator::Page { page_param, start, page_size, total_pages_path, .. } => {
+                let current = req.query_u64(page_param).unwrap_or(*start);
+                let total = match total_pages_path {
+                    Some(p) => number_at(page.body, p, page.url)?,
+                    None => None,
+                };
+                // Pages count from `start`; `total` counts pages.
+                let last = total.map(|t| t + start - 1);
+                if page_size.is_some_and(|s| (page.records as u64) < s) || last.is_some_and(|l| current >= l) {
+                    return Ok(None);
+                }
+                Ok(Some(self.advance(req, 1)))
+            }
+        }
+    }
+}
+
+/// The next page of a GraphQL connection: Relay's `pageInfo { hasNextPage endCursor }`.
+pub fn relay_next(graphql: &GraphQl, req: &RequestSpec, page: &Page) -> Result<Option<RequestSpec>> {
+    let Some(pointer) = &graphql.page_info else { return Ok(None) };
+    let info = page
+        .body
+        .pointer(pointer)
+        .ok_or_else(|| Error::Data(format!("GraphQL response from {} has no pageInfo at `{pointer}`", page.url)))?;
+    if info.get("hasNextPage").and_then(Value::as_bool) != Some(true) || page.records == 0 {
+        return Ok(None);
+    }
+    let Some(cursor) = scalar_at(info, "/endCursor", page.url)? else { return Ok(None) };
+    let mut r = req.clone();
+    r.set(Place::Body, &graphql.cursor_variable, Value::String(cursor));
+    Ok(Some(r))
+}
+
+/// A string or number at `pointer`; `None` when absent, null or empty.
+fn scalar_at(body: &Value, pointer: &str, url: &str) -> Result<Option<String>> {
+    match body.pointer(pointer) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(Error::Data(format!(
+            "response from {url}: `{pointer}` is a {}, expected a string or number",
+            crate::kind(other)
+        ))),
+    }
+}
+
+fn number_at(body: &Value, pointer: &str, url: &str) -> Result<Option<u64>> {
+    match body.pointer(pointer) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_u64()),
+        Some(Value::String(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::Data(format!("response from {url}: `{pointer}` = `{s}` is not a count"))),
+        Some(other) => Err(Error::Data(format!("response from {url}: `{pointer}` is a {}", crate::kind(other)))),
+    }
+}
+
+/// The `rel="next"` target of one `Link` header value (RFC 8288).
+pub fn next_link(header: &str) -> Option<String> {
+    let mut rest = header;
+    while let Some(start) = rest.find('<') {
+        let end = start + rest[start..].find('>')?;
+        let target = &rest[start + 1..end];
+        let params_end = rest[end..].find('<').map_or(rest.len(), |i| end + i);
+        let params = &rest[end + 1..params_end];
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().trim_end_matches(',').trim();
+            p.strip_prefix("rel=")
+                .is_some_and(|v| v.trim_matches('"').split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+        });
+        if is_next {
+            return Some(target.to_string());
+        }
+        rest = &rest[params_end..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_link;
+
+    #[test]
+    fn link_headers() {
+        let h = r#"<https://api.x.com/o?page=1>; rel="prev", <https://api.x.com/o?page=3>; rel="next""#;
+        assert_eq!(next_link(h).as_deref(), Some("https://api.x.com/o?page=3"));
+        assert_eq!(next_link(r#"</o?after=9>; rel="next last""#).as_deref(), Some("/o?after=9"));
+        assert_eq!(next_link(r#"<https://api.x.com/o?page=1>; rel="prev""#), None);
     }
 }

@@ -28,6 +28,19 @@ impl http::Host for HttpCtx {
             None => Err(WitError::Denied("HTTP is not available in this call".into())),
         })
     }
+
+    async fn send_all(&mut self, reqs: Vec<http::Request>) -> wasmtime::Result<Vec<Result<http::Response, WitError>>> {
+        Ok(self.send_all_inner(reqs).await)
+    }
 }
 
 impl types::Host for HttpCtx {}
+
+impl HttpCtx {
+    pub(crate) async fn send_all_inner(&self, reqs: Vec<http::Request>) -> Vec<Result<http::Response, WitError>> {
+        match &self.policy {
+            Some(policy) => policy.send_all(reqs).await,
+            None => reqs.iter().map(|_| Err(WitError::Denied("HTTP is not available in this call".into()))).collect(),
+        }
+    }
+}

@@ -8,9 +8,9 @@ use crate::bindings::{Level, WitError};
 use crate::delivery;
 use crate::progress::StreamProgress;
 use crate::schema::conform;
+use crate::seam::CursorTracker;
 use crate::sink::StreamWriter;
 use crate::store::{PhaseKind, StateStore, StreamState};
-use crate::watermark::Watermark;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use chrono::Utc;
@@ -25,12 +25,11 @@ const MAX_LOG_BYTES: usize = 4096;
 pub struct StreamOutput {
     /// Declared columns from `discover`, if any.
     pub declared: Option<SchemaRef>,
-    pub cursor_field: Option<String>,
+    /// The cursor column's highest value and the seam, when the stream has a cursor.
+    tracker: Option<CursorTracker>,
     pub writer: StreamWriter,
     /// Committed state as of the last checkpoint (or the call's start).
     pub committed: StreamState,
-    /// Highest cursor among rows emitted since the last checkpoint.
-    pending_watermark: Option<Watermark>,
     pending_rows: u64,
     /// Rows and files committed during this call.
     pub rows_committed: u64,
@@ -46,16 +45,17 @@ impl StreamOutput {
     pub fn new(
         declared: Option<SchemaRef>,
         cursor_field: Option<String>,
+        primary_key: Vec<String>,
         writer: StreamWriter,
         committed: StreamState,
         progress: StreamProgress,
     ) -> Self {
+        let tracker = cursor_field.map(|c| CursorTracker::new(c, primary_key, committed.seam.as_ref()));
         StreamOutput {
             declared,
-            cursor_field,
+            tracker,
             writer,
             committed,
-            pending_watermark: None,
             pending_rows: 0,
             rows_committed: 0,
             files_committed: 0,
@@ -68,6 +68,11 @@ impl StreamOutput {
     /// Rows emitted and not yet committed.
     pub fn pending_rows(&self) -> u64 {
         self.pending_rows
+    }
+
+    /// Rows dropped at the seam as already landed.
+    pub fn deduplicated(&self) -> u64 {
+        self.tracker.as_ref().map_or(0, |t| t.deduplicated)
     }
 }
 
@@ -106,7 +111,9 @@ impl OutputCtx {
         for s in self.streams.values_mut() {
             s.writer.discard();
             s.pending_rows = 0;
-            s.pending_watermark = None;
+            if let Some(t) = &mut s.tracker {
+                t.discard();
+            }
         }
     }
 
@@ -133,14 +140,10 @@ impl OutputCtx {
                     }
                     None => batch,
                 };
-                if let Some(cursor) = &out.cursor_field {
-                    let column = batch.column_by_name(cursor).ok_or_else(|| {
-                        WitError::Data(format!("stream `{name}`: rows have no cursor column `{cursor}`"))
-                    })?;
-                    let max = Watermark::of_column(column)
-                        .map_err(|e| WitError::Data(format!("stream `{name}`: cursor column `{cursor}`: {e}")))?;
-                    out.pending_watermark = Watermark::max(out.pending_watermark.take(), max);
-                }
+                let batch = match &mut out.tracker {
+                    Some(t) => t.apply(batch).map_err(|e| WitError::Data(format!("stream `{name}`: {e}")))?,
+                    None => batch,
+                };
                 out.writer.write(&batch).map_err(|e| WitError::Other(e.to_string()))?;
                 out.pending_rows += batch.num_rows() as u64;
             }
@@ -191,7 +194,9 @@ impl OutputCtx {
         let files = out.writer.finish().map_err(|e| WitError::Other(e.to_string()))?;
         let mut state = out.committed.clone();
         state.set_connector_state(phase, connector_state);
-        state.watermark = Watermark::max(state.watermark.take(), out.pending_watermark.take());
+        if let Some(t) = &mut out.tracker {
+            (state.watermark, state.seam) = t.commit(state.watermark.take(), state.seam.take());
+        }
         state.rows += out.pending_rows;
         state.files += files.len() as u64;
         state.updated_at = Some(Utc::now());

@@ -31,7 +31,8 @@ impl Run {
         let progress = Progress::new(!out.json && std::io::stderr().is_terminal());
         let summary = session.run(&options, &progress).await?;
         out.print(&summary, human);
-        Ok(())
+        let failures = summary.failures();
+        if failures.is_empty() { Ok(()) } else { Err(headwater::Error::RunFailed { failures }.into()) }
     }
 }
 
@@ -48,14 +49,16 @@ pub fn human(s: &RunSummary) -> String {
             vec![
                 st.stream.clone(),
                 st.phase.to_string(),
+                st.status.clone(),
                 st.rows.to_string(),
+                st.deduplicated.to_string(),
                 st.files.to_string(),
                 st.watermark.clone().unwrap_or_else(|| "-".into()),
                 st.total_rows.to_string(),
             ]
         })
         .collect::<Vec<_>>();
-    text.push_str(&table(&["STREAM", "PHASE", "ROWS", "FILES", "WATERMARK", "TOTAL ROWS"], &rows));
+    text.push_str(&table(&["STREAM", "PHASE", "STATUS", "ROWS", "DEDUP", "FILES", "WATERMARK", "TOTAL ROWS"], &rows));
     text.push('\n');
     if !s.hosts.is_empty() {
         let rows = s

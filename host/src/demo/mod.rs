@@ -90,7 +90,9 @@ pub async fn run(
 async fn run_once(file: &Path, registry: &Registry, runtime: &Runtime, progress: &Progress) -> Result<RunSummary> {
     let pipeline = Pipeline::load(file)?;
     let session = Session::open(pipeline, registry, runtime).await?;
-    session.run(&RunOptions::default(), progress).await
+    let summary = session.run(&RunOptions::default(), progress).await?;
+    let failures = summary.failures();
+    if failures.is_empty() { Ok(summary) } else { Err(Error::RunFailed { failures }) }
 }
 
 fn prepare_dir(dir: &Path) -> Result<PathBuf> {

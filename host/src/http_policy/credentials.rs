@@ -1,39 +1,193 @@
 //! Credential injection: a connector names a credential from `[auth.NAME]`; the
-//! host adds it to the request's headers, only for the hosts it is granted to.
-//! The value never crosses into the connector.
+//! host adds it to the request (a header or a query parameter), only for the
+//! hosts it is granted to. The value never crosses into the connector.
+//!
+//! OAuth2 tokens (client credentials, or a refresh token) are fetched by the
+//! host, cached until shortly before they expire, and refreshed once on a 401.
+//! A refresh token the provider rotates is persisted in the state store, so the
+//! next run uses the new one.
 
-use super::allowlist::HostRule;
+use super::allowlist::{HostRule, origin};
 use crate::bindings::WitError;
-use crate::pipeline::{Credential, CredentialKind};
+use crate::pipeline::{Credential, CredentialKind, OAuth2};
+use crate::store::StateStore;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use url::Url;
 
-pub fn inject(name: &str, cred: &Credential, url: &Url, headers: &mut HeaderMap) -> Result<(), WitError> {
-    if !cred.hosts.is_empty() {
-        let granted = cred.hosts.iter().any(|h| HostRule::parse(h).is_ok_and(|r| r.allows(url)));
-        if !granted {
+/// Refresh this long before a token expires.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+struct Token {
+    access: String,
+    expires: Option<Instant>,
+}
+
+pub struct Credentials {
+    defs: BTreeMap<String, Credential>,
+    tokens: tokio::sync::Mutex<HashMap<String, Token>>,
+    client: reqwest::Client,
+    store: Option<Arc<StateStore>>,
+}
+
+impl Credentials {
+    pub fn new(defs: BTreeMap<String, Credential>, store: Option<Arc<StateStore>>, timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a plain client builds");
+        Credentials { defs, tokens: tokio::sync::Mutex::new(HashMap::new()), client, store }
+    }
+
+    pub fn is_oauth(&self, name: &str) -> bool {
+        self.defs.get(name).is_some_and(|c| matches!(c.kind, CredentialKind::OAuth2(_)))
+    }
+
+    /// Adds credential `name` to a request for `url`.
+    pub async fn apply(&self, name: &str, url: &mut Url, headers: &mut HeaderMap) -> Result<(), WitError> {
+        let cred = self.defs.get(name).ok_or_else(|| {
+            WitError::Config(format!(
+                "credential `{name}` is not defined: add [auth.{name}] to the pipeline (defined: {})",
+                self.defs.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        if !cred.hosts.is_empty() && !cred.hosts.iter().any(|h| HostRule::parse(h).is_ok_and(|r| r.allows(url))) {
             return Err(WitError::Denied(format!(
                 "credential `{name}` is not granted for {} (its hosts: {})",
-                super::allowlist::origin(url),
+                origin(url),
                 cred.hosts.join(", ")
             )));
         }
-    }
-    let secret = |v: &str| {
-        let mut value = HeaderValue::from_str(v)
-            .map_err(|_| WitError::Config(format!("credential `{name}` has characters not allowed in a header")))?;
-        value.set_sensitive(true);
-        Ok::<_, WitError>(value)
-    };
-    match &cred.kind {
-        CredentialKind::Bearer { token } => {
-            headers.insert(AUTHORIZATION, secret(&format!("Bearer {}", token.expose()))?);
+        let header = |v: &str| {
+            let mut value = HeaderValue::from_str(v)
+                .map_err(|_| WitError::Config(format!("credential `{name}` has characters not allowed in a header")))?;
+            value.set_sensitive(true);
+            Ok::<_, WitError>(value)
+        };
+        match &cred.kind {
+            CredentialKind::Bearer { token } => {
+                headers.insert(AUTHORIZATION, header(&format!("Bearer {}", token.expose()))?);
+            }
+            CredentialKind::Header { header: h, value } => {
+                let h = HeaderName::from_bytes(h.as_bytes())
+                    .map_err(|_| WitError::Config(format!("credential `{name}`: header name `{h}` is invalid")))?;
+                headers.insert(h, header(value.expose())?);
+            }
+            CredentialKind::Basic { username, password } => {
+                use base64::Engine;
+                let pair = format!("{}:{}", username.expose(), password.expose());
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                headers.insert(AUTHORIZATION, header(&format!("Basic {encoded}"))?);
+            }
+            CredentialKind::Query { param, value } => {
+                url.query_pairs_mut().append_pair(param, value.expose());
+            }
+            CredentialKind::OAuth2(oauth) => {
+                let token = self.token(name, oauth).await?;
+                headers.insert(AUTHORIZATION, header(&format!("Bearer {token}"))?);
+            }
         }
-        CredentialKind::Header { header, value } => {
-            let header = HeaderName::from_bytes(header.as_bytes())
-                .map_err(|_| WitError::Config(format!("credential `{name}`: header name `{header}` is invalid")))?;
-            headers.insert(header, secret(value.expose())?);
+        Ok(())
+    }
+
+    /// Forgets a cached OAuth2 token (after a 401), so the next request fetches a new one.
+    pub async fn invalidate(&self, name: &str) {
+        self.tokens.lock().await.remove(name);
+    }
+
+    /// A valid access token, fetched or refreshed when needed. The lock is held
+    /// across the fetch so concurrent requests refresh once, not once each.
+    async fn token(&self, name: &str, oauth: &OAuth2) -> Result<String, WitError> {
+        let mut tokens = self.tokens.lock().await;
+        if let Some(t) = tokens.get(name)
+            && t.expires.is_none_or(|e| Instant::now() + EXPIRY_MARGIN < e)
+        {
+            return Ok(t.access.clone());
+        }
+        let token = self.fetch_token(name, oauth).await?;
+        let access = token.access.clone();
+        tokens.insert(name.to_string(), token);
+        Ok(access)
+    }
+
+    async fn fetch_token(&self, name: &str, oauth: &OAuth2) -> Result<Token, WitError> {
+        let configured = oauth.refresh_token.as_ref().map(|t| t.expose().to_string());
+        let refresh = match &configured {
+            Some(t) => Some(self.stored_refresh_token(name, t).unwrap_or_else(|| t.clone())),
+            None => None,
+        };
+        // Built in a block: the serializer is not `Send` and must not live across an await.
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            match &refresh {
+                Some(r) => form.append_pair("grant_type", "refresh_token").append_pair("refresh_token", r),
+                None => form.append_pair("grant_type", "client_credentials"),
+            };
+            form.append_pair("client_id", oauth.client_id.expose())
+                .append_pair("client_secret", oauth.client_secret.expose());
+            if !oauth.scopes.is_empty() {
+                form.append_pair("scope", &oauth.scopes.join(" "));
+            }
+            form.finish()
+        };
+        let fail =
+            |m: String| WitError::Auth(format!("credential `{name}`: token request to {}: {m}", oauth.token_url));
+        let response = self
+            .client
+            .post(&oauth.token_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| fail(e.without_url().to_string()))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| fail(format!("HTTP {status}, {}", e.without_url())))?;
+        let body: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| fail(format!("HTTP {status}, the body is not JSON: {e}")))?;
+        if !status.is_success() {
+            // Only the error code and description: the body may echo secrets back.
+            let code = body.get("error").and_then(|v| v.as_str()).unwrap_or("unknown error");
+            let desc = body.get("error_description").and_then(|v| v.as_str()).unwrap_or("");
+            return Err(fail(format!("HTTP {status}: {code} {desc}")));
+        }
+        let access = body
+            .get("access_token")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| fail("the response has no access_token".into()))?
+            .to_string();
+        let expires = body.get("expires_in").and_then(|v| v.as_u64()).map(|s| Instant::now() + Duration::from_secs(s));
+        if let (Some(configured), Some(rotated)) = (&configured, body.get("refresh_token").and_then(|v| v.as_str()))
+            && Some(rotated) != refresh.as_deref()
+        {
+            self.store_refresh_token(name, configured, rotated)?;
+        }
+        Ok(Token { access, expires })
+    }
+
+    /// The rotated refresh token stored for this credential, if it still belongs
+    /// to the configured one (a new token in the pipeline file wins).
+    fn stored_refresh_token(&self, name: &str, configured: &str) -> Option<String> {
+        let stored = self.store.as_ref()?.get_secret(name).ok()??;
+        let (for_config, token) = stored.split_once(' ')?;
+        (for_config == fingerprint(configured)).then(|| token.to_string())
+    }
+
+    fn store_refresh_token(&self, name: &str, configured: &str, rotated: &str) -> Result<(), WitError> {
+        match &self.store {
+            Some(store) => store
+                .put_secret(name, &format!("{} {rotated}", fingerprint(configured)))
+                .map_err(|e| WitError::Other(format!("credential `{name}`: saving the rotated refresh token: {e}"))),
+            None => Ok(()),
         }
     }
-    Ok(())
+}
+
+fn fingerprint(secret: &str) -> String {
+    hex::encode(&Sha256::digest(secret.as_bytes())[..16])
 }

@@ -1,10 +1,20 @@
-//! The host's HTTP policy, applied to every request a connector makes: the host
-//! allowlist (redirects re-checked), credentials injected by name, a token-bucket
-//! rate limit per host, and retries of 429s (honouring Retry-After), 5xx and
-//! connection errors. The connector sees only the final response.
+//! The host's HTTP policy, applied to every request a connector makes:
+//! - the host allowlist, with every redirect re-checked, and non-public
+//!   addresses refused unless listed ([`address`]);
+//! - credentials injected by name, never seen by the connector ([`credentials`]);
+//! - a token-bucket rate limit per host (governor), pacing from the server's
+//!   rate-limit headers and a slowdown after 429s ([`pacing`]);
+//! - retries of 429s (Retry-After in seconds or as a date, else exponential
+//!   backoff with full jitter), 5xx and connection errors for idempotent
+//!   requests, bounded in attempts; a 429 asking to wait beyond `max_wait_s`
+//!   pauses the stream rather than failing it.
+//!
+//! The connector sees only the final response.
 
+mod address;
 mod allowlist;
 mod credentials;
+mod pacing;
 mod retry;
 
 pub use allowlist::Allowlist;
@@ -12,9 +22,14 @@ pub use allowlist::Allowlist;
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::http::{Request, Response};
 use crate::pipeline::{Credential, Limits};
+use crate::store::StateStore;
+use address::{PrivateAddress, VettingResolver};
+use credentials::Credentials;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use pacing::Pacer;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,15 +41,16 @@ pub struct HostStats {
     pub retries: u64,
     pub throttled_429: u64,
     pub bytes: u64,
-    /// Time spent waiting for the rate limit and for Retry-After / backoff.
+    /// Time spent waiting for the rate limit, pacing, Retry-After and backoff.
     pub waited_ms: u64,
 }
 
 pub struct HttpPolicy {
     allowlist: Arc<Allowlist>,
-    credentials: BTreeMap<String, Credential>,
+    credentials: Credentials,
     limits: Limits,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
+    pacer: Pacer,
     /// Follows redirects to allowed hosts.
     client: reqwest::Client,
     /// For requests carrying a credential: follows redirects only within the same
@@ -45,11 +61,19 @@ pub struct HttpPolicy {
 
 const MAX_REDIRECTS: usize = 10;
 
+/// What one attempt came to.
+enum Attempt {
+    Done(Response),
+    Retry { wait: Duration, last: String },
+    Fail(WitError),
+}
+
 impl HttpPolicy {
     pub fn new(
         allowed_hosts: &[String],
         credentials: BTreeMap<String, Credential>,
         limits: &Limits,
+        store: Option<Arc<StateStore>>,
     ) -> Result<Self, String> {
         let allowlist = Arc::new(Allowlist::parse(allowed_hosts)?);
         let limiter = limits.requests_per_second.map(|rps| {
@@ -57,12 +81,26 @@ impl HttpPolicy {
             let burst = limits.burst.and_then(NonZeroU32::new).unwrap_or(rps);
             RateLimiter::keyed(Quota::per_second(rps).allow_burst(burst))
         });
+        // Addresses listed literally in [allow] hosts may be private (e.g. a test server).
+        let listed: HashSet<IpAddr> = allowed_hosts
+            .iter()
+            .filter_map(|h| {
+                let h = h.split("://").last().unwrap_or(h);
+                url::Url::parse(&format!("http://{h}")).ok()
+            })
+            .filter_map(|u| match u.host() {
+                Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),
+                Some(url::Host::Ipv6(a)) => Some(IpAddr::V6(a)),
+                _ => None,
+            })
+            .collect();
         let build = |policy: reqwest::redirect::Policy| {
             reqwest::Client::builder()
                 .no_proxy()
                 .user_agent(concat!("headwater/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(10))
                 .timeout(Duration::from_secs(limits.request_timeout_s))
+                .dns_resolver(Arc::new(VettingResolver::new(listed.clone())))
                 .redirect(policy)
                 .build()
                 .map_err(|e| format!("cannot build the HTTP client: {e}"))
@@ -95,11 +133,13 @@ impl HttpPolicy {
                 attempt.follow()
             }
         }))?;
+        let credentials = Credentials::new(credentials, store, Duration::from_secs(limits.request_timeout_s));
         Ok(HttpPolicy {
             allowlist,
             credentials,
             limits: limits.clone(),
             limiter,
+            pacer: Pacer::default(),
             client,
             client_with_credential,
             stats: Mutex::new(BTreeMap::new()),
@@ -112,6 +152,11 @@ impl HttpPolicy {
 
     fn count(&self, host: &str, f: impl FnOnce(&mut HostStats)) {
         f(self.stats.lock().expect("stats lock").entry(host.to_string()).or_default());
+    }
+
+    /// Sends several requests concurrently; each passes the policy on its own.
+    pub async fn send_all(&self, reqs: Vec<Request>) -> Vec<Result<Response, WitError>> {
+        futures::future::join_all(reqs.into_iter().map(|r| self.send(r))).await
     }
 
     /// Sends a connector's request under the policy.
@@ -144,81 +189,129 @@ impl HttpPolicy {
                 HeaderValue::from_str(v).map_err(|_| WitError::Config(format!("header `{k}` has an invalid value")))?;
             headers.append(name, value);
         }
-        let with_credential = match &req.auth {
-            Some(name) => {
-                let cred = self.credentials.get(name).ok_or_else(|| {
-                    WitError::Config(format!(
-                        "credential `{name}` is not defined: add [auth.{name}] to the pipeline (defined: {})",
-                        self.credentials.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ))
-                })?;
-                credentials::inject(name, cred, &url, &mut headers)?;
-                true
-            }
-            None => false,
-        };
-        let client = if with_credential { &self.client_with_credential } else { &self.client };
         let idempotent = matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS");
-        let max_wait = Duration::from_secs(self.limits.max_wait_s);
+        // Messages name the URL as the connector wrote it: never with an injected credential.
+        let shown = format!("{method} {url}");
         let mut last = String::new();
+        let mut refreshed = false;
 
         for attempt in 0..=self.limits.max_retries {
             if attempt > 0 {
                 self.count(&host, |s| s.retries += 1);
             }
-            if let Some(limiter) = &self.limiter {
-                let start = Instant::now();
-                limiter.until_key_ready(&host).await;
-                self.count(&host, |s| s.waited_ms += start.elapsed().as_millis() as u64);
+            self.wait_turn(&host, &shown).await?;
+            let mut target = url.clone();
+            let mut attempt_headers = headers.clone();
+            if let Some(name) = &req.auth {
+                self.credentials.apply(name, &mut target, &mut attempt_headers).await?;
             }
-            self.count(&host, |s| s.requests += 1);
-            let mut builder = client.request(method.clone(), url.clone()).headers(headers.clone());
+            let client = if req.auth.is_some() { &self.client_with_credential } else { &self.client };
+            let mut builder = client.request(method.clone(), target).headers(attempt_headers);
             if let Some(body) = &req.body {
                 builder = builder.body(body.clone());
             }
-            let response = match builder.send().await {
-                Ok(r) => r,
-                Err(e) if e.is_redirect() => {
-                    return Err(WitError::Denied(format!("{method} {host}{}: {}", url.path(), error_chain(&e))));
-                }
-                Err(e) => {
-                    last = error_chain(&e);
-                    if idempotent && attempt < self.limits.max_retries {
-                        self.wait(&host, retry::backoff(attempt)).await;
+            self.count(&host, |s| s.requests += 1);
+            let outcome = match builder.send().await {
+                Ok(response) => self.answer(&host, &shown, response, attempt, idempotent).await,
+                Err(e) => self.failed(&shown, e, attempt, idempotent),
+            };
+            match outcome {
+                Attempt::Done(response) => {
+                    // An OAuth2 token the server no longer accepts: refresh once and try again.
+                    if response.status == 401
+                        && !refreshed
+                        && let Some(name) = req.auth.as_deref().filter(|n| self.credentials.is_oauth(n))
+                    {
+                        refreshed = true;
+                        self.credentials.invalidate(name).await;
                         continue;
                     }
-                    break;
+                    return Ok(response);
                 }
-            };
-            let status = response.status();
-            if status.as_u16() == 429 {
-                self.count(&host, |s| s.throttled_429 += 1);
-                let wait = retry::retry_after(response.headers()).unwrap_or_else(|| retry::backoff(attempt));
-                last = format!("HTTP 429 (retry after {}s)", wait.as_secs_f64().ceil());
-                if wait > max_wait {
-                    return Err(WitError::Transient(format!(
-                        "{method} {url}: HTTP 429 asks to wait {}s, more than [limits] max_wait_s = {}",
-                        wait.as_secs(),
-                        self.limits.max_wait_s
-                    )));
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry { wait, last: why } => {
+                    last = why;
+                    if attempt < self.limits.max_retries {
+                        self.wait(&host, wait).await;
+                    }
                 }
-                if attempt < self.limits.max_retries {
-                    self.wait(&host, wait).await;
-                    continue;
-                }
-                break;
             }
-            if status.is_server_error() && idempotent && attempt < self.limits.max_retries {
-                last = format!("HTTP {status}");
-                self.wait(&host, retry::backoff(attempt)).await;
-                continue;
-            }
-            return self.read(&host, &url, response).await;
         }
         Err(WitError::Transient(format!(
-            "{method} {url}: gave up after {} attempts; last: {last}",
+            "{shown}: gave up after {} attempts; last: {last}",
             self.limits.max_retries + 1
         )))
+    }
+
+    /// Waits for the rate limit and the host's pacing.
+    async fn wait_turn(&self, host: &str, shown: &str) -> Result<(), WitError> {
+        let pace = self.pacer.delay(host);
+        if pace > Duration::from_secs(self.limits.max_wait_s) {
+            return Err(self.paused(shown, pace));
+        }
+        if !pace.is_zero() {
+            self.wait(host, pace).await;
+        }
+        if let Some(limiter) = &self.limiter {
+            let start = Instant::now();
+            limiter.until_key_ready(&host.to_string()).await;
+            self.count(host, |s| s.waited_ms += start.elapsed().as_millis() as u64);
+        }
+        Ok(())
+    }
+
+    /// Classifies a response: a result, or a 429/5xx to retry.
+    async fn answer(
+        &self,
+        host: &str,
+        shown: &str,
+        response: reqwest::Response,
+        attempt: u32,
+        idempotent: bool,
+    ) -> Attempt {
+        let status = response.status();
+        self.pacer.observe(host, status.as_u16(), response.headers());
+        if status.as_u16() == 429 {
+            self.count(host, |s| s.throttled_429 += 1);
+            let wait = retry::retry_after(response.headers()).unwrap_or_else(|| retry::backoff(attempt));
+            if wait > Duration::from_secs(self.limits.max_wait_s) {
+                return Attempt::Fail(self.paused(shown, wait));
+            }
+            return Attempt::Retry { wait, last: format!("HTTP 429 (retry after {}s)", wait.as_secs_f64().ceil()) };
+        }
+        if status.is_server_error() && idempotent {
+            let wait = retry::retry_after(response.headers()).unwrap_or_else(|| retry::backoff(attempt));
+            return Attempt::Retry { wait, last: format!("HTTP {status}") };
+        }
+        match self.read(host, shown, response).await {
+            Ok(r) => Attempt::Done(r),
+            Err(e) => Attempt::Fail(e),
+        }
+    }
+
+    fn failed(&self, shown: &str, e: reqwest::Error, attempt: u32, idempotent: bool) -> Attempt {
+        let e = e.without_url();
+        if let Some(private) = find_cause::<PrivateAddress>(&e) {
+            return Attempt::Fail(WitError::Denied(format!("{shown}: {private}")));
+        }
+        if e.is_redirect() {
+            return Attempt::Fail(WitError::Denied(format!("{shown}: {}", error_chain(&e))));
+        }
+        if idempotent {
+            Attempt::Retry { wait: retry::backoff(attempt), last: error_chain(&e) }
+        } else {
+            Attempt::Fail(WitError::Transient(format!("{shown}: {}", error_chain(&e))))
+        }
+    }
+
+    fn paused(&self, shown: &str, wait: Duration) -> WitError {
+        let resets = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        WitError::Paused(format!(
+            "rate limit: {shown} must wait {}s, more than [limits] max_wait_s = {} (resets at {})",
+            wait.as_secs(),
+            self.limits.max_wait_s,
+            resets.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ))
     }
 
     async fn wait(&self, host: &str, d: Duration) {
@@ -227,7 +320,7 @@ impl HttpPolicy {
     }
 
     /// Reads the body up to `[limits] max_response_mb`.
-    async fn read(&self, host: &str, url: &url::Url, mut response: reqwest::Response) -> Result<Response, WitError> {
+    async fn read(&self, host: &str, shown: &str, mut response: reqwest::Response) -> Result<Response, WitError> {
         let max = self.limits.max_response_mb * 1024 * 1024;
         let status = response.status().as_u16();
         let headers = response
@@ -241,7 +334,7 @@ impl HttpPolicy {
                 Ok(Some(chunk)) => {
                     if (body.len() + chunk.len()) as u64 > max {
                         return Err(WitError::Denied(format!(
-                            "response from {url} is larger than [limits] max_response_mb = {}",
+                            "{shown}: the response is larger than [limits] max_response_mb = {}",
                             self.limits.max_response_mb
                         )));
                     }
@@ -249,7 +342,10 @@ impl HttpPolicy {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    return Err(WitError::Transient(format!("reading the response from {url}: {}", error_chain(&e))));
+                    return Err(WitError::Transient(format!(
+                        "{shown}: reading the response: {}",
+                        error_chain(&e.without_url())
+                    )));
                 }
             }
         }
@@ -268,4 +364,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+fn find_cause<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut current = Some(e);
+    while let Some(c) = current {
+        if let Some(t) = c.downcast_ref::<T>() {
+            return Some(t);
+        }
+        current = c.source();
+    }
+    None
 }

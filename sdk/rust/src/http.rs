@@ -62,3 +62,9 @@ impl Response {
 pub fn send(request: &Request) -> Result<Response> {
     wit::send(request)
 }
+
+/// Sends requests concurrently through the host (within its rate limit); the
+/// results come back in the order of `requests`.
+pub fn send_all(requests: &[Request]) -> Vec<Result<Response>> {
+    wit::send_all(requests)
+}

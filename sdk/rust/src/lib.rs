@@ -65,6 +65,7 @@ impl Error {
             | Error::Transient(m)
             | Error::Denied(m)
             | Error::Data(m)
+            | Error::Paused(m)
             | Error::Other(m) => m,
         }
     }

@@ -1,0 +1,128 @@
+//! Pacing ahead of 429s, per host: the rate-limit headers a server sends
+//! (`X-RateLimit-Remaining`/`-Reset`, IETF `RateLimit-Remaining`/`-Reset` and
+//! the structured `RateLimit: …;r=0;t=5`) hold requests back until the window
+//! resets once the budget is spent; and after a 429 the host slows down
+//! (doubling a gap between requests), then recovers step by step on success.
+
+use reqwest::header::HeaderMap;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Default, Clone, Copy)]
+struct HostPace {
+    not_before: Option<Instant>,
+    gap: Duration,
+}
+
+#[derive(Default)]
+pub struct Pacer {
+    hosts: Mutex<HashMap<String, HostPace>>,
+}
+
+const MIN_GAP_AFTER_429: Duration = Duration::from_millis(250);
+const MAX_GAP: Duration = Duration::from_secs(10);
+
+impl Pacer {
+    /// How long to wait before the next request to `host`.
+    pub fn delay(&self, host: &str) -> Duration {
+        let hosts = self.hosts.lock().expect("pacer lock");
+        hosts
+            .get(host)
+            .and_then(|p| p.not_before)
+            .map_or(Duration::ZERO, |t| t.saturating_duration_since(Instant::now()))
+    }
+
+    /// Learns from a response: its status and rate-limit headers.
+    pub fn observe(&self, host: &str, status: u16, headers: &HeaderMap) {
+        let mut hosts = self.hosts.lock().expect("pacer lock");
+        let pace = hosts.entry(host.to_string()).or_default();
+        if status == 429 {
+            pace.gap = (pace.gap * 2).clamp(MIN_GAP_AFTER_429, MAX_GAP);
+        } else {
+            pace.gap = pace.gap * 3 / 4;
+            if pace.gap < Duration::from_millis(5) {
+                pace.gap = Duration::ZERO;
+            }
+        }
+        let now = Instant::now();
+        let mut not_before = now + pace.gap;
+        if let Some(reset) = exhausted_until(headers) {
+            not_before = not_before.max(now + reset);
+        }
+        pace.not_before = Some(not_before);
+    }
+}
+
+/// When the server says the budget is spent: how long until it resets.
+pub fn exhausted_until(headers: &HeaderMap) -> Option<Duration> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let remaining_reset = [("x-ratelimit-remaining", "x-ratelimit-reset"), ("ratelimit-remaining", "ratelimit-reset")]
+        .into_iter()
+        .find_map(|(r, t)| Some((get(r)?.parse::<f64>().ok()?, get(t))));
+    if let Some((remaining, reset)) = remaining_reset {
+        return (remaining <= 0.0).then(|| reset.and_then(reset_delay).unwrap_or(Duration::from_secs(1)));
+    }
+    // Structured form: `RateLimit: "default";r=0;t=5` (draft-ietf-httpapi-ratelimit-headers-08+).
+    let structured = get("ratelimit")?;
+    let mut r = None;
+    let mut t = None;
+    for part in structured.split([';', ',']) {
+        let part = part.trim();
+        if let Some(v) = part.strip_prefix("r=").or_else(|| part.strip_prefix("remaining=")) {
+            r = v.parse::<f64>().ok();
+        } else if let Some(v) = part.strip_prefix("t=").or_else(|| part.strip_prefix("reset=")) {
+            t = reset_delay(v);
+        }
+    }
+    (r? <= 0.0).then(|| t.unwrap_or(Duration::from_secs(1)))
+}
+
+/// A reset given as delta seconds, or as a Unix time (GitHub's `X-RateLimit-Reset`).
+fn reset_delay(value: &str) -> Option<Duration> {
+    let v: f64 = value.parse().ok()?;
+    if v > 1_000_000_000.0 {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+        return Some(Duration::from_secs_f64((v - now).max(0.0)));
+    }
+    Some(Duration::from_secs_f64(v.max(0.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn spent_budgets_in_every_dialect() {
+        let d = exhausted_until(&headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "3")]));
+        assert_eq!(d, Some(Duration::from_secs(3)));
+        assert_eq!(exhausted_until(&headers(&[("x-ratelimit-remaining", "5"), ("x-ratelimit-reset", "3")])), None);
+        let d = exhausted_until(&headers(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "2")]));
+        assert_eq!(d, Some(Duration::from_secs(2)));
+        let d = exhausted_until(&headers(&[("ratelimit", "\"default\";r=0;t=4")]));
+        assert_eq!(d, Some(Duration::from_secs(4)));
+        let epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 30;
+        let d = exhausted_until(&headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &epoch.to_string())]));
+        assert!(d.unwrap() > Duration::from_secs(25));
+    }
+
+    #[test]
+    fn a_429_opens_a_gap_that_closes_on_success() {
+        let p = Pacer::default();
+        p.observe("h", 429, &HeaderMap::new());
+        assert!(p.delay("h") > Duration::from_millis(100));
+        for _ in 0..20 {
+            p.observe("h", 200, &HeaderMap::new());
+        }
+        assert_eq!(p.delay("h"), Duration::ZERO);
+    }
+}

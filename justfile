@@ -37,3 +37,11 @@ lint: setup
     cargo clippy --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir target --all-targets -- -D warnings
     cargo clippy --release --target wasm32-wasip2 --manifest-path tests/components/Cargo.toml --target-dir target --all-targets -- -D warnings
     RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps
+
+# Release builds; prints the tables and writes target/bench/results.md. Sizes, e.g.:
+# `just bench api --records 200000`, `just bench files --rows 1000000`, `just bench all --runs 3`.
+# Benchmark headwater against native Rust baselines (API and CSV ingestion).
+bench *args: setup
+    cargo build --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir target
+    cargo build --release -p headwater -p headwater-tests --bins
+    target/release/headwater-bench {{ if args == "" { "all" } else { args } }}

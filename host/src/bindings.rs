@@ -12,7 +12,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::headwater::connector::connector::{ConnectorSpec, Field, StreamInfo};
-pub use headwater::connector::types::{Error as WitError, Level};
+pub use self::headwater::connector::types::{Error as WitError, Level};
 
 impl WitError {
     /// `kind: message`, the way users read a connector's error.

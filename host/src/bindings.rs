@@ -11,8 +11,8 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::headwater::connector::connector::{ConnectorSpec, Field, StreamInfo};
 pub use self::headwater::connector::types::{Error as WitError, Level};
+pub use exports::headwater::connector::connector::{ConnectorSpec, Field, StreamInfo};
 
 impl WitError {
     /// `kind: message`, the way users read a connector's error.

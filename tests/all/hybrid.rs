@@ -84,3 +84,35 @@ fn backfill_hands_its_watermark_to_the_incremental_phase() {
     assert_eq!(run["streams"][0]["rows"], 50);
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=2350));
 }
+
+/// Most APIs filter `updated_at >= since`: the rows at the handed-off watermark
+/// come again from the API and must not land twice, while a row updated after
+/// the export lands as a new version.
+#[test]
+fn the_seam_of_an_inclusive_api_lands_each_row_once() {
+    let env = Env::new();
+    env.install("files");
+    env.install("rest");
+    env.write("exports/dt=2025-01-01/orders.csv", orders_csv(&orders(1..=500)));
+    let mut source = orders(1..=600);
+    // Order 7 was updated after the export was taken.
+    let mut updated = source[6].clone();
+    updated["amount"] = serde_json::json!(99.5);
+    updated["updated_at"] = serde_json::json!("2025-01-01T10:30:00Z");
+    source.push(updated);
+    let api = MockApi::start(source, 1000);
+    api.with(|s| s.inclusive = true);
+    env.write("hybrid.toml", pipeline(&api));
+
+    let run = env.headwater(&["run", "hybrid.toml", "--json"]).ok().json();
+    let source_phase = &run["streams"][1];
+    assert_eq!(source_phase["phase"], "source");
+    assert_eq!(source_phase["deduplicated"], 1, "order 500 sits at the watermark and came again: {run}");
+    assert_eq!(source_phase["rows"], 101, "orders 501..600 and the new version of order 7: {run}");
+    let rows = env.rows("lake/orders");
+    assert_eq!(rows.len(), 601);
+    let ids: std::collections::BTreeSet<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 600);
+    assert_eq!(rows.iter().filter(|r| r["id"] == 500).count(), 1, "the seam row landed once");
+    assert_eq!(rows.iter().filter(|r| r["id"] == 7).count(), 2, "order 7: the exported and the updated version");
+}

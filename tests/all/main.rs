@@ -2,6 +2,7 @@
 //! test components, against real files and a mock API on 127.0.0.1, with the
 //! Parquet it writes read back row by row.
 
+mod api;
 mod bad_input;
 mod cli;
 mod files;

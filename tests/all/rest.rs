@@ -1,7 +1,7 @@
 //! The `rest` connector against the mock API: pagination, incremental reruns,
 //! 429s, credentials, lineage.
 
-use headwater_tests::api::MockApi;
+use headwater_tests::api::{Auth, MockApi};
 use headwater_tests::{Env, assert_same_orders, orders};
 
 fn pipeline(api: &MockApi, extra: &str) -> String {
@@ -52,7 +52,7 @@ fn env_with_token() -> Env {
 fn paginates_lands_every_row_and_reruns_load_only_new_rows() {
     let env = env_with_token();
     let api = MockApi::start(orders(1..=2500), 1000);
-    api.with(|s| s.token = Some("t0ps3cret".into()));
+    api.with(|s| s.auth = Auth::Bearer("t0ps3cret".into()));
     env.write("shop.toml", pipeline(&api, ""));
 
     let run = env.headwater(&["run", "shop.toml", "--json"]).ok().json();
@@ -107,7 +107,7 @@ fn too_many_429s_fail_the_run_naming_the_url_and_commit_nothing() {
 fn wrong_credential_fails_with_auth_and_the_secret_never_shows() {
     let env = env_with_token();
     let api = MockApi::start(orders(1..=10), 500);
-    api.with(|s| s.token = Some("the-right-one".into()));
+    api.with(|s| s.auth = Auth::Bearer("the-right-one".into()));
     env.write("shop.toml", pipeline(&api, ""));
     let run = env.headwater(&["run", "shop.toml"]).fails(1, &["auth", "401"]);
     assert!(!run.stderr.contains("t0ps3cret") && !run.stdout.contains("t0ps3cret"));

@@ -1,28 +1,65 @@
-//! A mock JSON API on 127.0.0.1 that tests control: cursor-paginated orders
-//! with `updated_since` (exclusive), bearer auth, 429s with Retry-After on
-//! demand, redirects and a request log. It runs on its own thread and runtime so
-//! that tests stay plain `#[test]` functions driving the real binary.
+//! A mock JSON API on 127.0.0.1 that tests control. It serves one orders
+//! dataset through every pagination style (cursor, offset, page, next URL, Link
+//! header, GraphQL pageInfo), a parent/child pair, every auth kind including an
+//! OAuth2 token endpoint that rotates refresh tokens, and failure modes on
+//! demand: 429 with Retry-After (seconds or date), bursts of 5xx, rate-limit
+//! headers. It logs every request with its time. It runs on its own thread and
+//! runtime so that tests stay plain `#[test]` functions driving the real binary.
 
 use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What the server requires of a request's credentials.
+#[derive(Default, Clone)]
+pub enum Auth {
+    #[default]
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// `<header>: <value>`.
+    Header(String, String),
+    /// `Authorization: Basic base64(user:password)`.
+    Basic(String),
+    /// `?<param>=<value>`.
+    Query(String, String),
+    /// A bearer access token issued by `/token`.
+    OAuth,
+}
 
 #[derive(Default)]
 pub struct ApiState {
     pub orders: Vec<Value>,
     pub page_size: usize,
-    /// The next this-many requests to /orders get 429.
+    pub auth: Auth,
+    /// `updated_since` matches `>=` (inclusive) instead of `>`.
+    pub inclusive: bool,
+    /// The next this-many requests get 429 (after `throttle_after` more requests succeed).
     pub throttle: u32,
-    /// Retry-After sent with each 429.
+    pub throttle_after: u32,
+    /// Retry-After sent with each 429 (seconds, or an HTTP date).
     pub retry_after: String,
-    /// Bearer token required, if any.
-    pub token: Option<String>,
-    /// Path and query of every request, in order.
-    pub log: Vec<String>,
+    /// The next this-many requests get 503.
+    pub fail_5xx: u32,
+    /// Send `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: <n>` every `rate_headers_every` requests.
+    pub rate_headers_every: u32,
+    pub rate_reset_s: u32,
+    /// Records of page 2 onwards get an extra field `coupon`.
+    pub drift_from_page_2: bool,
+    /// OAuth2: the refresh token the server accepts now (rotated at each use),
+    /// the access tokens issued and their lifetime.
+    pub refresh_token: String,
+    pub access_tokens: Vec<String>,
+    pub expires_in: u64,
+    pub token_requests: Vec<String>,
+    /// Path and query of every request to a data endpoint, and when it came.
+    pub log: Vec<(Instant, String)>,
+    served: u32,
 }
 
 pub struct MockApi {
@@ -31,13 +68,23 @@ pub struct MockApi {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
+type Shared = Arc<Mutex<ApiState>>;
+
 impl MockApi {
     pub fn start(orders: Vec<Value>, page_size: usize) -> MockApi {
         let state = Arc::new(Mutex::new(ApiState { orders, page_size, retry_after: "1".into(), ..Default::default() }));
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let app = axum::Router::new()
-            .route("/orders", axum::routing::get(list))
+            .route("/orders", axum::routing::get(cursor_page).post(cursor_page_post))
+            .route("/offset", axum::routing::get(offset_page))
+            .route("/pages", axum::routing::get(numbered_page))
+            .route("/next", axum::routing::get(next_url_page))
+            .route("/linked", axum::routing::get(link_page))
+            .route("/customers", axum::routing::get(customers))
+            .route("/customers/{id}/orders", axum::routing::get(customer_orders))
+            .route("/graphql", axum::routing::post(graphql))
+            .route("/token", axum::routing::post(token))
             .route("/redirect", axum::routing::get(redirect))
             .with_state(state.clone());
         std::thread::spawn(move || {
@@ -69,36 +116,277 @@ impl MockApi {
         f(&mut self.state.lock().unwrap())
     }
 
+    /// Path and query of every data request, in order.
     pub fn requests(&self) -> Vec<String> {
-        self.with(|s| s.log.clone())
+        self.with(|s| s.log.iter().map(|(_, r)| r.clone()).collect())
+    }
+
+    pub fn request_times(&self) -> Vec<Instant> {
+        self.with(|s| s.log.iter().map(|(t, _)| *t).collect())
     }
 }
 
-async fn list(
-    State(state): State<Arc<Mutex<ApiState>>>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-    uri: axum::http::Uri,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    s.log.push(uri.to_string());
-    if let Some(token) = &s.token {
-        let expected = format!("Bearer {token}");
-        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-            return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "unauthorized"}))).into_response();
+/// Auth, logging and injected failures common to every data endpoint. `Err` is the response to send instead.
+fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(&'static str, String)>, Response> {
+    s.log.push((Instant::now(), uri.to_string()));
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let authorized = match &s.auth {
+        Auth::None => true,
+        Auth::Bearer(t) => header("authorization") == Some(format!("Bearer {t}")),
+        Auth::Header(h, v) => header(h).as_ref() == Some(v),
+        Auth::Basic(encoded) => header("authorization") == Some(format!("Basic {encoded}")),
+        Auth::Query(p, v) => query.get(p) == Some(v),
+        Auth::OAuth => header("authorization")
+            .and_then(|h| h.strip_prefix("Bearer ").map(str::to_string))
+            .is_some_and(|t| s.access_tokens.contains(&t)),
+    };
+    if !authorized {
+        return Err((StatusCode::UNAUTHORIZED, Json(json!({"error": "unauthorized"}))).into_response());
+    }
+    if s.throttle_after > 0 {
+        s.throttle_after -= 1;
+    } else if s.throttle > 0 {
+        s.throttle -= 1;
+        return Err(
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", s.retry_after.clone())], "slow down").into_response()
+        );
+    }
+    if s.fail_5xx > 0 {
+        s.fail_5xx -= 1;
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "try later").into_response());
+    }
+    s.served += 1;
+    let mut extra = Vec::new();
+    if s.rate_headers_every > 0 && s.served.is_multiple_of(s.rate_headers_every) {
+        extra.push(("x-ratelimit-remaining", "0".to_string()));
+        extra.push(("x-ratelimit-reset", s.rate_reset_s.to_string()));
+    }
+    Ok(extra)
+}
+
+fn matching(s: &ApiState, since: Option<&str>) -> Vec<Value> {
+    s.orders
+        .iter()
+        .filter(|o| {
+            let t = o["updated_at"].as_str().unwrap();
+            since.is_none_or(|since| if s.inclusive { t >= since } else { t > since })
+        })
+        .cloned()
+        .collect()
+}
+
+fn with_headers(extra: Vec<(&'static str, String)>, body: Value) -> Response {
+    let mut r = Json(body).into_response();
+    for (k, v) in extra {
+        r.headers_mut().insert(k, v.parse().unwrap());
+    }
+    r
+}
+
+/// Records `start..end` of `all`, with the drift field on pages after the first.
+fn page_of(s: &ApiState, all: &[Value], start: usize, end: usize) -> Vec<Value> {
+    let mut page: Vec<Value> = all[start.min(all.len())..end.min(all.len())].to_vec();
+    if s.drift_from_page_2 && start >= s.page_size {
+        for r in &mut page {
+            r["coupon"] = json!("SPRING");
         }
     }
-    if s.throttle > 0 {
-        s.throttle -= 1;
-        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", s.retry_after.clone())], "slow down").into_response();
+    page
+}
+
+async fn cursor_page(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut s = st.lock().unwrap();
+    let extra = match gate(&mut s, &headers, &uri) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let all = matching(&s, q.get("updated_since").map(String::as_str));
+    let start: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let end = start + s.page_size;
+    let next = (end < all.len()).then(|| end.to_string());
+    let data = page_of(&s, &all, start, end);
+    with_headers(extra, json!({ "data": data, "next_cursor": next }))
+}
+
+/// POST /orders with `{"cursor": …, "updated_since": …}` in the body.
+async fn cursor_page_post(State(st): State<Shared>, headers: HeaderMap, uri: Uri, Json(body): Json<Value>) -> Response {
+    let mut s = st.lock().unwrap();
+    let extra = match gate(&mut s, &headers, &uri) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    if body.get("kind") != Some(&json!("orders")) {
+        return (StatusCode::BAD_REQUEST, "the body must carry kind = orders").into_response();
     }
-    let since = q.get("updated_since").cloned();
-    let matching: Vec<&Value> =
-        s.orders.iter().filter(|o| since.as_deref().is_none_or(|t| o["updated_at"].as_str().unwrap() > t)).collect();
-    let start: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0).min(matching.len());
-    let end = (start + s.page_size).min(matching.len());
-    let next = (end < matching.len()).then(|| end.to_string());
-    Json(serde_json::json!({ "data": &matching[start..end], "next_cursor": next })).into_response()
+    let all = matching(&s, body.get("updated_since").and_then(Value::as_str));
+    let start: usize = body.get("cursor").and_then(Value::as_str).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let end = start + s.page_size;
+    let next = (end < all.len()).then(|| end.to_string());
+    let data = page_of(&s, &all, start, end);
+    with_headers(extra, json!({ "data": data, "next_cursor": next }))
+}
+
+async fn offset_page(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut s = st.lock().unwrap();
+    let extra = match gate(&mut s, &headers, &uri) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let all = matching(&s, None);
+    let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(10);
+    let items = page_of(&s, &all, offset, offset + limit);
+    with_headers(extra, json!({ "items": items, "total": all.len() }))
+}
+
+async fn numbered_page(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut s = st.lock().unwrap();
+    let extra = match gate(&mut s, &headers, &uri) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let all = matching(&s, None);
+    let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let per: usize = q.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(s.page_size);
+    let items = page_of(&s, &all, (page - 1) * per, page * per);
+    with_headers(extra, json!({ "results": items, "meta": { "total_pages": all.len().div_ceil(per) } }))
+}
+
+async fn next_url_page(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut s = st.lock().unwrap();
+    let extra = match gate(&mut s, &headers, &uri) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let all = matching(&s, None);
+    let start: usize = q.get("after").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let end = start + s.page_size;
+    let next = (end < all.len()).then(|| format!("/next?after={end}"));
+    with_headers(extra, json!({ "items": page_of(&s, &all, start, end), "links": { "next": next } }))
+}
+
+async fn link_page(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut s = st.lock().unwrap();
+    let mut extra = match gate(&mut s, &headers, &uri) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let all = matching(&s, None);
+    let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let (start, end) = ((page - 1) * s.page_size, page * s.page_size);
+    let mut link = format!("<http://127.0.0.1/linked?page=1>; rel=\"first\"");
+    if end < all.len() {
+        link.push_str(&format!(", </linked?page={}>; rel=\"next\"", page + 1));
+    }
+    extra.push(("link", link));
+    with_headers(extra, Value::Array(page_of(&s, &all, start, end)))
+}
+
+/// Ten customers, two pages of five.
+async fn customers(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut s = st.lock().unwrap();
+    let extra = match gate(&mut s, &headers, &uri) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let list: Vec<Value> = ((page - 1) * 5 + 1..=(page * 5).min(10)).map(|i| json!({"id": format!("c{i}")})).collect();
+    with_headers(extra, json!({ "customers": list }))
+}
+
+/// A customer's orders: those with `customer == id`.
+async fn customer_orders(State(st): State<Shared>, Path(id): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
+    let mut s = st.lock().unwrap();
+    let extra = match gate(&mut s, &headers, &uri) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let list: Vec<Value> = s.orders.iter().filter(|o| o["customer"] == id.as_str()).cloned().collect();
+    with_headers(extra, json!({ "orders": list }))
+}
+
+/// GraphQL: `{ orders(first, after, since) { nodes pageInfo { hasNextPage endCursor } } }`.
+async fn graphql(State(st): State<Shared>, headers: HeaderMap, uri: Uri, Json(body): Json<Value>) -> Response {
+    let mut s = st.lock().unwrap();
+    let extra = match gate(&mut s, &headers, &uri) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let query = body["query"].as_str().unwrap_or("");
+    if !query.contains("orders") {
+        return Json(json!({"data": null, "errors": [{"message": "Cannot query field on type Query"}]}))
+            .into_response();
+    }
+    let vars = &body["variables"];
+    let all = matching(&s, vars["since"].as_str());
+    let first = vars["first"].as_u64().unwrap_or(s.page_size as u64) as usize;
+    let start: usize = vars["after"].as_str().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let end = (start + first).min(all.len());
+    let nodes = page_of(&s, &all, start, end);
+    with_headers(
+        extra,
+        json!({ "data": { "orders": { "nodes": nodes, "pageInfo": { "hasNextPage": end < all.len(), "endCursor": end.to_string() } } } }),
+    )
+}
+
+/// OAuth2 token endpoint: client credentials, or a refresh token that rotates on each use.
+async fn token(State(st): State<Shared>, body: String) -> Response {
+    let mut s = st.lock().unwrap();
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    s.token_requests.push(form.get("grant_type").cloned().unwrap_or_default());
+    if form.get("client_id").map(String::as_str) != Some("app")
+        || form.get("client_secret").map(String::as_str) != Some("shh")
+    {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+    }
+    let n = s.access_tokens.len() + 1;
+    let mut answer =
+        json!({ "access_token": format!("access-{n}"), "token_type": "bearer", "expires_in": s.expires_in });
+    match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {}
+        Some("refresh_token") => {
+            if form.get("refresh_token") != Some(&s.refresh_token) {
+                return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"}))).into_response();
+            }
+            s.refresh_token = format!("refresh-{n}");
+            answer["refresh_token"] = json!(s.refresh_token);
+        }
+        _ => return (StatusCode::BAD_REQUEST, Json(json!({"error": "unsupported_grant_type"}))).into_response(),
+    }
+    s.access_tokens.push(format!("access-{n}"));
+    Json(answer).into_response()
 }
 
 async fn redirect(Query(q): Query<HashMap<String, String>>) -> Response {

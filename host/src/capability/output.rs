@@ -164,22 +164,41 @@ impl OutputCtx {
             .map_err(|e| WitError::Data(format!("stream `{name}`: bad Arrow IPC batch: {e}")))
     }
 
+    /// NDJSON rows to batches with the declared schema. A field the schema does not
+    /// declare is not dropped: the chunk is read again with that field added as a
+    /// nullable column (the fast path, strict decoding, costs nothing when no field is new).
     fn decode_ndjson(name: &str, declared: Option<&SchemaRef>, bytes: &[u8]) -> Result<Vec<RecordBatch>, WitError> {
-        let schema = match declared {
-            Some(s) => s.clone(),
-            None => {
-                let (schema, _) = arrow::json::reader::infer_json_schema(Cursor::new(bytes), None)
-                    .map_err(|e| WitError::Data(format!("stream `{name}`: emitted JSON is malformed: {e}")))?;
-                Arc::new(schema)
-            }
+        let inferred = || -> Result<arrow::datatypes::Schema, WitError> {
+            arrow::json::reader::infer_json_schema(Cursor::new(bytes), None)
+                .map(|(schema, _)| schema)
+                .map_err(|e| WitError::Data(format!("stream `{name}`: emitted JSON is malformed: {e}")))
         };
-        let reader = arrow::json::ReaderBuilder::new(schema)
-            .with_batch_size(8192)
-            .build(Cursor::new(bytes))
-            .map_err(|e| WitError::Data(format!("stream `{name}`: {e}")))?;
-        reader
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| WitError::Data(format!("stream `{name}`: a record does not fit the stream's schema: {e}")))
+        let decode = |schema: SchemaRef, strict: bool| {
+            arrow::json::ReaderBuilder::new(schema)
+                .with_batch_size(8192)
+                .with_strict_mode(strict)
+                .build(Cursor::new(bytes))
+                .and_then(|reader| reader.collect::<Result<Vec<_>, _>>())
+        };
+        let fits = |e: arrow::error::ArrowError| {
+            WitError::Data(format!("stream `{name}`: a record does not fit the stream's schema: {e}"))
+        };
+        let Some(declared) = declared else {
+            return decode(Arc::new(inferred()?), false).map_err(fits);
+        };
+        match decode(declared.clone(), true) {
+            Ok(batches) => Ok(batches),
+            Err(e) if e.to_string().contains("missing from schema") => {
+                let mut fields: Vec<_> = declared.fields().iter().cloned().collect();
+                for f in inferred()?.fields() {
+                    if declared.field_with_name(f.name()).is_err() {
+                        fields.push(Arc::new(f.as_ref().clone().with_nullable(true)));
+                    }
+                }
+                decode(Arc::new(arrow::datatypes::Schema::new(fields)), false).map_err(fits)
+            }
+            Err(e) => Err(fits(e)),
+        }
     }
 
     fn commit(&mut self, name: &str, connector_state: String) -> Result<(), WitError> {

@@ -1,0 +1,486 @@
+//! API ingestion with the `rest` connector against the mock API: every
+//! paginator, POST bodies, GraphQL, parent/child streams, every credential kind,
+//! and the host's HTTP policy (retries, pacing, rate limits, private addresses,
+//! a spent quota). Each asserts on the Parquet rows read back.
+
+use headwater_tests::api::{Auth, MockApi};
+use headwater_tests::{Env, assert_same_orders, orders};
+use std::time::Duration;
+
+const COLUMNS: &str = r#"schema = [
+  { name = "id", type = "int64", nullable = false },
+  { name = "customer", type = "string" },
+  { name = "amount", type = "float64" },
+  { name = "updated_at", type = "string" },
+]"#;
+
+/// A pipeline with one `orders` stream configured by `stream` (TOML lines), plus `extra` sections.
+fn pipeline(env: &Env, api: &MockApi, stream: &str, extra: &str) {
+    env.write(
+        "api.toml",
+        format!(
+            r#"
+name = "api"
+[source]
+connector = "rest"
+[source.config]
+base_url = "{url}"
+[[source.config.streams]]
+name = "orders"
+primary_key = ["id"]
+{stream}
+[allow]
+hosts = ["{host}"]
+{extra}
+[sink]
+path = "lake"
+"#,
+            url = api.url(),
+            host = api.host()
+        ),
+    );
+}
+
+fn env() -> Env {
+    let env = Env::new();
+    env.install("rest");
+    env
+}
+
+#[test]
+fn offset_pagination_with_concurrent_pages() {
+    let (env, api) = (env(), MockApi::start(orders(1..=1234), 100));
+    let stream = format!(
+        "path = \"/offset\"\nrecords = \"/items\"\nconcurrency = 4\npaginator = {{ type = \"offset\", limit = 100, total_path = \"/total\" }}\n{COLUMNS}"
+    );
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=1234));
+    // 13 pages hold the data; fetching 4 at a time asks for at most 3 beyond the end.
+    let n = api.requests().len();
+    assert!((13..=16).contains(&n), "{n} requests: {:?}", api.requests());
+}
+
+#[test]
+fn page_number_pagination_stops_at_total_pages() {
+    let (env, api) = (env(), MockApi::start(orders(1..=250), 50));
+    let stream = format!(
+        "path = \"/pages\"\nrecords = \"/results\"\nparams = {{ per_page = 50 }}\npaginator = {{ type = \"page\", total_pages_path = \"/meta/total_pages\" }}\n{COLUMNS}"
+    );
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=250));
+    assert_eq!(api.requests().len(), 5, "exactly the 5 pages: {:?}", api.requests());
+}
+
+#[test]
+fn next_url_pagination_follows_relative_links() {
+    let (env, api) = (env(), MockApi::start(orders(1..=95), 20));
+    let stream = format!(
+        "path = \"/next\"\nrecords = \"/items\"\npaginator = {{ type = \"next_url\", next_url_path = \"/links/next\" }}\n{COLUMNS}"
+    );
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=95));
+    assert_eq!(api.requests().last().unwrap(), "/next?after=80");
+}
+
+#[test]
+fn link_header_pagination() {
+    let (env, api) = (env(), MockApi::start(orders(1..=70), 25));
+    let stream = format!("path = \"/linked\"\npaginator = {{ type = \"link_header\" }}\n{COLUMNS}");
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=70));
+    assert_eq!(api.requests(), ["/linked", "/linked?page=2", "/linked?page=3"]);
+}
+
+#[test]
+fn cursor_in_a_post_body_with_incremental_in_the_body() {
+    let (env, api) = (env(), MockApi::start(orders(1..=300), 100));
+    let stream = format!(
+        r#"path = "/orders"
+method = "POST"
+body = {{ kind = "orders" }}
+records = "/data"
+paginator = {{ type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor", cursor_in = "body" }}
+incremental = {{ cursor_field = "updated_at", cursor_param = "updated_since", cursor_in = "body" }}
+{COLUMNS}"#
+    );
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_eq!(api.requests().len(), 3);
+    api.with(|s| s.orders.extend(orders(301..=320)));
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 20);
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=320));
+}
+
+#[test]
+fn graphql_with_relay_page_info() {
+    let (env, api) = (env(), MockApi::start(orders(1..=130), 50));
+    let stream = format!(
+        r#"path = "/graphql"
+records = "/data/orders/nodes"
+graphql = {{ query = "query($first: Int, $after: String, $since: String) {{ orders(first: $first, after: $after, since: $since) {{ nodes {{ id customer amount updated_at }} pageInfo {{ hasNextPage endCursor }} }} }}", variables = {{ first = 50 }}, page_info = "/data/orders/pageInfo" }}
+incremental = {{ cursor_field = "updated_at", cursor_param = "since", cursor_in = "body" }}
+{COLUMNS}"#
+    );
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=130));
+    assert_eq!(api.requests().len(), 3);
+}
+
+#[test]
+fn graphql_errors_in_a_200_fail_the_stream() {
+    let (env, api) = (env(), MockApi::start(orders(1..=5), 50));
+    let stream = "path = \"/graphql\"\nrecords = \"/data/items\"\ngraphql = { query = \"{ items { id } }\" }";
+    pipeline(&env, &api, stream, "");
+    env.headwater(&["run", "api.toml"]).fails(1, &["GraphQL errors from", "/graphql", "Cannot query field"]);
+    assert!(env.parquet_files("lake").is_empty());
+}
+
+#[test]
+fn child_stream_fills_its_path_from_parent_records() {
+    let env = env();
+    // Orders of customers c1..c10 (orders() spreads them over c0..c36).
+    let all = orders(1..=200);
+    let api = MockApi::start(all.clone(), 50);
+    env.write(
+        "api.toml",
+        format!(
+            r#"
+name = "api"
+[source]
+connector = "rest"
+[source.config]
+base_url = "{url}"
+[[source.config.streams]]
+name = "customers"
+path = "/customers"
+records = "/customers"
+paginator = {{ type = "page", page_size = 5 }}
+[[source.config.streams]]
+name = "customer_orders"
+parent = "customers"
+path = "/customers/{{id}}/orders"
+records = "/orders"
+{COLUMNS}
+[allow]
+hosts = ["{host}"]
+[sink]
+path = "lake"
+"#,
+            url = api.url(),
+            host = api.host()
+        ),
+    );
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_eq!(env.rows("lake/customers").len(), 10);
+    let expected: Vec<_> =
+        all.iter().filter(|o| (1..=10).any(|i| o["customer"] == format!("c{i}").as_str())).cloned().collect();
+    let landed = env.rows("lake/customer_orders");
+    assert_same_orders(&landed, &expected);
+    assert!(landed.iter().all(|r| r["parent_id"] == r["customer"]), "each row carries its parent's id");
+}
+
+#[test]
+fn each_credential_kind_is_injected() {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode("ann:pw");
+    let kinds = [
+        (
+            Auth::Header("x-api-key".into(), "k3y".into()),
+            "kind = \"header\"\nheader = \"X-Api-Key\"\nvalue = \"${env:SECRET}\"",
+        ),
+        (Auth::Basic(basic), "kind = \"basic\"\nusername = \"ann\"\npassword = \"${env:PASSWORD}\""),
+        (
+            Auth::Query("api_key".into(), "k3y".into()),
+            "kind = \"query\"\nparam = \"api_key\"\nvalue = \"${env:SECRET}\"",
+        ),
+        (Auth::Bearer("k3y".into()), "kind = \"bearer\"\ntoken = \"${file:token.txt}\""),
+    ];
+    for (auth, toml) in kinds {
+        let mut env = env();
+        env.var("SECRET", "k3y");
+        env.var("PASSWORD", "pw");
+        env.write("token.txt", "k3y\n");
+        let api = MockApi::start(orders(1..=30), 10);
+        api.with(|s| s.auth = auth);
+        let stream = format!(
+            "path = \"/orders\"\nrecords = \"/data\"\nauth = \"api\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
+        );
+        pipeline(&env, &api, &stream, &format!("[auth.api]\n{toml}"));
+        let run = env.headwater(&["run", "api.toml"]).ok();
+        assert!(!run.stdout.contains("k3y") && !run.stderr.contains("k3y"), "a secret was printed");
+        assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
+        let state = std::fs::read_dir(env.path(".headwater")).unwrap().count();
+        assert!(state > 0);
+    }
+}
+
+fn oauth_pipeline(env: &Env, api: &MockApi, refresh: bool) {
+    let stream = format!(
+        "path = \"/orders\"\nrecords = \"/data\"\nauth = \"api\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
+    );
+    let refresh = if refresh { "refresh_token = \"${env:REFRESH}\"\n" } else { "" };
+    let auth = format!(
+        "[auth.api]\nkind = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"app\"\nclient_secret = \"${{env:CLIENT_SECRET}}\"\n{refresh}hosts = [\"{}\"]",
+        api.url(),
+        api.host()
+    );
+    pipeline(env, api, &stream, &auth);
+}
+
+#[test]
+fn oauth2_client_credentials() {
+    let mut env = env();
+    env.var("CLIENT_SECRET", "shh");
+    let api = MockApi::start(orders(1..=30), 10);
+    api.with(|s| {
+        s.auth = Auth::OAuth;
+        s.expires_in = 3600;
+    });
+    oauth_pipeline(&env, &api, false);
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
+    assert_eq!(api.with(|s| s.token_requests.clone()), ["client_credentials"], "one token for the whole run");
+}
+
+#[test]
+fn oauth2_refreshes_before_expiry_and_on_401_and_keeps_the_rotated_refresh_token() {
+    let mut env = env();
+    env.var("CLIENT_SECRET", "shh");
+    env.var("REFRESH", "refresh-0");
+    let api = MockApi::start(orders(1..=30), 10);
+    api.with(|s| {
+        s.auth = Auth::OAuth;
+        s.refresh_token = "refresh-0".into();
+        // Tokens that expire within the refresh margin: each request refreshes first.
+        s.expires_in = 30;
+    });
+    oauth_pipeline(&env, &api, true);
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
+    let refreshes = api.with(|s| s.token_requests.len());
+    assert!(refreshes >= 3, "a short-lived token is refreshed before it expires: {refreshes} token requests");
+
+    // The server revokes every access token: the next request gets a 401, refreshes once, goes on.
+    // The refresh token in the environment is long rotated away: the stored one must be used.
+    api.with(|s| {
+        s.access_tokens.clear();
+        s.expires_in = 3600;
+        s.orders.extend(orders(31..=40));
+    });
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 40, "no incremental config: the stream is read whole");
+    let state = env.headwater(&["state", "show", "api.toml", "--json"]).ok();
+    assert!(!state.stdout.contains("refresh-"), "state show must not reveal refresh tokens:\n{}", state.stdout);
+}
+
+#[test]
+fn retry_after_as_an_http_date_and_a_burst_of_5xx() {
+    let (env, api) = (env(), MockApi::start(orders(1..=40), 20));
+    let date = httpdate(std::time::SystemTime::now() + Duration::from_secs(2));
+    api.with(|s| {
+        s.throttle = 1;
+        s.retry_after = date;
+        s.fail_5xx = 0;
+    });
+    let stream = format!(
+        "path = \"/orders\"\nrecords = \"/data\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
+    );
+    pipeline(&env, &api, &stream, "");
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    let host = &run["hosts"][format!("http://{}", api.host())];
+    assert_eq!(host["throttled_429"], 1);
+    assert!(host["waited_ms"].as_u64().unwrap() >= 900, "the HTTP date was waited for: {host}");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=40));
+
+    let env = self::env();
+    let api = MockApi::start(orders(1..=40), 20);
+    api.with(|s| s.fail_5xx = 3);
+    pipeline(&env, &api, &stream, "");
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["hosts"][format!("http://{}", api.host())]["retries"], 3);
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=40));
+}
+
+fn httpdate(t: std::time::SystemTime) -> String {
+    // RFC 7231 IMF-fixdate, computed here independently of the host.
+    let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let (y, m, d) = {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        (yoe + era * 400 + i64::from(m <= 2), m, d)
+    };
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(m - 1) as usize];
+    format!("{weekday}, {d:02} {month} {y} {:02}:{:02}:{:02} GMT", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[test]
+fn the_configured_rate_limit_is_never_exceeded() {
+    let (env, api) = (env(), MockApi::start(orders(1..=24), 2));
+    let stream = format!(
+        "path = \"/orders\"\nrecords = \"/data\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
+    );
+    pipeline(&env, &api, &stream, "[limits]\nrequests_per_second = 5\nburst = 2");
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=24));
+    let times = api.request_times();
+    assert_eq!(times.len(), 12);
+    // Any window of one second holds at most rate + burst requests.
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..].iter().take_while(|u| u.duration_since(*t) < Duration::from_secs(1)).count();
+        assert!(in_window <= 7, "{in_window} requests within one second starting at request {i}");
+    }
+    let span = times.last().unwrap().duration_since(times[0]);
+    assert!(span >= Duration::from_millis(1800), "12 requests at 5/s with a burst of 2 take ~2s, took {span:?}");
+}
+
+#[test]
+fn rate_limit_headers_hold_requests_until_the_reset() {
+    let (env, api) = (env(), MockApi::start(orders(1..=8), 2));
+    api.with(|s| {
+        s.rate_headers_every = 2;
+        s.rate_reset_s = 1;
+    });
+    let stream = format!(
+        "path = \"/orders\"\nrecords = \"/data\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
+    );
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+    let times = api.request_times();
+    assert_eq!(times.len(), 4);
+    // The 2nd response says the budget is spent for 1s: the 3rd request waits for it.
+    let gap = times[2].duration_since(times[1]);
+    assert!(gap >= Duration::from_millis(900), "the 3rd request came {gap:?} after the 2nd");
+    assert_eq!(api.with(|s| s.log.len()), 4, "no 429 was needed");
+}
+
+#[test]
+fn a_name_resolving_to_a_private_address_is_refused_unless_the_address_is_listed() {
+    let (env, api) = (env(), MockApi::start(orders(1..=5), 10));
+    let stream = format!("path = \"/orders\"\nrecords = \"/data\"\n{COLUMNS}");
+    let localhost = format!("http://localhost:{}", api.port);
+    pipeline(&env, &api, &stream, "");
+    let text = std::fs::read_to_string(env.path("api.toml"))
+        .unwrap()
+        .replace(&api.url(), &localhost)
+        .replace(&format!("hosts = [\"{}\"]", api.host()), &format!("hosts = [\"localhost:{}\"]", api.port));
+    env.write("api.toml", &text);
+    env.headwater(&["run", "api.toml"]).fails(1, &["denied", "resolves to", "non-public address"]);
+    assert!(api.requests().is_empty());
+
+    env.write(
+        "api.toml",
+        text.replace(
+            &format!("hosts = [\"localhost:{}\"]", api.port),
+            &format!("hosts = [\"localhost:{0}\", \"127.0.0.1:{0}\"]", api.port),
+        ),
+    );
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=5));
+}
+
+#[test]
+fn incremental_with_lookback_and_an_inclusive_filter_lands_each_row_once() {
+    let (env, api) = (env(), MockApi::start(orders(1..=100), 30));
+    api.with(|s| s.inclusive = true);
+    let stream = format!(
+        r#"path = "/orders"
+records = "/data"
+paginator = {{ type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor" }}
+incremental = {{ cursor_field = "updated_at", cursor_param = "updated_since", lookback = "PT10M" }}
+{COLUMNS}"#
+    );
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+    // Order 100 is at 01:39; the lookback re-reads from 01:29 (orders 90..100).
+    api.with(|s| s.orders.extend(orders(101..=120)));
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 20, "{run}");
+    let last = api.requests().into_iter().rev().find(|r| r.contains("updated_since")).unwrap();
+    assert!(last.contains("updated_since=2025-01-01T01%3A29%3A00Z"), "{last}");
+    // An order updated since it landed comes back as a new version.
+    api.with(|s| {
+        let mut changed = s.orders[99].clone();
+        changed["amount"] = serde_json::json!(1.0);
+        changed["updated_at"] = serde_json::json!("2025-01-01T02:05:00Z");
+        s.orders.push(changed);
+    });
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 1, "only the new version: {run}");
+    let rows = env.rows("lake/orders");
+    assert_eq!(rows.len(), 121);
+    let versions: Vec<_> = rows.iter().filter(|r| r["id"] == 100).map(|r| r["amount"].clone()).collect();
+    assert_eq!(versions.len(), 2, "order 100 has its old and its new version");
+}
+
+#[test]
+fn a_spent_quota_pauses_the_stream_and_the_next_run_resumes() {
+    let (env, api) = (env(), MockApi::start(orders(1..=100), 20));
+    api.with(|s| {
+        s.throttle_after = 2;
+        s.throttle = 1000;
+        s.retry_after = "3600".into();
+    });
+    let stream = format!(
+        r#"path = "/orders"
+records = "/data"
+paginator = {{ type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor" }}
+incremental = {{ cursor_field = "updated_at", cursor_param = "updated_since" }}
+{COLUMNS}"#
+    );
+    pipeline(&env, &api, &stream, "[limits]\nmax_wait_s = 5");
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["status"], "paused", "{run}");
+    let status = run["streams"][0]["status"].as_str().unwrap();
+    assert!(status.starts_with("paused: rate limit") && status.contains("resets at"), "{status}");
+    assert_eq!(run["streams"][0]["rows"], 40, "the two pages read before the quota ran out are kept");
+    assert_eq!(env.rows("lake/orders").len(), 40);
+
+    api.with(|s| s.throttle = 0);
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["status"], "ok");
+    assert_eq!(run["streams"][0]["rows"], 60);
+    let resumed = api.requests().into_iter().rev().nth(2).unwrap();
+    assert!(resumed.contains("cursor=40"), "the next run continues at the page that was refused: {resumed}");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=100));
+}
+
+#[test]
+fn schema_drift_new_field_becomes_a_column_and_a_wrong_type_fails_naming_the_page() {
+    let (env, api) = (env(), MockApi::start(orders(1..=30), 10));
+    api.with(|s| s.drift_from_page_2 = true);
+    let paginator = "paginator = { type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }";
+    // No declared columns: inferred, and `coupon` appears from page 2 on.
+    pipeline(&env, &api, &format!("path = \"/orders\"\nrecords = \"/data\"\n{paginator}"), "");
+    env.headwater(&["run", "api.toml"]).ok();
+    let rows = env.rows("lake/orders");
+    assert_eq!(rows.len(), 30);
+    assert_eq!(rows.iter().filter(|r| r.get("coupon").is_some_and(|c| c == "SPRING")).count(), 20);
+
+    // Declared: `customer` as int64 does not fit "c1".
+    let env = self::env();
+    pipeline(
+        &env,
+        &api,
+        &format!(
+            "path = \"/orders\"\nrecords = \"/data\"\n{paginator}\nschema = [{{ name = \"id\", type = \"int64\" }}, {{ name = \"customer\", type = \"int64\" }}]"
+        ),
+        "",
+    );
+    env.headwater(&["run", "api.toml"]).fails(1, &["customer", "c1", "/orders"]);
+    assert!(env.parquet_files("lake").is_empty());
+}

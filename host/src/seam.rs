@@ -108,9 +108,9 @@ impl CursorTracker {
             self.pending_keys.clear();
         }
         if order != Ordering::Less {
-            for i in 0..batch.num_rows() {
+            for (i, key) in keys.iter().enumerate() {
                 if texts.is_valid(i) && texts.value(i) == max_text && self.pending_keys.len() < MAX_SEAM_KEYS {
-                    self.pending_keys.insert(keys[i].clone());
+                    self.pending_keys.insert(key.clone());
                 }
             }
         }

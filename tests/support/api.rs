@@ -127,7 +127,7 @@ impl MockApi {
 }
 
 /// Auth, logging and injected failures common to every data endpoint. `Err` is the response to send instead.
-fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(&'static str, String)>, Response> {
+fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(&'static str, String)>, Box<Response>> {
     s.log.push((Instant::now(), uri.to_string()));
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let query: HashMap<String, String> =
@@ -143,19 +143,19 @@ fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(&'stati
             .is_some_and(|t| s.access_tokens.contains(&t)),
     };
     if !authorized {
-        return Err((StatusCode::UNAUTHORIZED, Json(json!({"error": "unauthorized"}))).into_response());
+        return Err(Box::new((StatusCode::UNAUTHORIZED, Json(json!({"error": "unauthorized"}))).into_response()));
     }
     if s.throttle_after > 0 {
         s.throttle_after -= 1;
     } else if s.throttle > 0 {
         s.throttle -= 1;
-        return Err(
-            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", s.retry_after.clone())], "slow down").into_response()
-        );
+        return Err(Box::new(
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", s.retry_after.clone())], "slow down").into_response(),
+        ));
     }
     if s.fail_5xx > 0 {
         s.fail_5xx -= 1;
-        return Err((StatusCode::SERVICE_UNAVAILABLE, "try later").into_response());
+        return Err(Box::new((StatusCode::SERVICE_UNAVAILABLE, "try later").into_response()));
     }
     s.served += 1;
     let mut extra = Vec::new();
@@ -205,7 +205,7 @@ async fn cursor_page(
     let mut s = st.lock().unwrap();
     let extra = match gate(&mut s, &headers, &uri) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let all = matching(&s, q.get("updated_since").map(String::as_str));
     let start: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -220,7 +220,7 @@ async fn cursor_page_post(State(st): State<Shared>, headers: HeaderMap, uri: Uri
     let mut s = st.lock().unwrap();
     let extra = match gate(&mut s, &headers, &uri) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if body.get("kind") != Some(&json!("orders")) {
         return (StatusCode::BAD_REQUEST, "the body must carry kind = orders").into_response();
@@ -242,7 +242,7 @@ async fn offset_page(
     let mut s = st.lock().unwrap();
     let extra = match gate(&mut s, &headers, &uri) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let all = matching(&s, None);
     let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -260,7 +260,7 @@ async fn numbered_page(
     let mut s = st.lock().unwrap();
     let extra = match gate(&mut s, &headers, &uri) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let all = matching(&s, None);
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
@@ -278,7 +278,7 @@ async fn next_url_page(
     let mut s = st.lock().unwrap();
     let extra = match gate(&mut s, &headers, &uri) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let all = matching(&s, None);
     let start: usize = q.get("after").and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -296,12 +296,12 @@ async fn link_page(
     let mut s = st.lock().unwrap();
     let mut extra = match gate(&mut s, &headers, &uri) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let all = matching(&s, None);
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
     let (start, end) = ((page - 1) * s.page_size, page * s.page_size);
-    let mut link = format!("<http://127.0.0.1/linked?page=1>; rel=\"first\"");
+    let mut link = "<http://127.0.0.1/linked?page=1>; rel=\"first\"".to_string();
     if end < all.len() {
         link.push_str(&format!(", </linked?page={}>; rel=\"next\"", page + 1));
     }
@@ -319,7 +319,7 @@ async fn customers(
     let mut s = st.lock().unwrap();
     let extra = match gate(&mut s, &headers, &uri) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
     let list: Vec<Value> = ((page - 1) * 5 + 1..=(page * 5).min(10)).map(|i| json!({"id": format!("c{i}")})).collect();
@@ -331,7 +331,7 @@ async fn customer_orders(State(st): State<Shared>, Path(id): Path<String>, heade
     let mut s = st.lock().unwrap();
     let extra = match gate(&mut s, &headers, &uri) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let list: Vec<Value> = s.orders.iter().filter(|o| o["customer"] == id.as_str()).cloned().collect();
     with_headers(extra, json!({ "orders": list }))
@@ -342,7 +342,7 @@ async fn graphql(State(st): State<Shared>, headers: HeaderMap, uri: Uri, Json(bo
     let mut s = st.lock().unwrap();
     let extra = match gate(&mut s, &headers, &uri) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let query = body["query"].as_str().unwrap_or("");
     if !query.contains("orders") {

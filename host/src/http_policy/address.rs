@@ -47,12 +47,11 @@ impl Resolve for VettingResolver {
             let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let (ok, refused): (Vec<_>, Vec<_>) =
                 resolved.into_iter().partition(|a| is_public(a.ip()) || listed.contains(&a.ip()));
-            if ok.is_empty() {
-                if let Some(a) = refused.first() {
-                    return Err(
-                        Box::new(PrivateAddress { host, address: a.ip() }) as Box<dyn std::error::Error + Send + Sync>
-                    );
-                }
+            if ok.is_empty()
+                && let Some(a) = refused.first()
+            {
+                let refusal = PrivateAddress { host, address: a.ip() };
+                return Err(Box::new(refusal) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(ok.into_iter()) as Addrs)
         })

@@ -117,10 +117,7 @@ impl Credentials {
 
     async fn fetch_token(&self, name: &str, oauth: &OAuth2) -> Result<Token, WitError> {
         let configured = oauth.refresh_token.as_ref().map(|t| t.expose().to_string());
-        let refresh = match &configured {
-            Some(t) => Some(self.stored_refresh_token(name, t).unwrap_or_else(|| t.clone())),
-            None => None,
-        };
+        let refresh = configured.as_ref().map(|t| self.stored_refresh_token(name, t).unwrap_or_else(|| t.clone()));
         // Built in a block: the serializer is not `Send` and must not live across an await.
         let form = {
             let mut form = url::form_urlencoded::Serializer::new(String::new());

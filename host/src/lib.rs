@@ -15,6 +15,7 @@
 mod bindings;
 mod capability;
 pub mod connector;
+mod decode;
 pub mod delivery;
 pub mod demo;
 pub mod engine;
@@ -23,6 +24,7 @@ mod http_policy;
 pub mod pipeline;
 pub mod progress;
 pub mod registry;
+mod roots;
 pub mod runner;
 pub mod schema;
 mod seam;

@@ -16,6 +16,7 @@ use crate::http_policy::{HostStats, HttpPolicy};
 use crate::pipeline::{Phase, Pipeline};
 use crate::progress::Progress;
 use crate::registry::{Manifest, Registry};
+use crate::roots::FileRoots;
 use crate::schema::declared_schema;
 use crate::sink::{Lineage, SinkConfig, StreamWriter, staging_dir};
 use crate::store::{PhaseKind, StateStore};
@@ -44,6 +45,7 @@ pub struct Session {
     pub pipeline: Pipeline,
     pub phases: Vec<PhaseConnector>,
     http: Arc<HttpPolicy>,
+    roots: Arc<FileRoots>,
     store: Arc<StateStore>,
 }
 
@@ -76,7 +78,8 @@ impl Session {
         let store = Arc::new(StateStore::open(&pipeline.state_path, &pipeline.name)?);
         let http = HttpPolicy::new(&pipeline.allow.hosts, pipeline.auth.clone(), &pipeline.limits, Some(store.clone()))
             .map_err(|message| Error::Pipeline { path: pipeline.file.clone(), message })?;
-        Ok(Session { pipeline, phases, http: Arc::new(http), store })
+        let roots = Arc::new(FileRoots::new(pipeline.allow.files.clone()));
+        Ok(Session { pipeline, phases, http: Arc::new(http), roots, store })
     }
 
     fn limits(&self) -> CallLimits {
@@ -90,7 +93,7 @@ impl Session {
     fn probing_state(&self, p: &PhaseConnector) -> HostState {
         let mut state = p.connector.bare_state(self.limits());
         state.http = HttpCtx::new(self.http.clone());
-        state.files = FilesCtx::new(self.pipeline.allow.files.clone());
+        state.files = FilesCtx::new(self.roots.clone());
         state
     }
 
@@ -167,6 +170,10 @@ pub struct StreamSummary {
     pub rows: u64,
     /// Rows dropped at the seam as already landed.
     pub deduplicated: u64,
+    /// Rows skipped as malformed (`bad_rows = "skip"`): counted, never silently dropped.
+    pub bad_rows: u64,
+    /// Files the connector opened or loaded (partitions pruned are never opened).
+    pub files_opened: u64,
     pub files: u64,
     pub checkpoints: u64,
     pub watermark: Option<String>,
@@ -369,6 +376,7 @@ impl Session {
             p.kind,
             &sink.run_id,
             store.clone(),
+            self.roots.clone(),
             BTreeMap::from([(info.name.clone(), output)]),
         );
         let streams = [info.name.clone()];
@@ -403,6 +411,8 @@ impl Session {
             status,
             rows: out.rows_committed,
             deduplicated: out.deduplicated(),
+            bad_rows: out.bad_rows,
+            files_opened: state.files.opened + state.output.loaded,
             files: out.files_committed,
             checkpoints: out.checkpoints,
             watermark: out.committed.watermark.as_ref().map(|w| w.as_text()),

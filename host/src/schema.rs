@@ -139,10 +139,93 @@ pub fn conform(batch: &RecordBatch, declared: &Schema) -> Result<RecordBatch, St
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
 }
 
+/// Whether values of type `from` convert to `to` without loss (a safe widening).
+fn widens(from: &DataType, to: &DataType) -> bool {
+    use DataType::*;
+    let rank = |t: &DataType| match t {
+        Int8 => Some(1),
+        Int16 | UInt8 => Some(2),
+        Int32 | UInt16 => Some(3),
+        Int64 | UInt32 => Some(4),
+        _ => None,
+    };
+    match (from, to) {
+        (Null, _) => true,
+        (a, b) if a == b => true,
+        (Float32, Float64) | (Utf8, LargeUtf8) | (Date32, Date64) => true,
+        (Int8 | Int16 | Int32 | UInt8 | UInt16 | UInt32, Float64) => true,
+        (a, b) => matches!((rank(a), rank(b)), (Some(x), Some(y)) if x < y && !matches!(b, UInt32)),
+    }
+}
+
+/// Fits a batch into the stream's schema so far, which it may extend.
+///
+/// A column new to the stream becomes a new nullable column; a column whose type
+/// is a safe widening of the stream's (or the reverse) widens; any other change
+/// of type is a conflict, named with the column and both types. Returns the
+/// batch (cast where it was narrower) and the stream schema after it.
+pub fn evolve(stream: Option<&Schema>, batch: RecordBatch) -> Result<(RecordBatch, Schema), String> {
+    let Some(stream) = stream else {
+        let schema = batch.schema().as_ref().clone();
+        return Ok((batch, schema));
+    };
+    let mut fields: Vec<Field> = stream.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let schema = batch.schema();
+    let mut columns = batch.columns().to_vec();
+    let mut batch_fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for (i, f) in schema.fields().iter().enumerate() {
+        match fields.iter_mut().find(|s| s.name() == f.name()) {
+            None => fields.push(f.as_ref().clone().with_nullable(true)),
+            Some(known) if known.data_type() == f.data_type() => {}
+            Some(known) if widens(known.data_type(), f.data_type()) => {
+                *known = known.clone().with_data_type(f.data_type().clone()).with_nullable(true);
+            }
+            Some(known) if widens(f.data_type(), known.data_type()) => {
+                columns[i] = arrow::compute::cast(&columns[i], known.data_type()).map_err(|e| e.to_string())?;
+                batch_fields[i] = f.as_ref().clone().with_data_type(known.data_type().clone());
+            }
+            Some(known) => {
+                return Err(format!(
+                    "column `{}` changed type: {} in the stream so far, {} here; a conflicting type is not \
+                     converted silently (declare the column's type, or load this data into another stream)",
+                    f.name(),
+                    known.data_type(),
+                    f.data_type()
+                ));
+            }
+        }
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(batch_fields)), columns).map_err(|e| e.to_string())?;
+    Ok((batch, Schema::new(fields)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
+
+    #[test]
+    fn evolve_adds_widens_and_refuses_conflicts() {
+        let stream = Schema::new(vec![Field::new("id", DataType::Int32, false)]);
+        let b = RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            ("note", Arc::new(StringArray::from(vec!["x"])) as ArrayRef),
+        ])
+        .unwrap();
+        let (_, after) = evolve(Some(&stream), b).unwrap();
+        assert_eq!(after.field_with_name("id").unwrap().data_type(), &DataType::Int64);
+        assert!(after.field_with_name("note").unwrap().is_nullable());
+
+        let narrow =
+            RecordBatch::try_from_iter([("id", Arc::new(arrow::array::Int32Array::from(vec![7])) as ArrayRef)])
+                .unwrap();
+        let (cast, _) = evolve(Some(&after), narrow).unwrap();
+        assert_eq!(cast.column(0).data_type(), &DataType::Int64);
+
+        let text = RecordBatch::try_from_iter([("id", Arc::new(StringArray::from(vec!["a"])) as ArrayRef)]).unwrap();
+        let err = evolve(Some(&after), text).unwrap_err();
+        assert!(err.contains("column `id`") && err.contains("Int64") && err.contains("Utf8"), "{err}");
+    }
 
     #[test]
     fn spellings() {

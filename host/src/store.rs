@@ -53,6 +53,9 @@ pub struct StreamState {
     /// Keys of the committed rows whose cursor equals the watermark (see `seam`).
     #[serde(default)]
     pub seam: Option<SeamState>,
+    /// The union of the columns committed so far, with their (widened) types.
+    #[serde(default)]
+    pub schema: Option<arrow_schema::Schema>,
 }
 
 /// The committed rows at the watermark: their cursor as text and their primary keys.

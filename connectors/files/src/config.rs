@@ -2,26 +2,29 @@
 
 use headwater_sdk::{Error, Result};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// A file root granted in the pipeline's `[allow] files`, exactly as written there.
     pub root: String,
-    /// Files to load, relative to the root, e.g. `orders/**/*.csv`.
+    /// Files to load, relative to the root, e.g. `orders/**/*.csv` (`*` stays within a folder, `**` crosses them).
     pub glob: String,
     /// Stream name the rows land in.
     pub stream: String,
-    /// File format; `csv` for now.
+    /// `csv`, `ndjson` or `parquet`; by default from each file's extension (`.csv`, `.ndjson`/`.jsonl`, `.parquet`).
     #[serde(default)]
-    pub format: Format,
+    pub format: Option<Format>,
+    /// `none`, `gzip` or `zstd`; by default from the extension (`.gz`, `.zst`).
+    #[serde(default)]
+    pub compression: Option<String>,
     #[serde(default)]
     pub csv: CsvOptions,
-    /// Declared columns; when absent the types are inferred from each file's first rows.
+    /// Declared columns; when absent the types are inferred from each file's first `infer_rows` rows.
     #[serde(default)]
     pub schema: Vec<Column>,
-    /// Rows read to infer a schema.
+    /// Rows sampled to infer column types.
     #[serde(default = "default_infer_rows")]
     pub infer_rows: usize,
     #[serde(default)]
@@ -29,16 +32,49 @@ pub struct Config {
     /// Column whose highest loaded value becomes the stream's watermark (e.g. for an API sync to continue from).
     #[serde(default)]
     pub cursor_field: Option<String>,
+    /// Read Hive-style partition folders (`dt=2025-01-20/`, `year=2025/month=01/`) as columns.
+    #[serde(default = "yes")]
+    pub partition_columns: bool,
+    /// Skip, without opening them, files in date partitions (`dt=`/`date=`, or `year=`/`month=`/`day=`)
+    /// older than the day of the stream's watermark. Only with a timestamp `cursor_field`.
+    #[serde(default = "yes")]
+    pub prune_partitions: bool,
+    /// What to do with a file that changed (size or modification time) since it was loaded:
+    /// `reload` it (its rows land again, as new versions), `skip` it, or fail with an `error`.
+    #[serde(default)]
+    pub on_change: OnChange,
+    /// `fail` (default): a malformed row fails the file, naming file and line. `skip`: malformed rows
+    /// are counted in the run summary and the rest loads.
+    #[serde(default)]
+    pub bad_rows: BadRows,
 }
 
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    #[default]
     Csv,
+    Ndjson,
+    Parquet,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnChange {
+    #[default]
+    Reload,
+    Skip,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BadRows {
+    #[default]
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CsvOptions {
     /// Whether the first line names the columns.
@@ -47,19 +83,29 @@ pub struct CsvOptions {
     /// One ASCII character separating fields.
     #[serde(default = "comma")]
     pub delimiter: String,
+    /// The quote character.
+    #[serde(default = "double_quote")]
+    pub quote: String,
+    /// An escape character inside quoted fields (none by default: quotes are doubled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escape: Option<String>,
+    /// Values read as null, e.g. `["", "NULL", "\\N"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub null_values: Vec<String>,
+    /// Lines starting with this character are skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        CsvOptions { header: true, delimiter: comma() }
-    }
-}
-
-impl CsvOptions {
-    pub fn delimiter_byte(&self) -> Result<u8> {
-        match self.delimiter.as_bytes() {
-            [b] if b.is_ascii() => Ok(*b),
-            _ => Err(Error::Config(format!("csv.delimiter `{}` must be exactly one ASCII character", self.delimiter))),
+        CsvOptions {
+            header: true,
+            delimiter: comma(),
+            quote: double_quote(),
+            escape: None,
+            null_values: Vec::new(),
+            comment: None,
         }
     }
 }
@@ -83,13 +129,28 @@ fn comma() -> String {
     ",".into()
 }
 
+fn double_quote() -> String {
+    "\"".into()
+}
+
 fn default_infer_rows() -> usize {
     1000
 }
 
 impl Config {
     pub fn validate(&self) -> Result<()> {
-        self.csv.delimiter_byte()?;
+        let one = |what: &str, v: &str| match v.chars().count() {
+            1 if v.is_ascii() => Ok(()),
+            _ => Err(Error::Config(format!("csv.{what} `{v}` must be exactly one ASCII character"))),
+        };
+        one("delimiter", &self.csv.delimiter)?;
+        one("quote", &self.csv.quote)?;
+        if let Some(e) = &self.csv.escape {
+            one("escape", e)?;
+        }
+        if let Some(c) = &self.csv.comment {
+            one("comment", c)?;
+        }
         if self.glob.starts_with('/') || self.glob.split('/').any(|c| c == "..") {
             return Err(Error::Config(format!("glob `{}` must be relative to the root and stay inside it", self.glob)));
         }

@@ -1,18 +1,17 @@
-//! `files`: loads CSV exports from a file root the pipeline grants. Files are
-//! parsed into Arrow batches inside the sandbox and emitted as IPC; each file is
-//! checkpointed once loaded, so a rerun (or a resumed backfill) loads only files
-//! it has not committed yet.
+//! `files`: loads CSV, NDJSON and Parquet exports (optionally gzip/zstd) from a
+//! file root the pipeline grants. The connector decides what to load: it lists
+//! the files, reads Hive partition values from their folders, prunes partitions
+//! older than the watermark, skips files already loaded (or reloads changed
+//! ones), and checkpoints after each file, so a rerun or an interrupted backfill
+//! loads only what is not committed yet. The decoding itself is the host's
+//! native bulk path (`output.load`).
 
 mod config;
 
-use arrow_csv::ReaderBuilder;
-use arrow_csv::reader::Format;
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use config::Config;
+use config::{Config, OnChange};
 use headwater_sdk::{Connector, Error, Result, StreamInfo, files, output, state};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 struct Files;
 
@@ -27,10 +26,6 @@ struct FileMark {
     size: u64,
     modified_ms: i64,
 }
-
-/// Rows per emitted batch: large enough that host calls are rare, small enough
-/// that a batch stays a few MiB.
-const BATCH_ROWS: usize = 16 * 1024;
 
 impl Connector for Files {
     type Config = Config;
@@ -58,25 +53,55 @@ impl Connector for Files {
         }
         let stream = config.stream.as_str();
         let mut loaded: Loaded = state::get_json(stream)?.unwrap_or_default();
-        let entries = files::list(&config.root, &config.glob)?;
-        let todo: Vec<_> = entries
-            .into_iter()
-            .filter(|e| {
-                let mark = FileMark { size: e.size, modified_ms: e.modified_ms };
-                loaded.files.get(&e.path) != Some(&mark)
-            })
-            .collect();
-        let total_bytes: u64 = todo.iter().map(|e| e.size).sum();
-        output::info(&format!("stream {stream}: {} new file(s), {total_bytes} bytes", todo.len()));
+        // Partitions strictly before the watermark's day hold nothing newer than it.
+        let prune_before = match (&config.cursor_field, config.prune_partitions) {
+            (Some(_), true) => state::watermark(stream).and_then(|w| day_of(&w)),
+            _ => None,
+        };
+        let mut todo = Vec::new();
+        let mut pruned = 0;
+        for entry in files::list(&config.root, &config.glob)? {
+            let mark = FileMark { size: entry.size, modified_ms: entry.modified_ms };
+            match loaded.files.get(&entry.path) {
+                Some(m) if *m == mark => continue,
+                Some(_) => match config.on_change {
+                    OnChange::Reload => {}
+                    OnChange::Skip => continue,
+                    OnChange::Error => {
+                        return Err(Error::Data(format!(
+                            "{} changed since it was loaded (on_change = \"error\"): size or modification time differ",
+                            entry.path
+                        )));
+                    }
+                },
+                None => {}
+            }
+            if let (Some(before), Some(day)) = (&prune_before, partition_day(&entry.path))
+                && day < *before
+            {
+                pruned += 1;
+                continue;
+            }
+            todo.push((entry, mark));
+        }
+        let total_bytes: u64 = todo.iter().map(|(e, _)| e.size).sum();
+        output::info(&format!(
+            "stream {stream}: {} file(s) to load, {total_bytes} bytes; {pruned} pruned by partition",
+            todo.len()
+        ));
         let mut done_bytes = 0;
-        for entry in todo {
-            let rows = match config.format {
-                config::Format::Csv => load_csv(config, &entry.path)?,
-            };
+        for (entry, mark) in todo {
+            let options = load_options(config, &entry.path);
+            let stats = output::load(stream, &config.root, &entry.path, &options)?;
             done_bytes += entry.size;
             output::progress(stream, done_bytes, Some(total_bytes));
-            loaded.files.insert(entry.path.clone(), FileMark { size: entry.size, modified_ms: entry.modified_ms });
-            output::log(headwater_sdk::Level::Debug, &format!("{}: {rows} rows", entry.path));
+            if stats.bad_rows > 0 {
+                output::log(
+                    headwater_sdk::Level::Warn,
+                    &format!("{}: skipped {} malformed rows", entry.path, stats.bad_rows),
+                );
+            }
+            loaded.files.insert(entry.path.clone(), mark);
             // One checkpoint per file: an interrupted load resumes after the last whole file.
             output::checkpoint(stream, &loaded)?;
         }
@@ -84,39 +109,80 @@ impl Connector for Files {
     }
 }
 
-/// Streams one CSV file through the Arrow CSV reader and emits its batches.
-fn load_csv(config: &Config, path: &str) -> Result<u64> {
-    let format = Format::default().with_header(config.csv.header).with_delimiter(config.csv.delimiter_byte()?);
-    let schema = schema_for(config, &format, path)?;
-    let reader = files::open(&config.root, path)?;
-    let csv = ReaderBuilder::new(schema)
-        .with_format(format)
-        .with_batch_size(BATCH_ROWS)
-        .build(std::io::BufReader::with_capacity(1 << 20, reader))
-        .map_err(|e| Error::Data(format!("{path}: {e}")))?;
-    let mut rows = 0u64;
-    for batch in csv {
-        let batch = batch.map_err(|e| Error::Data(format!("{path}: {e}")))?;
-        rows += batch.num_rows() as u64;
-        headwater_sdk::arrow::emit(&config.stream, &[batch])?;
+/// The options of the host's bulk load for one file.
+fn load_options(config: &Config, path: &str) -> serde_json::Value {
+    let mut options = serde_json::json!({
+        "csv": {
+            "header": config.csv.header,
+            "delimiter": config.csv.delimiter,
+            "quote": config.csv.quote,
+            "null_values": config.csv.null_values,
+        },
+        "bad_rows": config.bad_rows,
+        "infer_rows": config.infer_rows,
+    });
+    if let Some(e) = &config.csv.escape {
+        options["csv"]["escape"] = e.clone().into();
     }
-    Ok(rows)
+    if let Some(c) = &config.csv.comment {
+        options["csv"]["comment"] = c.clone().into();
+    }
+    if let Some(f) = config.format {
+        options["format"] = serde_json::to_value(f).unwrap_or_default();
+    }
+    if let Some(c) = &config.compression {
+        options["compression"] = c.clone().into();
+    }
+    if config.partition_columns {
+        let partition: serde_json::Map<String, serde_json::Value> =
+            partitions(path).into_iter().map(|(k, v)| (k, v.into())).collect();
+        options["partition"] = partition.into();
+    }
+    options
 }
 
-/// The schema a file is parsed with: declared columns are read as text (the host
-/// casts them to their declared types, naming the column on failure); otherwise the
-/// types are inferred from the first rows of the file.
-fn schema_for(config: &Config, format: &Format, path: &str) -> Result<SchemaRef> {
-    if !config.schema.is_empty() {
-        let fields: Vec<Field> =
-            config.schema.iter().map(|c| Field::new(c.name.as_str(), DataType::Utf8, true)).collect();
-        return Ok(Arc::new(Schema::new(fields)));
+/// `k=v` folder segments of a relative path.
+fn partitions(path: &str) -> Vec<(String, String)> {
+    let mut segments: Vec<&str> = path.split('/').collect();
+    segments.pop(); // the file name
+    segments
+        .into_iter()
+        .filter_map(|s| s.split_once('='))
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The day a date partition covers: `dt=`/`date=` (YYYY-MM-DD), or `year=`/`month=`/`day=`.
+fn partition_day(path: &str) -> Option<String> {
+    let parts = partitions(path);
+    let get = |k: &str| parts.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    if let Some(d) = get("dt").or_else(|| get("date")) {
+        return day_of(d);
     }
-    let reader = files::open(&config.root, path)?;
-    let (schema, _) = format
-        .infer_schema(std::io::BufReader::new(reader), Some(config.infer_rows))
-        .map_err(|e| Error::Data(format!("{path}: cannot infer a schema: {e}")))?;
-    Ok(Arc::new(schema))
+    let (y, m, d) = (get("year")?, get("month")?, get("day")?);
+    Some(format!("{y:0>4}-{m:0>2}-{d:0>2}"))
+}
+
+/// The `YYYY-MM-DD` a date or timestamp text starts with.
+fn day_of(text: &str) -> Option<String> {
+    let day = text.get(..10)?;
+    let b = day.as_bytes();
+    (b[4] == b'-' && b[7] == b'-' && day.chars().filter(char::is_ascii_digit).count() == 8).then(|| day.to_string())
 }
 
 headwater_sdk::export!(Files);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_days() {
+        assert_eq!(partition_day("orders/dt=2025-01-20/a.csv").as_deref(), Some("2025-01-20"));
+        assert_eq!(partition_day("year=2025/month=1/day=2/a.csv").as_deref(), Some("2025-01-02"));
+        assert_eq!(partition_day("orders/a.csv"), None);
+        assert_eq!(day_of("2025-01-14T21:19:00Z").as_deref(), Some("2025-01-14"));
+        assert_eq!(partitions("a=1/b=x/f.csv"), [("a".into(), "1".into()), ("b".into(), "x".into())]);
+    }
+}

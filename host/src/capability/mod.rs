@@ -48,7 +48,7 @@ impl HostState {
         Self::new(
             limits,
             http::HttpCtx::denied(),
-            files::FilesCtx::new(Vec::new()),
+            files::FilesCtx::new(Default::default()),
             state::StateCtx::default(),
             output::OutputCtx::none(connector),
         )

@@ -3,11 +3,14 @@
 //! staged by the sink; a checkpoint commits them with the connector's state and
 //! the new watermark through the delivery protocol.
 
-use crate::bindings::headwater::connector::output::Host;
+use crate::bindings::headwater::connector::output::{Host, LoadStats};
 use crate::bindings::{Level, WitError};
+use crate::decode;
 use crate::delivery;
 use crate::progress::StreamProgress;
+use crate::roots::FileRoots;
 use crate::schema::conform;
+use crate::schema::evolve;
 use crate::seam::CursorTracker;
 use crate::sink::StreamWriter;
 use crate::store::{PhaseKind, StateStore, StreamState};
@@ -31,6 +34,10 @@ pub struct StreamOutput {
     /// Committed state as of the last checkpoint (or the call's start).
     pub committed: StreamState,
     pending_rows: u64,
+    /// The stream's columns so far, including what is pending.
+    schema: Option<arrow::datatypes::Schema>,
+    /// Rows skipped as malformed by `load` (with `bad_rows = "skip"`), this call.
+    pub bad_rows: u64,
     /// Rows and files committed during this call.
     pub rows_committed: u64,
     pub files_committed: u64,
@@ -54,6 +61,8 @@ impl StreamOutput {
         StreamOutput {
             declared,
             tracker,
+            schema: committed.schema.clone(),
+            bad_rows: 0,
             writer,
             committed,
             pending_rows: 0,
@@ -78,6 +87,9 @@ impl StreamOutput {
 
 pub struct OutputCtx {
     connector: String,
+    roots: Arc<FileRoots>,
+    /// Files decoded by `load` during the call.
+    pub loaded: u64,
     phase: PhaseKind,
     run_id: String,
     store: Option<Arc<StateStore>>,
@@ -90,15 +102,26 @@ impl OutputCtx {
         phase: PhaseKind,
         run_id: &str,
         store: Arc<StateStore>,
+        roots: Arc<FileRoots>,
         streams: BTreeMap<String, StreamOutput>,
     ) -> Self {
-        OutputCtx { connector: connector.to_string(), phase, run_id: run_id.to_string(), store: Some(store), streams }
+        OutputCtx {
+            connector: connector.to_string(),
+            roots,
+            loaded: 0,
+            phase,
+            run_id: run_id.to_string(),
+            store: Some(store),
+            streams,
+        }
     }
 
     /// For calls that may not write (spec, check, discover).
     pub fn none(connector: &str) -> Self {
         OutputCtx {
             connector: connector.to_string(),
+            roots: Arc::default(),
+            loaded: 0,
             phase: PhaseKind::Source,
             run_id: String::new(),
             store: None,
@@ -111,6 +134,7 @@ impl OutputCtx {
         for s in self.streams.values_mut() {
             s.writer.discard();
             s.pending_rows = 0;
+            s.schema = s.committed.schema.clone();
             if let Some(t) = &mut s.tracker {
                 t.discard();
             }
@@ -140,6 +164,9 @@ impl OutputCtx {
                     }
                     None => batch,
                 };
+                let (batch, schema) =
+                    evolve(out.schema.as_ref(), batch).map_err(|e| WitError::Data(format!("stream `{name}`: {e}")))?;
+                out.schema = Some(schema);
                 let batch = match &mut out.tracker {
                     Some(t) => t.apply(batch).map_err(|e| WitError::Data(format!("stream `{name}`: {e}")))?,
                     None => batch,
@@ -217,6 +244,7 @@ impl OutputCtx {
             (state.watermark, state.seam) = t.commit(state.watermark.take(), state.seam.take());
         }
         state.rows += out.pending_rows;
+        state.schema = out.schema.clone();
         state.files += files.len() as u64;
         state.updated_at = Some(Utc::now());
         state.last_run_id = Some(run_id);
@@ -234,7 +262,7 @@ impl Host for OutputCtx {
     async fn emit(&mut self, stream: String, arrow_ipc: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
         let batches = match Self::decode_ipc(&stream, &arrow_ipc) {
             Ok(b) => b,
-            Err(e) => return Ok(self.poison(&stream, e)),
+            Err(e) => return Ok(Err(self.poison(&stream, e))),
         };
         Ok(self.write_batches(&stream, batches))
     }
@@ -246,9 +274,23 @@ impl Host for OutputCtx {
         };
         let batches = match Self::decode_ndjson(&stream, declared.as_ref(), &ndjson) {
             Ok(b) => b,
-            Err(e) => return Ok(self.poison(&stream, e)),
+            Err(e) => return Ok(Err(self.poison(&stream, e))),
         };
         Ok(self.write_batches(&stream, batches))
+    }
+
+    async fn load(
+        &mut self,
+        stream: String,
+        root: String,
+        path: String,
+        options: String,
+    ) -> wasmtime::Result<Result<LoadStats, WitError>> {
+        Ok(self.load_file(&stream, &root, &path, &options).map(|s| LoadStats {
+            rows: s.rows,
+            bad_rows: s.bad_rows,
+            bytes: s.bytes,
+        }))
     }
 
     async fn checkpoint(&mut self, stream: String, state: String) -> wasmtime::Result<Result<(), WitError>> {
@@ -288,10 +330,40 @@ impl Host for OutputCtx {
 }
 
 impl OutputCtx {
-    fn poison(&mut self, stream: &str, error: WitError) -> Result<(), WitError> {
+    /// Decodes a granted file natively into the stream (see [`crate::decode`]).
+    fn load_file(&mut self, name: &str, root: &str, path: &str, options: &str) -> Result<decode::LoadStats, WitError> {
+        let options: decode::LoadOptions = serde_json::from_str(if options.trim().is_empty() { "{}" } else { options })
+            .map_err(|e| WitError::Config(format!("load options for `{path}`: {e}")))?;
+        let real = self.roots.resolve(root, path)?;
+        let declared = self.stream(name)?.declared.clone();
+        self.loaded += 1;
+        let mut failed: Option<WitError> = None;
+        let mut sink = |batch: RecordBatch| {
+            self.write_batches(name, vec![batch]).map_err(|e| {
+                let text = format!("{path}: {}", e.describe());
+                failed = Some(e);
+                text
+            })
+        };
+        let result = decode::load(&real, path, &options, declared.as_ref(), &mut sink);
+        match result {
+            Ok(stats) => {
+                if let Some(out) = self.streams.get_mut(name) {
+                    out.bad_rows += stats.bad_rows;
+                }
+                Ok(stats)
+            }
+            // A batch the stream refused: that error, with the file named.
+            Err(text) if failed.is_some() => Err(WitError::Data(text)),
+            Err(text) => Err(self.poison(name, WitError::Data(text))),
+        }
+    }
+
+    /// Records the first failure of a stream, so that no later checkpoint can commit around it.
+    fn poison(&mut self, stream: &str, error: WitError) -> WitError {
         if let Some(s) = self.streams.get_mut(stream) {
             s.poisoned.get_or_insert(error.clone());
         }
-        Err(error)
+        error
     }
 }

@@ -24,6 +24,14 @@ pub fn emit_ipc(stream: &str, ipc: &[u8]) -> Result<()> {
     wit::emit(stream, ipc)
 }
 
+pub use wit::LoadStats;
+
+/// Asks the host to decode a file under a granted root natively and stage its rows
+/// for `stream` (the fast path for bulk loads; see the WIT `load` for `options`).
+pub fn load(stream: &str, root: &str, path: &str, options: &serde_json::Value) -> Result<LoadStats> {
+    wit::load(stream, root, path, &options.to_string())
+}
+
 /// Commits everything emitted for `stream` since its last checkpoint, with `state`.
 pub fn checkpoint<S: serde::Serialize>(stream: &str, state: &S) -> Result<()> {
     let state = serde_json::to_string(state).map_err(|e| Error::Other(e.to_string()))?;

@@ -1,0 +1,161 @@
+//! Benchmark 1, API ingestion: a mock JSON API serves N orders in cursor-paginated
+//! pages, and three programs read all of it: (a) a native client that only fetches
+//! (the server's ceiling), (b) native Rust fetching, decoding with arrow-json and
+//! writing Parquet, (c) `headwater run` with the `rest` connector. Is Headwater's
+//! throughput close to the native program's, and does its memory stay bounded?
+
+use crate::measure::{self, Measured, Stdout};
+use crate::report::{self, mb, rate, verdict};
+use crate::server::MockApi;
+use crate::{Ctx, verify};
+use anyhow::{Context, Result, ensure};
+use std::process::Command;
+
+/// Targets from the issue.
+const MIN_RATIO_TO_NATIVE: f64 = 0.8;
+const MAX_RSS_MB: f64 = 200.0;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ApiArgs {
+    /// Records the mock API serves.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub records: u64,
+    /// Records per page.
+    #[arg(long, default_value_t = 1000)]
+    pub page: u64,
+}
+
+pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
+    let rest = ctx.component("rest")?;
+    eprintln!("== api: rendering {} records in pages of {}", args.records, args.page);
+    let api = MockApi::start(args.records, args.page)?;
+    eprintln!("   mock API on {}: {} pages, {:.1} MB of JSON", api.url(), api.pages, mb(api.bytes));
+
+    let work = ctx.workdir("api")?;
+    let home = work.path().join("home");
+    ctx.install(&home, &rest, "rest")?;
+    let pipeline = work.path().join("pipeline.toml");
+    std::fs::write(&pipeline, pipeline_toml(api.port))?;
+    let native_out = work.path().join("native.parquet");
+    let lake = work.path().join("lake");
+
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=ctx.runs {
+        eprintln!("   run {run}/{}: (a) fetch only", ctx.runs);
+        let mut cmd = Command::new(&ctx.bench);
+        cmd.args(["fetch-only", "--url", &api.url()]);
+        a.push(measure::run("api-a-fetch", cmd, work.path(), Stdout::Capture)?);
+
+        eprintln!("   run {run}/{}: (b) native reqwest + arrow-json + parquet", ctx.runs);
+        let _ = std::fs::remove_file(&native_out);
+        let mut cmd = Command::new(&ctx.bench);
+        cmd.args(["api-to-parquet", "--url", &api.url(), "--out"]).arg(&native_out);
+        b.push(measure::run("api-b-native", cmd, work.path(), Stdout::Capture)?);
+
+        eprintln!("   run {run}/{}: (c) headwater run (rest)", ctx.runs);
+        for d in [&lake, &work.path().join(".headwater")] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        let mut cmd = ctx.headwater(&home);
+        cmd.current_dir(work.path()).arg("run").arg(&pipeline).arg("--json");
+        c.push(measure::run("api-c-headwater", cmd, work.path(), Stdout::Capture)?);
+    }
+    let (a, b, c) = (Measured::best_of(&a), Measured::best_of(&b), Measured::best_of(&c));
+
+    // Every program read (a) or landed (b, c) every record.
+    let fetched: serde_json::Value = serde_json::from_str(a.stdout.trim()).context("fetch-only's summary")?;
+    ensure!(
+        fetched["pages"] == api.pages && fetched["bytes"] == api.bytes,
+        "(a) fetched {fetched} where the API serves {} pages, {} bytes",
+        api.pages,
+        api.bytes
+    );
+    let (_, b_size) = verify::ids_exactly_once(&native_out, args.records).context("(b) native baseline")?;
+    let summary: serde_json::Value = serde_json::from_str(c.stdout.trim()).context("headwater run --json")?;
+    ensure!(summary["status"] == "ok", "headwater run did not succeed: {summary}");
+    ensure!(
+        summary["streams"][0]["rows"] == args.records,
+        "headwater run reports {} rows, expected {}",
+        summary["streams"][0]["rows"],
+        args.records
+    );
+    let (_, c_size) = verify::ids_exactly_once(&lake, args.records).context("(c) headwater run")?;
+    eprintln!("   verified: (b) and (c) hold ids 1..={} exactly once", args.records);
+
+    let n = args.records as f64;
+    let row = |name: &str, m: &Measured, out: Option<u64>| {
+        vec![
+            name.to_string(),
+            format!("{:.2}", m.seconds),
+            rate(n / m.seconds),
+            format!("{:.1}", mb(api.bytes) / m.seconds),
+            format!("{:.1}", mb(m.max_rss)),
+            format!("{:.2}", m.cpu_seconds),
+            out.map_or("-".into(), |s| format!("{:.1}", mb(s))),
+        ]
+    };
+    let mut md = format!(
+        "## API ingestion: {} records, pages of {} ({} pages, {:.1} MB of JSON)\n\n",
+        args.records,
+        args.page,
+        api.pages,
+        mb(api.bytes)
+    );
+    md.push_str(&report::table(
+        &["program", "seconds", "records/s", "JSON MB/s", "peak RSS MB", "CPU s", "Parquet MB"],
+        &[
+            row("(a) fetch only (server ceiling)", &a, None),
+            row("(b) native: reqwest + arrow-json + parquet", &b, Some(b_size)),
+            row("(c) headwater run, rest connector", &c, Some(c_size)),
+        ],
+    ));
+    let (c_a, c_b) = (a.seconds / c.seconds, b.seconds / c.seconds);
+    md.push_str(&format!(
+        "\nThroughput ratios: c/a = {c_a:.2}, c/b = {c_b:.2}, b/a = {:.2}\n\n",
+        a.seconds / b.seconds
+    ));
+    md.push_str(&format!(
+        "- target c ≥ {MIN_RATIO_TO_NATIVE} × b: c/b = {c_b:.2}: **{}**\n",
+        verdict(c_b >= MIN_RATIO_TO_NATIVE)
+    ));
+    md.push_str(&format!(
+        "- target peak RSS of c < {MAX_RSS_MB:.0} MB: {:.1} MB: **{}**\n",
+        mb(c.max_rss),
+        verdict(mb(c.max_rss) < MAX_RSS_MB)
+    ));
+    md.push_str(&crate::report::floor_note(&[&a, &b, &c]));
+    Ok(md)
+}
+
+fn pipeline_toml(port: u16) -> String {
+    format!(
+        r#"# Written by headwater-bench (api).
+name = "bench-api"
+[source]
+connector = "rest"
+[source.config]
+base_url = "http://127.0.0.1:{port}"
+[[source.config.streams]]
+name = "orders"
+path = "/orders"
+records = "/data"
+primary_key = ["id"]
+paginator = {{ type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor" }}
+schema = [
+  {{ name = "id", type = "int64", nullable = false }},
+  {{ name = "customer", type = "string" }},
+  {{ name = "amount", type = "float64" }},
+  {{ name = "status", type = "string" }},
+  {{ name = "updated_at", type = "string" }},
+]
+[allow]
+hosts = ["127.0.0.1:{port}"]
+[limits]
+# A slow run should show up as slow, not as a timeout.
+call_timeout_s = 3600
+[sink]
+path = "./lake"
+compression = "zstd"
+"#
+    )
+}

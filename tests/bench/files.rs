@@ -1,0 +1,167 @@
+//! Benchmark 2, batch file ingestion: one large CSV export of N orders is read by
+//! (a) `cat` (the disk and page cache's ceiling), (b) native Rust with arrow-csv
+//! and parquet, (c) `headwater run` with the `files` connector. Is Headwater's
+//! throughput close to the native program's, and does its memory stay bounded
+//! on a file far larger than any batch?
+
+use crate::measure::{self, Measured, Stdout};
+use crate::report::{self, mb, rate, verdict};
+use crate::{Ctx, dataset, verify};
+use anyhow::{Context, Result, ensure};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Targets from the issue.
+const MIN_RATIO_TO_NATIVE: f64 = 0.8;
+const MAX_RSS_MB: f64 = 300.0;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct FilesArgs {
+    /// Rows in the CSV file.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub rows: u64,
+}
+
+pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
+    let files = ctx.component("files")?;
+    let csv = csv_file(ctx, args.rows)?;
+    let csv_bytes = std::fs::metadata(&csv)?.len();
+    eprintln!("== files: {} ({} rows, {:.1} MB)", csv.display(), args.rows, mb(csv_bytes));
+
+    let work = ctx.workdir("files")?;
+    let home = work.path().join("home");
+    ctx.install(&home, &files, "files")?;
+    // The connector may only read under a granted root inside the pipeline's folder,
+    // and symlinks out of a root are refused: link the cached file in.
+    let data = work.path().join("data");
+    std::fs::create_dir_all(&data)?;
+    let linked = data.join("orders.csv");
+    if std::fs::hard_link(&csv, &linked).is_err() {
+        std::fs::copy(&csv, &linked).context("copying the CSV into the work folder")?;
+    }
+    let pipeline = work.path().join("pipeline.toml");
+    std::fs::write(&pipeline, PIPELINE)?;
+    let native_out = work.path().join("native.parquet");
+    let lake = work.path().join("lake");
+
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=ctx.runs {
+        eprintln!("   run {run}/{}: (a) cat > /dev/null", ctx.runs);
+        let mut cmd = Command::new("cat");
+        cmd.arg(&linked);
+        a.push(measure::run("files-a-cat", cmd, work.path(), Stdout::Discard)?);
+
+        eprintln!("   run {run}/{}: (b) native arrow-csv + parquet", ctx.runs);
+        let _ = std::fs::remove_file(&native_out);
+        let mut cmd = Command::new(&ctx.bench);
+        cmd.args(["csv-to-parquet", "--input"]).arg(&linked).arg("--out").arg(&native_out);
+        b.push(measure::run("files-b-native", cmd, work.path(), Stdout::Capture)?);
+
+        eprintln!("   run {run}/{}: (c) headwater run (files)", ctx.runs);
+        for d in [&lake, &work.path().join(".headwater")] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        let mut cmd = ctx.headwater(&home);
+        cmd.current_dir(work.path()).arg("run").arg(&pipeline).arg("--json");
+        c.push(measure::run("files-c-headwater", cmd, work.path(), Stdout::Capture)?);
+    }
+    let (a, b, c) = (Measured::best_of(&a), Measured::best_of(&b), Measured::best_of(&c));
+
+    let (_, b_size) = verify::ids_exactly_once(&native_out, args.rows).context("(b) native baseline")?;
+    let summary: serde_json::Value = serde_json::from_str(c.stdout.trim()).context("headwater run --json")?;
+    ensure!(summary["status"] == "ok", "headwater run did not succeed: {summary}");
+    ensure!(
+        summary["streams"][0]["rows"] == args.rows,
+        "headwater run reports {} rows, expected {}",
+        summary["streams"][0]["rows"],
+        args.rows
+    );
+    let (_, c_size) = verify::ids_exactly_once(&lake, args.rows).context("(c) headwater run")?;
+    eprintln!("   verified: (b) and (c) hold ids 1..={} exactly once", args.rows);
+
+    let n = args.rows as f64;
+    let row = |name: &str, m: &Measured, out: Option<u64>| {
+        vec![
+            name.to_string(),
+            format!("{:.2}", m.seconds),
+            rate(n / m.seconds),
+            format!("{:.1}", mb(csv_bytes) / m.seconds),
+            format!("{:.1}", mb(m.max_rss)),
+            format!("{:.2}", m.cpu_seconds),
+            out.map_or("-".into(), |s| format!("{:.1}", mb(s))),
+        ]
+    };
+    let mut md = format!("## Batch file ingestion: {} CSV rows, {:.1} MB\n\n", args.rows, mb(csv_bytes));
+    md.push_str(&report::table(
+        &["program", "seconds", "rows/s", "CSV MB/s", "peak RSS MB", "CPU s", "Parquet MB"],
+        &[
+            row("(a) cat > /dev/null (read ceiling)", &a, None),
+            row("(b) native: arrow-csv + parquet", &b, Some(b_size)),
+            row("(c) headwater run, files connector", &c, Some(c_size)),
+        ],
+    ));
+    let (c_a, c_b) = (a.seconds / c.seconds, b.seconds / c.seconds);
+    md.push_str(&format!("\nThroughput ratios: c/a = {c_a:.3}, c/b = {c_b:.2}\n\n"));
+    md.push_str(&format!(
+        "- target c ≥ {MIN_RATIO_TO_NATIVE} × b: c/b = {c_b:.2}: **{}**\n",
+        verdict(c_b >= MIN_RATIO_TO_NATIVE)
+    ));
+    md.push_str(&format!(
+        "- target peak RSS of c < {MAX_RSS_MB:.0} MB: {:.1} MB: **{}**\n",
+        mb(c.max_rss),
+        verdict(mb(c.max_rss) < MAX_RSS_MB)
+    ));
+    md.push_str(&crate::report::floor_note(&[&a, &b, &c]));
+    Ok(md)
+}
+
+/// The CSV of `rows` rows, generated once and cached under target/bench/ by row count.
+fn csv_file(ctx: &Ctx, rows: u64) -> Result<PathBuf> {
+    let path = ctx.dir.join(format!("orders-{rows}.csv"));
+    if path.exists() {
+        return Ok(path);
+    }
+    eprintln!("== files: generating {} ({rows} rows)", path.display());
+    let partial = path.with_extension("csv.partial");
+    write_csv(&partial, rows).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, &path)?;
+    Ok(path)
+}
+
+fn write_csv(path: &Path, rows: u64) -> Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    out.write_all(dataset::CSV_HEADER.as_bytes())?;
+    for id in 1..=rows as i64 {
+        dataset::write_csv_row(&mut out, id)?;
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(())
+}
+
+const PIPELINE: &str = r#"# Written by headwater-bench (files).
+name = "bench-files"
+[source]
+connector = "files"
+[source.config]
+root = "./data"
+glob = "*.csv"
+stream = "orders"
+primary_key = ["id"]
+schema = [
+  { name = "id", type = "int64", nullable = false },
+  { name = "customer", type = "string" },
+  { name = "amount", type = "float64" },
+  { name = "status", type = "string" },
+  { name = "quantity", type = "int64" },
+  { name = "updated_at", type = "timestamp(us, UTC)" },
+]
+[allow]
+files = ["./data"]
+[limits]
+# A slow run should show up as slow, not as a timeout.
+call_timeout_s = 3600
+[sink]
+path = "./lake"
+compression = "zstd"
+"#;

@@ -1,0 +1,218 @@
+//! `headwater-bench`: how Headwater's throughput and memory compare with native
+//! Rust doing the same job on the same machine, in one invocation so that the
+//! ratios compare runs under the same conditions. Not a test: `just bench` builds
+//! everything and runs it; results go to stdout and target/bench/results.md.
+//!
+//! Each measured program runs as a child process (this binary re-invoked with a
+//! hidden subcommand, `cat`, or the real `headwater`), timed by wall clock and
+//! sized by its peak RSS from `wait4` (see measure.rs for why through a launcher).
+
+mod api;
+mod dataset;
+mod files;
+mod measure;
+mod native;
+mod report;
+mod server;
+mod verify;
+
+use anyhow::{Context, Result, ensure};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Parser)]
+#[command(name = "headwater-bench", about = "Benchmarks headwater against native Rust baselines")]
+struct Cli {
+    /// Run each program this many times and report its fastest time and highest peak RSS.
+    #[arg(long, global = true, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// Keep the work folders under target/bench/ (pipelines, Parquet, logs) for inspection.
+    #[arg(long, global = true)]
+    keep: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// API ingestion: mock JSON API → Parquet (fetch only, native Rust, headwater + rest).
+    Api(api::ApiArgs),
+    /// Batch file ingestion: CSV → Parquet (cat, native Rust, headwater + files).
+    Files(files::FilesArgs),
+    /// Both benchmarks.
+    All {
+        #[command(flatten)]
+        api: api::ApiArgs,
+        #[command(flatten)]
+        files: files::FilesArgs,
+    },
+    /// Spawns a measured program and reports its wall time and rusage (see measure.rs).
+    #[command(hide = true)]
+    Launch {
+        #[arg(long)]
+        report: PathBuf,
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// (measured child) Fetches every page and discards it.
+    #[command(hide = true)]
+    FetchOnly {
+        #[arg(long)]
+        url: String,
+    },
+    /// (measured child) The native API → Parquet baseline.
+    #[command(hide = true)]
+    ApiToParquet {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// (measured child) The native CSV → Parquet baseline.
+    #[command(hide = true)]
+    CsvToParquet {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// What every benchmark needs: where things are and how to run them.
+pub struct Ctx {
+    root: PathBuf,
+    /// target/bench/: cached inputs, work folders, results.md.
+    dir: PathBuf,
+    /// This binary, re-invoked for the native programs.
+    bench: PathBuf,
+    headwater: PathBuf,
+    runs: u32,
+    keep: bool,
+}
+
+impl Ctx {
+    fn new(runs: u32, keep: bool) -> Result<Ctx> {
+        let root = headwater_tests::root();
+        let headwater = std::env::var_os("HEADWATER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/release/headwater"));
+        ensure!(headwater.exists(), "{} is missing: run `just bench`, which builds it", headwater.display());
+        let dir = root.join("target/bench");
+        std::fs::create_dir_all(&dir)?;
+        let bench = std::env::current_exe().context("locating headwater-bench")?;
+        Ok(Ctx { root, dir, bench, headwater, runs, keep })
+    }
+
+    /// A connector built for wasm32-wasip2.
+    fn component(&self, name: &str) -> Result<PathBuf> {
+        let path = self.root.join("target/wasm32-wasip2/release").join(format!("{name}.wasm"));
+        ensure!(path.exists(), "{} is missing: run `just bench`, which builds the connectors", path.display());
+        Ok(path)
+    }
+
+    /// A fresh work folder under target/bench/ (same disk for every program's output).
+    fn workdir(&self, prefix: &str) -> Result<WorkDir> {
+        let dir = tempfile::Builder::new().prefix(&format!("{prefix}-")).tempdir_in(&self.dir)?;
+        Ok(WorkDir { dir: Some(dir), keep: self.keep })
+    }
+
+    /// `headwater` with its own `HEADWATER_HOME` and no inherited log settings.
+    fn headwater(&self, home: &Path) -> Command {
+        let mut cmd = Command::new(&self.headwater);
+        cmd.env("HEADWATER_HOME", home).env_remove("RUST_LOG");
+        cmd
+    }
+
+    /// Installs a connector into `home` (not measured).
+    fn install(&self, home: &Path, wasm: &Path, name: &str) -> Result<()> {
+        let out = self
+            .headwater(home)
+            .args(["connector", "install"])
+            .arg(wasm)
+            .args(["--name", name])
+            .output()
+            .context("running headwater connector install")?;
+        ensure!(
+            out.status.success(),
+            "headwater connector install {} failed:\n{}{}",
+            wasm.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+}
+
+/// A work folder, removed at the end unless `--keep`.
+struct WorkDir {
+    dir: Option<tempfile::TempDir>,
+    keep: bool,
+}
+
+impl WorkDir {
+    fn path(&self) -> &Path {
+        self.dir.as_ref().expect("the work folder exists until dropped").path()
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take()
+            && self.keep
+        {
+            eprintln!("   kept {}", dir.keep().display());
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let sections = match &cli.command {
+        Cmd::Launch { report, command } => return measure::launch(report, command),
+        Cmd::FetchOnly { url } => return native::fetch_only(url),
+        Cmd::ApiToParquet { url, out } => return native::api_to_parquet(url, out),
+        Cmd::CsvToParquet { input, out } => return native::csv_to_parquet(input, out),
+        Cmd::Api(args) => {
+            let ctx = Ctx::new(cli.runs, cli.keep)?;
+            vec![api::run(&ctx, args)?]
+        }
+        Cmd::Files(args) => {
+            let ctx = Ctx::new(cli.runs, cli.keep)?;
+            vec![files::run(&ctx, args)?]
+        }
+        Cmd::All { api, files } => {
+            let ctx = Ctx::new(cli.runs, cli.keep)?;
+            vec![api::run(&ctx, api)?, files::run(&ctx, files)?]
+        }
+    };
+    let ctx_dir = headwater_tests::root().join("target/bench");
+    let mut md = String::from("# headwater-bench results\n\n");
+    md.push_str(&machine(cli.runs));
+    for s in &sections {
+        md.push('\n');
+        md.push_str(s);
+    }
+    md.push_str(
+        "\nseconds: wall time of the child process, fastest of the runs; peak RSS: the child's `ru_maxrss` \
+         (highest of the runs); CPU s: its user + system time; MB = 10^6 bytes.\n",
+    );
+    print!("{md}");
+    let results = ctx_dir.join("results.md");
+    std::fs::write(&results, &md).with_context(|| format!("writing {}", results.display()))?;
+    eprintln!("results written to {}", results.display());
+    Ok(())
+}
+
+/// One line on what the figures were measured on.
+fn machine(runs: u32) -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(headwater_tests::root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(|| "unknown".into(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    format!("commit {commit}, {cores} cores, {runs} run(s) per program\n")
+}

@@ -1,0 +1,69 @@
+//! Formats the benchmarks' results as Markdown tables, printed as they are and
+//! collected into target/bench/results.md, so a run leaves a record that can be
+//! pasted into an issue.
+
+/// A Markdown table with padded columns (numbers right-aligned).
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([headers[i].len()]).max().unwrap_or(0))
+        .collect();
+    let numeric = |i: usize| rows.iter().all(|r| r[i].starts_with(|c: char| c.is_ascii_digit()) || r[i] == "-");
+    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+    let mut out = line(headers.iter().zip(&widths).map(|(h, w)| format!("{h:<w$}")).collect());
+    out.push_str(&line(
+        widths
+            .iter()
+            .enumerate()
+            .map(|(i, w)| if numeric(i) { format!("{}:", "-".repeat(w - 1)) } else { "-".repeat(*w) })
+            .collect(),
+    ));
+    for r in rows {
+        out.push_str(&line(
+            r.iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(i, (c, w))| if numeric(i) { format!("{c:>w$}") } else { format!("{c:<w$}") })
+                .collect(),
+        ));
+    }
+    out
+}
+
+/// Bytes as megabytes (10^6 bytes).
+pub fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// A rate such as records per second, with thousands separators.
+pub fn rate(n: f64) -> String {
+    let digits = format!("{:.0}", n);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The note on the RSS floor the launcher leaves under every peak RSS figure.
+pub fn floor_note(runs: &[&crate::measure::Measured]) -> String {
+    let floor = runs.iter().map(|m| m.launcher_rss).max().unwrap_or(0);
+    format!("- every peak RSS includes the launcher's floor of at most {:.1} MB (see measure.rs)\n", mb(floor))
+}
+
+/// "met" or "NOT met".
+pub fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates() {
+        assert_eq!(super::rate(1234567.4), "1,234,567");
+        assert_eq!(super::rate(999.0), "999");
+        assert_eq!(super::rate(1000.0), "1,000");
+    }
+}

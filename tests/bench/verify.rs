@@ -1,0 +1,71 @@
+//! Reads the Parquet a measured program wrote back and checks that it holds every
+//! source record exactly once: a benchmark that silently loses or duplicates rows
+//! would be measuring the wrong thing.
+
+use anyhow::{Context, Result, bail, ensure};
+use arrow::array::{Array, Int64Array};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::path::{Path, PathBuf};
+
+/// Every `.parquet` file under `path` (or `path` itself), sorted.
+pub fn parquet_files(path: &Path) -> Vec<PathBuf> {
+    if path.is_file() {
+        return vec![path.to_path_buf()];
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Checks that the Parquet under `path` holds exactly the ids 1..=`records`,
+/// each once, with no null; returns the row count and the files' total size.
+pub fn ids_exactly_once(path: &Path, records: u64) -> Result<(u64, u64)> {
+    let files = parquet_files(path);
+    ensure!(!files.is_empty(), "no Parquet file under {}", path.display());
+    let mut seen = vec![false; records as usize + 1];
+    let (mut rows, mut size) = (0u64, 0u64);
+    for f in &files {
+        size += std::fs::metadata(f)?.len();
+        let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let id = builder
+            .parquet_schema()
+            .columns()
+            .iter()
+            .position(|c| c.path().string() == "id")
+            .with_context(|| format!("{} has no id column", f.display()))?;
+        let mask = ProjectionMask::leaves(builder.parquet_schema(), [id]);
+        for batch in builder.with_projection(mask).with_batch_size(64 * 1024).build()? {
+            let batch = batch?;
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .with_context(|| format!("{}: id is {}, not int64", f.display(), batch.column(0).data_type()))?;
+            ensure!(ids.null_count() == 0, "{}: null ids", f.display());
+            for &id in ids.values() {
+                let Some(slot) = usize::try_from(id).ok().filter(|&i| i >= 1).and_then(|i| seen.get_mut(i)) else {
+                    bail!("{}: id {id} is not a source record", f.display());
+                };
+                ensure!(!*slot, "{}: id {id} landed more than once", f.display());
+                *slot = true;
+            }
+            rows += ids.len() as u64;
+        }
+    }
+    ensure!(rows == records, "{} holds {rows} rows where the source has {records}", path.display());
+    Ok((rows, size))
+}

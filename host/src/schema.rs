@@ -153,7 +153,8 @@ fn widens(from: &DataType, to: &DataType) -> bool {
         (Null, _) => true,
         (a, b) if a == b => true,
         (Float32, Float64) | (Utf8, LargeUtf8) | (Date32, Date64) => true,
-        (Int8 | Int16 | Int32 | UInt8 | UInt16 | UInt32, Float64) => true,
+        // Integers to floating point, as readers that union files do (exact up to 2^53).
+        (Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32, Float64) => true,
         (a, b) => matches!((rank(a), rank(b)), (Some(x), Some(y)) if x < y && !matches!(b, UInt32)),
     }
 }

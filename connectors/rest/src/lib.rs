@@ -3,6 +3,7 @@
 //! incremental cursor, columns); this connector turns that into requests through
 //! the host, whose policy adds credentials, rate limits and retries.
 
+mod body;
 mod config;
 mod incremental;
 mod paginate;
@@ -50,7 +51,8 @@ impl Connector for Rest {
                 Error::Config("`streams` has no stream without a parent: declare at least one".into())
             })?;
         let req = stream.paginator.first(&RequestSpec::new(config, stream, &stream.path)?);
-        fetch(config, stream, &req).map(|_| ())
+        let page = fetch(config, stream, &req)?;
+        split(stream, &page).map(|_| ())
     }
 
     fn discover(config: &Config) -> Result<Vec<StreamInfo>> {
@@ -69,10 +71,10 @@ impl Connector for Rest {
     }
 }
 
-/// One fetched page.
+/// One fetched page: its body as bytes (see [`body`] for how it is read).
 struct Fetched {
     url: String,
-    body: Value,
+    body: Vec<u8>,
     headers: Vec<(String, String)>,
 }
 
@@ -88,18 +90,38 @@ fn request(config: &Config, stream: &StreamConfig, req: &RequestSpec) -> http::R
 
 fn into_fetched(req: &RequestSpec, response: Response) -> Result<Fetched> {
     let url = req.full_url();
-    let body = response.json(&url)?;
-    if req.graphql
-        && let Some(errors) = body.get("errors").and_then(Value::as_array)
+    response.check(&url)?;
+    Ok(Fetched { url, body: response.body, headers: response.headers })
+}
+
+/// A page split into its records (raw) and the rest (parsed); GraphQL `errors` fail it.
+fn split<'a>(stream: &StreamConfig, page: &'a Fetched) -> Result<(Value, &'a serde_json::value::RawValue)> {
+    let body::Body { skeleton, records } = body::split(&page.body, &stream.records, &page.url)?;
+    if stream.graphql.is_some()
+        && let Some(errors) = skeleton.get("errors").and_then(Value::as_array)
         && !errors.is_empty()
     {
         let messages: Vec<String> = errors
             .iter()
             .map(|e| e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), str::to_string))
             .collect();
-        return Err(Error::Data(format!("GraphQL errors from {url}: {}", messages.join("; "))));
+        return Err(Error::Data(format!("GraphQL errors from {}: {}", page.url, messages.join("; "))));
     }
-    Ok(Fetched { url, body, headers: response.headers })
+    let pointer = &stream.records;
+    let records = records.filter(|r| r.get() != "null").ok_or_else(|| {
+        Error::Data(format!(
+            "response from {} has no records at `{pointer}`: check the stream's `records` pointer",
+            page.url
+        ))
+    })?;
+    if !records.get().trim_start().starts_with('[') {
+        return Err(Error::Data(format!(
+            "response from {}: `{pointer}` is not an array of records: {}",
+            page.url,
+            &records.get()[..records.get().len().min(80)]
+        )));
+    }
+    Ok((skeleton, records))
 }
 
 /// Reads every page of one stream (for each parent record, for a child stream),
@@ -221,8 +243,8 @@ impl Sync<'_> {
             };
             for (spec, page) in batch.iter().zip(fetched) {
                 let page = page.map_err(|e| (e, Some(spec.clone())))?;
-                let count = self.land(&page, parent_vars).map_err(|e| (e, None))?;
-                let page_ref = Page { url: &page.url, body: &page.body, headers: &page.headers, records: count };
+                let (count, skeleton) = self.land(&page, parent_vars).map_err(|e| (e, None))?;
+                let page_ref = Page { url: &page.url, body: &skeleton, headers: &page.headers, records: count };
                 match next_request(self.stream, spec, &page_ref).map_err(|e| (e, None))? {
                     None => return Ok(None),
                     Some(next) => req = next,
@@ -231,14 +253,29 @@ impl Sync<'_> {
         }
     }
 
-    /// Emits one page's records; returns how many the page held.
-    fn land(&mut self, page: &Fetched, parent_vars: &[(String, Value)]) -> Result<usize> {
+    /// Emits one page's records; returns how many the page held and the rest of its body.
+    fn land(&mut self, page: &Fetched, parent_vars: &[(String, Value)]) -> Result<(usize, Value)> {
         let stream = self.stream;
-        let records = select_records(&page.body, &stream.records, &page.url)?;
+        let (skeleton, raw) = split(stream, page)?;
+        let with_page = |e: Error| match e {
+            Error::Data(m) => Error::Data(format!("{m} (page {})", page.url)),
+            other => other,
+        };
+        // Records land as they are unless something must be added to or checked in each:
+        // then (lookback, a nested cursor, parent fields) they are parsed here.
+        let nested_cursor = stream.incremental.as_ref().is_some_and(|i| i.cursor_field.starts_with('/'));
+        if self.lookback.is_none() && !nested_cursor && parent_vars.is_empty() {
+            let count = output::emit_json(&stream.name, raw.get().as_bytes()).map_err(with_page)?;
+            self.rows += count;
+            self.pages += 1;
+            output::progress(&stream.name, self.rows, None);
+            return Ok((count as usize, skeleton));
+        }
+        let records: Vec<Value> =
+            serde_json::from_str(raw.get()).map_err(|e| Error::Data(format!("response from {}: {e}", page.url)))?;
         let count = records.len();
         let mut rows = Vec::with_capacity(count);
-        for record in records {
-            let mut record = record.clone();
+        for mut record in records {
             if let Some(inc) = &stream.incremental {
                 let cursor = field(&record, &inc.cursor_field).cloned().unwrap_or(Value::Null);
                 if self.lookback.is_some() {
@@ -252,9 +289,7 @@ impl Sync<'_> {
                 {
                     self.max_cursor = Some(c);
                 }
-                if inc.cursor_field.starts_with('/')
-                    && let Value::Object(map) = &mut record
-                {
+                if nested_cursor && let Value::Object(map) = &mut record {
                     map.insert(column_of(&inc.cursor_field), cursor);
                 }
             }
@@ -265,14 +300,11 @@ impl Sync<'_> {
             }
             rows.push(record);
         }
-        output::emit_json_rows(&stream.name, &rows).map_err(|e| match e {
-            Error::Data(m) => Error::Data(format!("{m} (page {})", page.url)),
-            other => other,
-        })?;
+        output::emit_json_rows(&stream.name, &rows).map_err(with_page)?;
         self.rows += rows.len() as u64;
         self.pages += 1;
         output::progress(&stream.name, self.rows, None);
-        Ok(count)
+        Ok((count, skeleton))
     }
 
     fn state(&mut self, resume: Option<Resume>) -> StreamState {
@@ -304,9 +336,11 @@ fn collect_records(config: &Config, stream: &StreamConfig) -> Result<Vec<Value>>
     let mut req = stream.paginator.first(&RequestSpec::new(config, stream, &stream.path)?);
     loop {
         let page = fetch(config, stream, &req)?;
-        let records = select_records(&page.body, &stream.records, &page.url)?;
-        out.extend(records.iter().cloned());
-        let p = Page { url: &page.url, body: &page.body, headers: &page.headers, records: records.len() };
+        let (skeleton, raw) = split(stream, &page)?;
+        let records: Vec<Value> =
+            serde_json::from_str(raw.get()).map_err(|e| Error::Data(format!("response from {}: {e}", page.url)))?;
+        let p = Page { url: &page.url, body: &skeleton, headers: &page.headers, records: records.len() };
+        out.extend(records);
         match next_request(stream, &req, &p)? {
             Some(next) => req = next,
             None => return Ok(out),
@@ -343,21 +377,6 @@ fn fill_path(template: &str, record: &Value, stream: &str) -> Result<(String, Ve
     }
     path.push_str(rest);
     Ok((path, vars))
-}
-
-/// The array of records at `pointer` (the whole body when the pointer is empty).
-fn select_records<'a>(body: &'a Value, pointer: &str, url: &str) -> Result<&'a [Value]> {
-    let selected = if pointer.is_empty() { Some(body) } else { body.pointer(pointer) };
-    match selected {
-        Some(Value::Array(items)) => Ok(items),
-        Some(Value::Null) | None => Err(Error::Data(format!(
-            "response from {url} has no records at `{pointer}`: check the stream's `records` pointer"
-        ))),
-        Some(other) => Err(Error::Data(format!(
-            "response from {url}: `{pointer}` is a {} where an array of records was expected",
-            kind(other)
-        ))),
-    }
 }
 
 pub(crate) fn kind(v: &Value) -> &'static str {

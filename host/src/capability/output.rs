@@ -191,19 +191,28 @@ impl OutputCtx {
             .map_err(|e| WitError::Data(format!("stream `{name}`: bad Arrow IPC batch: {e}")))
     }
 
-    /// NDJSON rows to batches with the declared schema. A field the schema does not
-    /// declare is not dropped: the chunk is read again with that field added as a
-    /// nullable column (the fast path, strict decoding, costs nothing when no field is new).
-    fn decode_ndjson(name: &str, declared: Option<&SchemaRef>, bytes: &[u8]) -> Result<Vec<RecordBatch>, WitError> {
+    /// JSON rows (NDJSON or one array of objects) to batches with the declared
+    /// schema. A field the schema does not declare is not dropped: the rows are read
+    /// again with that field added as a nullable column (the fast path, strict
+    /// decoding, costs nothing when no field is new).
+    fn decode_json(name: &str, declared: Option<&SchemaRef>, bytes: &[u8]) -> Result<Vec<RecordBatch>, WitError> {
+        let malformed =
+            |e: &dyn std::fmt::Display| WitError::Data(format!("stream `{name}`: emitted JSON is malformed: {e}"));
         let inferred = || -> Result<arrow::datatypes::Schema, WitError> {
-            arrow::json::reader::infer_json_schema(Cursor::new(bytes), None)
-                .map(|(schema, _)| schema)
-                .map_err(|e| WitError::Data(format!("stream `{name}`: emitted JSON is malformed: {e}")))
+            if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+                let rows: Vec<serde_json::Value> = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
+                arrow::json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok)).map_err(|e| malformed(&e))
+            } else {
+                arrow::json::reader::infer_json_schema(Cursor::new(bytes), None)
+                    .map(|(schema, _)| schema)
+                    .map_err(|e| malformed(&e))
+            }
         };
         let decode = |schema: SchemaRef, strict: bool| {
             arrow::json::ReaderBuilder::new(schema)
                 .with_batch_size(8192)
                 .with_strict_mode(strict)
+                .with_flatten(true)
                 .build(Cursor::new(bytes))
                 .and_then(|reader| reader.collect::<Result<Vec<_>, _>>())
         };
@@ -267,16 +276,17 @@ impl Host for OutputCtx {
         Ok(self.write_batches(&stream, batches))
     }
 
-    async fn emit_json(&mut self, stream: String, ndjson: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
+    async fn emit_json(&mut self, stream: String, json: Vec<u8>) -> wasmtime::Result<Result<u64, WitError>> {
         let declared = match self.stream(&stream) {
             Ok(s) => s.declared.clone(),
             Err(e) => return Ok(Err(e)),
         };
-        let batches = match Self::decode_ndjson(&stream, declared.as_ref(), &ndjson) {
+        let batches = match Self::decode_json(&stream, declared.as_ref(), &json) {
             Ok(b) => b,
             Err(e) => return Ok(Err(self.poison(&stream, e))),
         };
-        Ok(self.write_batches(&stream, batches))
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        Ok(self.write_batches(&stream, batches).map(|()| rows))
     }
 
     async fn load(

@@ -42,17 +42,23 @@ impl Response {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// Fails on a non-2xx status, with the URL, the status and the start of the body.
+    pub fn check(&self, url: &str) -> Result<()> {
+        if (200..300).contains(&self.status) {
+            return Ok(());
+        }
+        let snippet = String::from_utf8_lossy(&self.body[..self.body.len().min(200)]).into_owned();
+        let msg = format!("{url} returned HTTP {}: {snippet}", self.status);
+        Err(match self.status {
+            401 | 403 => Error::Auth(msg),
+            408 | 429 | 500..=599 => Error::Transient(msg),
+            _ => Error::Other(msg),
+        })
+    }
+
     /// The body as JSON; a non-2xx status or a malformed body is an error naming the URL.
     pub fn json(&self, url: &str) -> Result<serde_json::Value> {
-        if !(200..300).contains(&self.status) {
-            let snippet = String::from_utf8_lossy(&self.body[..self.body.len().min(200)]).into_owned();
-            let msg = format!("GET {url} returned HTTP {}: {snippet}", self.status);
-            return Err(match self.status {
-                401 | 403 => Error::Auth(msg),
-                408 | 429 | 500..=599 => Error::Transient(msg),
-                _ => Error::Other(msg),
-            });
-        }
+        self.check(url)?;
         serde_json::from_slice(&self.body)
             .map_err(|e| Error::Data(format!("response from {url} is not valid JSON: {e}")))
     }

@@ -4,19 +4,21 @@
 use crate::bindings::headwater::connector::output as wit;
 use crate::{Error, Level, Result};
 
-/// Emits newline-delimited JSON bytes; the host converts them with the stream's schema.
-pub fn emit_ndjson(stream: &str, ndjson: &[u8]) -> Result<()> {
-    wit::emit_json(stream, ndjson)
+/// Emits JSON rows, newline-delimited or as one JSON array of objects (e.g. an API
+/// page's records array, untouched); the host converts them with the stream's
+/// schema. Returns the number of rows.
+pub fn emit_json(stream: &str, json: &[u8]) -> Result<u64> {
+    wit::emit_json(stream, json)
 }
 
 /// Emits JSON objects as rows.
-pub fn emit_json_rows(stream: &str, rows: &[serde_json::Value]) -> Result<()> {
+pub fn emit_json_rows(stream: &str, rows: &[serde_json::Value]) -> Result<u64> {
     let mut buf = Vec::with_capacity(rows.len() * 128);
     for row in rows {
         serde_json::to_writer(&mut buf, row).map_err(|e| Error::Other(e.to_string()))?;
         buf.push(b'\n');
     }
-    emit_ndjson(stream, &buf)
+    emit_json(stream, &buf)
 }
 
 /// Emits Arrow IPC stream bytes (see [`crate::arrow`] to build them from batches).

@@ -110,7 +110,7 @@ impl Connector for Hostile {
 }
 
 fn loot(value: &str) -> Result<()> {
-    output::emit_json_rows(STREAM, &[serde_json::json!({ "value": value })])
+    output::emit_json_rows(STREAM, &[serde_json::json!({ "value": value })]).map(|_| ())
 }
 
 headwater_sdk::export!(Hostile);

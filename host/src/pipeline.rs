@@ -62,8 +62,36 @@ pub struct Allow {
 
 #[derive(Debug, Clone)]
 pub struct FileRoot {
+    /// The root as the connector names it: exactly as written in `[allow] files`.
     pub name: String,
-    pub path: PathBuf,
+    pub location: RootLocation,
+}
+
+#[derive(Debug, Clone)]
+pub enum RootLocation {
+    /// A local folder.
+    Local(PathBuf),
+    /// A prefix in an S3-compatible bucket.
+    S3(S3Location),
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Key prefix without leading or trailing `/` (empty for the whole bucket).
+    pub prefix: String,
+    /// An S3-compatible endpoint, e.g. `http://127.0.0.1:9000`; AWS when absent.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Access key id and secret; anonymous (public buckets) when absent.
+    pub keys: Option<(Secret, Secret)>,
+}
+
+impl FileRoot {
+    /// A local root (as tests and tools build them).
+    pub fn local(name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        FileRoot { name: name.into(), location: RootLocation::Local(path.into()) }
+    }
 }
 
 /// A credential the host injects into requests that name it.
@@ -86,6 +114,8 @@ pub enum CredentialKind {
     Query { param: String, value: Secret },
     /// OAuth2: client credentials, or a refresh token when one is given.
     OAuth2(OAuth2),
+    /// Keys of an S3-compatible object store, for file roots (`[allow] files`), not HTTP.
+    S3 { access_key_id: Secret, secret_access_key: Secret },
 }
 
 #[derive(Clone)]
@@ -121,6 +151,7 @@ impl std::fmt::Debug for Credential {
             CredentialKind::Basic { .. } => "basic",
             CredentialKind::Query { .. } => "query",
             CredentialKind::OAuth2(_) => "oauth2",
+            CredentialKind::S3 { .. } => "s3",
         };
         f.debug_struct("Credential").field("kind", &kind).field("hosts", &self.hosts).finish()
     }
@@ -241,7 +272,33 @@ struct AllowFile {
     #[serde(default)]
     hosts: Vec<String>,
     #[serde(default)]
-    files: Vec<String>,
+    files: Vec<FileRootFile>,
+}
+
+/// A file root: a local folder, or a table for an object store.
+#[derive(Deserialize, serde::Serialize)]
+#[serde(untagged)]
+enum FileRootFile {
+    Path(String),
+    Remote(RemoteRootFile),
+}
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct RemoteRootFile {
+    /// `s3://bucket/prefix/`.
+    root: String,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default = "default_region")]
+    region: String,
+    /// A credential of kind `s3`.
+    #[serde(default)]
+    auth: Option<String>,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
 }
 
 #[derive(Deserialize)]
@@ -269,6 +326,10 @@ enum AuthFile {
         value: String,
         #[serde(default)]
         hosts: Vec<String>,
+    },
+    S3 {
+        access_key_id: String,
+        secret_access_key: String,
     },
     Oauth2 {
         token_url: String,
@@ -368,6 +429,13 @@ impl Pipeline {
                 AuthFile::Query { param, value, hosts } => {
                     Credential { kind: CredentialKind::Query { param, value: read("value", &value)? }, hosts }
                 }
+                AuthFile::S3 { access_key_id, secret_access_key } => Credential {
+                    kind: CredentialKind::S3 {
+                        access_key_id: read("access_key_id", &access_key_id)?,
+                        secret_access_key: read("secret_access_key", &secret_access_key)?,
+                    },
+                    hosts: Vec::new(),
+                },
                 AuthFile::Oauth2 { token_url, client_id, client_secret, scopes, refresh_token, hosts } => {
                     if !(token_url.starts_with("https://") || token_url.starts_with("http://")) {
                         return Err(bad(format!("[auth.{name}] token_url `{token_url}` must be an http(s) URL")));
@@ -391,13 +459,16 @@ impl Pipeline {
             .allow
             .files
             .iter()
-            .map(|f| {
-                if f.contains("://") {
-                    return Err(bad(format!(
-                        "[allow] files: `{f}`: only local folders are supported as file roots so far"
-                    )));
+            .map(|f| match f {
+                FileRootFile::Path(p) if p.contains("://") => remote_root(
+                    &RemoteRootFile { root: p.clone(), endpoint: None, region: default_region(), auth: None },
+                    &auth,
+                )
+                .map_err(|m| bad(format!("[allow] files: `{p}`: {m}"))),
+                FileRootFile::Path(p) => Ok(FileRoot::local(p.clone(), resolve(Path::new(p)))),
+                FileRootFile::Remote(r) => {
+                    remote_root(r, &auth).map_err(|m| bad(format!("[allow] files: `{}`: {m}", r.root)))
                 }
-                Ok(FileRoot { name: f.clone(), path: resolve(Path::new(f)) })
             })
             .collect::<Result<Vec<_>>>()?;
         if file.limits.memory_mb == 0 || file.limits.call_timeout_s == 0 {
@@ -440,6 +511,38 @@ impl Pipeline {
     pub fn phases(&self) -> impl Iterator<Item = &Phase> {
         self.backfill.iter().chain(std::iter::once(&self.source))
     }
+}
+
+/// An object-store root and its keys.
+fn remote_root(r: &RemoteRootFile, auth: &BTreeMap<String, Credential>) -> std::result::Result<FileRoot, String> {
+    let rest = r
+        .root
+        .strip_prefix("s3://")
+        .ok_or("object-store roots are `s3://bucket/prefix/` (local folders are plain paths)")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err("names no bucket".into());
+    }
+    let keys = match &r.auth {
+        None => None,
+        Some(name) => match auth.get(name).map(|c| &c.kind) {
+            Some(CredentialKind::S3 { access_key_id, secret_access_key }) => {
+                Some((access_key_id.clone(), secret_access_key.clone()))
+            }
+            Some(_) => return Err(format!("credential `{name}` is not of kind \"s3\"")),
+            None => return Err(format!("credential `{name}` is not defined in [auth]")),
+        },
+    };
+    Ok(FileRoot {
+        name: r.root.clone(),
+        location: RootLocation::S3(S3Location {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+            endpoint: r.endpoint.clone(),
+            region: r.region.clone(),
+            keys,
+        }),
+    })
 }
 
 /// Resolves `${env:VAR}` and `${file:PATH}`; any other value is taken literally.

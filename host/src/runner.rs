@@ -78,7 +78,10 @@ impl Session {
         let store = Arc::new(StateStore::open(&pipeline.state_path, &pipeline.name)?);
         let http = HttpPolicy::new(&pipeline.allow.hosts, pipeline.auth.clone(), &pipeline.limits, Some(store.clone()))
             .map_err(|message| Error::Pipeline { path: pipeline.file.clone(), message })?;
-        let roots = Arc::new(FileRoots::new(pipeline.allow.files.clone()));
+        let roots = Arc::new(
+            FileRoots::new(pipeline.allow.files.clone())
+                .map_err(|message| Error::Pipeline { path: pipeline.file.clone(), message })?,
+        );
         Ok(Session { pipeline, phases, http: Arc::new(http), roots, store })
     }
 

@@ -8,6 +8,7 @@ mod batch;
 mod cli;
 mod files;
 mod hybrid;
+mod object_store;
 mod rest;
 mod security;
 

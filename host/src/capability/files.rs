@@ -3,7 +3,9 @@
 
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::files::{Entry, Host, HostReader};
-use crate::roots::FileRoots;
+use crate::roots::{FileRoots, Located};
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 use wasmtime::component::{Resource, ResourceTable};
@@ -11,10 +13,15 @@ use wasmtime::component::{Resource, ResourceTable};
 /// Largest chunk one `read` returns, whatever the connector asks for.
 const MAX_READ: u32 = 4 << 20;
 
-/// An open file, as the `reader` resource.
+/// An open file, as the `reader` resource: a local file, or an object streamed from its store.
 pub struct ReaderHandle {
-    file: tokio::fs::File,
+    source: Source,
     path: String,
+}
+
+enum Source {
+    File(tokio::fs::File),
+    Object { chunks: futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>, buffered: bytes::Bytes },
 }
 
 pub struct FilesCtx {
@@ -35,20 +42,26 @@ impl FilesCtx {
 
 impl Host for FilesCtx {
     async fn list(&mut self, root: String, glob: String) -> wasmtime::Result<Result<Vec<Entry>, WitError>> {
-        Ok(self.roots.list(&root, &glob))
+        Ok(self.roots.list(&root, &glob).await)
     }
 
     async fn open(&mut self, root: String, path: String) -> wasmtime::Result<Result<Resource<ReaderHandle>, WitError>> {
-        let real = match self.roots.resolve(&root, &path) {
-            Ok(p) => p,
+        let source = match self.roots.locate(&root, &path).await {
             Err(e) => return Ok(Err(e)),
-        };
-        let file = match tokio::fs::File::open(&real).await {
-            Ok(f) => f,
-            Err(e) => return Ok(Err(WitError::Other(format!("opening `{path}` in root `{root}`: {e}")))),
+            Ok(Located::Local(real)) => match tokio::fs::File::open(&real).await {
+                Ok(f) => Source::File(f),
+                Err(e) => return Ok(Err(WitError::Other(format!("opening `{path}` in root `{root}`: {e}")))),
+            },
+            Ok(Located::Object { store, path: key }) => match store.get(&key).await {
+                Ok(got) => Source::Object { chunks: got.into_stream(), buffered: bytes::Bytes::new() },
+                Err(object_store::Error::NotFound { .. }) => {
+                    return Ok(Err(WitError::Other(format!("`{path}` does not exist in root `{root}`"))));
+                }
+                Err(e) => return Ok(Err(WitError::Transient(format!("opening `{path}` in root `{root}`: {e}")))),
+            },
         };
         self.opened += 1;
-        match self.table.push(ReaderHandle { file, path }) {
+        match self.table.push(ReaderHandle { source, path }) {
             Ok(r) => Ok(Ok(r)),
             Err(_) => Ok(Err(WitError::Denied("too many open files: close readers you no longer need".into()))),
         }
@@ -63,11 +76,34 @@ impl HostReader for FilesCtx {
         let mut filled = 0;
         // Fill the chunk (short reads happen) so the connector crosses the boundary rarely.
         while filled < want {
-            match handle.file.read(&mut buf[filled..]).await {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) => return Ok(Err(WitError::Other(format!("reading `{}`: {e}", handle.path)))),
+            let n = match &mut handle.source {
+                Source::File(file) => match file.read(&mut buf[filled..]).await {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(WitError::Other(format!("reading `{}`: {e}", handle.path)))),
+                },
+                Source::Object { chunks, buffered } => {
+                    if buffered.is_empty() {
+                        match chunks.next().await {
+                            None => 0,
+                            Some(Ok(chunk)) => {
+                                *buffered = chunk;
+                                continue;
+                            }
+                            Some(Err(e)) => {
+                                return Ok(Err(WitError::Transient(format!("reading `{}`: {e}", handle.path))));
+                            }
+                        }
+                    } else {
+                        let n = buffered.len().min(want - filled);
+                        buf[filled..filled + n].copy_from_slice(&buffered.split_to(n));
+                        n
+                    }
+                }
+            };
+            if n == 0 {
+                break;
             }
+            filled += n;
         }
         buf.truncate(filled);
         Ok(Ok(buf))

@@ -8,7 +8,7 @@ use crate::bindings::{Level, WitError};
 use crate::decode;
 use crate::delivery;
 use crate::progress::StreamProgress;
-use crate::roots::FileRoots;
+use crate::roots::{FileRoots, Located};
 use crate::schema::conform;
 use crate::schema::evolve;
 use crate::seam::CursorTracker;
@@ -296,7 +296,7 @@ impl Host for OutputCtx {
         path: String,
         options: String,
     ) -> wasmtime::Result<Result<LoadStats, WitError>> {
-        Ok(self.load_file(&stream, &root, &path, &options).map(|s| LoadStats {
+        Ok(self.load_file(&stream, &root, &path, &options).await.map(|s| LoadStats {
             rows: s.rows,
             bad_rows: s.bad_rows,
             bytes: s.bytes,
@@ -339,13 +339,53 @@ impl Host for OutputCtx {
     }
 }
 
+/// Streams an object into a temporary file (deleted when dropped).
+async fn download(
+    store: &dyn object_store::ObjectStore,
+    key: &object_store::path::Path,
+    path: &str,
+    root: &str,
+) -> Result<tempfile::NamedTempFile, WitError> {
+    use futures::StreamExt;
+    use object_store::ObjectStoreExt;
+    use std::io::Write;
+    let failed =
+        |e: &dyn std::fmt::Display| WitError::Transient(format!("downloading `{path}` from root `{root}`: {e}"));
+    let mut chunks = match store.get(key).await {
+        Ok(got) => got.into_stream(),
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(WitError::Other(format!("`{path}` does not exist in root `{root}`")));
+        }
+        Err(e) => return Err(failed(&e)),
+    };
+    let mut tmp = tempfile::NamedTempFile::new().map_err(|e| failed(&e))?;
+    while let Some(chunk) = chunks.next().await {
+        tmp.write_all(&chunk.map_err(|e| failed(&e))?).map_err(|e| failed(&e))?;
+    }
+    tmp.flush().map_err(|e| failed(&e))?;
+    Ok(tmp)
+}
+
 impl OutputCtx {
-    /// Decodes a granted file natively into the stream (see [`crate::decode`]).
-    fn load_file(&mut self, name: &str, root: &str, path: &str, options: &str) -> Result<decode::LoadStats, WitError> {
+    /// Decodes a granted file natively into the stream (see [`crate::decode`]). An
+    /// object is first streamed to a temporary file, so memory stays bounded.
+    async fn load_file(
+        &mut self,
+        name: &str,
+        root: &str,
+        path: &str,
+        options: &str,
+    ) -> Result<decode::LoadStats, WitError> {
         let options: decode::LoadOptions = serde_json::from_str(if options.trim().is_empty() { "{}" } else { options })
             .map_err(|e| WitError::Config(format!("load options for `{path}`: {e}")))?;
-        let real = self.roots.resolve(root, path)?;
         let declared = self.stream(name)?.declared.clone();
+        let (real, _download) = match self.roots.locate(root, path).await? {
+            Located::Local(p) => (p, None),
+            Located::Object { store, path: key } => {
+                let tmp = download(store.as_ref(), &key, path, root).await?;
+                (tmp.path().to_path_buf(), Some(tmp))
+            }
+        };
         self.loaded += 1;
         let mut failed: Option<WitError> = None;
         let mut sink = |batch: RecordBatch| {

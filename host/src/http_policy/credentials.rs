@@ -87,6 +87,11 @@ impl Credentials {
             CredentialKind::Query { param, value } => {
                 url.query_pairs_mut().append_pair(param, value.expose());
             }
+            CredentialKind::S3 { .. } => {
+                return Err(WitError::Config(format!(
+                    "credential `{name}` is of kind s3, for object-store file roots; HTTP requests cannot use it"
+                )));
+            }
             CredentialKind::OAuth2(oauth) => {
                 let token = self.token(name, oauth).await?;
                 headers.insert(AUTHORIZATION, header(&format!("Bearer {token}"))?);

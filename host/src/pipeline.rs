@@ -73,6 +73,14 @@ pub enum RootLocation {
     Local(PathBuf),
     /// A prefix in an S3-compatible bucket.
     S3(S3Location),
+    /// An http(s) URL prefix (e.g. where an API puts export files, or signed URLs),
+    /// read through the host's HTTP policy. It cannot be listed.
+    Http {
+        /// The prefix, ending in `/`.
+        url: String,
+        /// A credential from `[auth]` the host adds to each request.
+        auth: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -515,10 +523,20 @@ impl Pipeline {
 
 /// An object-store root and its keys.
 fn remote_root(r: &RemoteRootFile, auth: &BTreeMap<String, Credential>) -> std::result::Result<FileRoot, String> {
+    if r.root.starts_with("https://") || r.root.starts_with("http://") {
+        url::Url::parse(&r.root).map_err(|e| format!("not a valid URL: {e}"))?;
+        if let Some(name) = &r.auth
+            && !auth.contains_key(name)
+        {
+            return Err(format!("credential `{name}` is not defined in [auth]"));
+        }
+        let url = if r.root.ends_with('/') { r.root.clone() } else { format!("{}/", r.root) };
+        return Ok(FileRoot { name: r.root.clone(), location: RootLocation::Http { url, auth: r.auth.clone() } });
+    }
     let rest = r
         .root
         .strip_prefix("s3://")
-        .ok_or("object-store roots are `s3://bucket/prefix/` (local folders are plain paths)")?;
+        .ok_or("remote roots are `s3://bucket/prefix/` or `https://host/prefix/` (local folders are plain paths)")?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err("names no bucket".into());

@@ -6,6 +6,8 @@
 
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::files::Entry;
+use crate::bindings::headwater::connector::http::Request;
+use crate::http_policy::HttpPolicy;
 use crate::pipeline::{FileRoot, RootLocation, S3Location};
 use futures::TryStreamExt;
 use globset::GlobBuilder;
@@ -16,37 +18,45 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 /// A granted root, ready to read.
-#[derive(Debug)]
 enum Root {
     Local(PathBuf),
     Object { store: Arc<dyn ObjectStore>, prefix: String },
+    Http { url: String, auth: Option<String> },
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FileRoots {
     roots: Vec<(String, Root)>,
+    /// For http(s) roots: every request passes the pipeline's HTTP policy.
+    http: Option<Arc<HttpPolicy>>,
 }
 
 /// Where a (root, path) pair leads.
 pub enum Located {
     Local(PathBuf),
-    Object { store: Arc<dyn ObjectStore>, path: ObjectPath },
+    Object {
+        store: Arc<dyn ObjectStore>,
+        path: ObjectPath,
+    },
+    /// Fetched whole (within `[limits] max_response_mb`) through the HTTP policy.
+    Fetched(Vec<u8>),
 }
 
 impl FileRoots {
     /// Builds the object-store clients of the granted roots.
-    pub fn new(roots: Vec<FileRoot>) -> Result<Self, String> {
+    pub fn new(roots: Vec<FileRoot>, http: Option<Arc<HttpPolicy>>) -> Result<Self, String> {
         let roots = roots
             .into_iter()
             .map(|r| {
                 let root = match r.location {
                     RootLocation::Local(p) => Root::Local(p),
                     RootLocation::S3(s3) => Root::Object { prefix: s3.prefix.clone(), store: s3_store(&s3, &r.name)? },
+                    RootLocation::Http { url, auth } => Root::Http { url, auth },
                 };
                 Ok((r.name, root))
             })
             .collect::<Result<_, String>>()?;
-        Ok(FileRoots { roots })
+        Ok(FileRoots { roots, http })
     }
 
     fn find(&self, name: &str) -> Result<&Root, WitError> {
@@ -98,6 +108,23 @@ impl FileRoots {
                     .map_err(|e| WitError::Denied(format!("path `{path}` in root `{root_name}`: {e}")))?;
                 Ok(Located::Object { store: store.clone(), path: location })
             }
+            Root::Http { url, auth } => {
+                let policy = self.http.as_ref().ok_or_else(|| WitError::Denied("HTTP is not available here".into()))?;
+                let target = format!("{url}{path}");
+                let request = Request {
+                    method: "GET".into(),
+                    url: target.clone(),
+                    headers: Vec::new(),
+                    body: None,
+                    auth: auth.clone(),
+                };
+                let response = policy.send(request).await?;
+                match response.status {
+                    200..=299 => Ok(Located::Fetched(response.body)),
+                    404 => Err(WitError::Other(format!("`{path}` does not exist in root `{root_name}`"))),
+                    status => Err(WitError::Transient(format!("GET {target}: HTTP {status}"))),
+                }
+            }
         }
     }
 
@@ -110,6 +137,11 @@ impl FileRoots {
             .compile_matcher();
         let mut entries = match self.find(root_name)? {
             Root::Local(folder) => Self::list_local(root_name, folder, &matcher)?,
+            Root::Http { .. } => {
+                return Err(WitError::Config(format!(
+                    "root `{root_name}` is an http(s) URL, which cannot be listed: load its files by path"
+                )));
+            }
             Root::Object { store, prefix } => {
                 let from = (!prefix.is_empty()).then(|| ObjectPath::from(prefix.as_str()));
                 let objects: Vec<_> = store
@@ -192,14 +224,14 @@ mod tests {
     use super::*;
 
     fn roots(dir: &Path) -> FileRoots {
-        FileRoots::new(vec![FileRoot::local("./exports", dir.join("exports"))]).unwrap()
+        FileRoots::new(vec![FileRoot::local("./exports", dir.join("exports"))], None).unwrap()
     }
 
     fn resolve(r: &FileRoots, root: &str, path: &str) -> Result<PathBuf, WitError> {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         match rt.block_on(r.locate(root, path))? {
             Located::Local(p) => Ok(p),
-            Located::Object { .. } => unreachable!("local roots only here"),
+            _ => panic!("a local root located something not local"),
         }
     }
 

@@ -78,11 +78,12 @@ impl Session {
         let store = Arc::new(StateStore::open(&pipeline.state_path, &pipeline.name)?);
         let http = HttpPolicy::new(&pipeline.allow.hosts, pipeline.auth.clone(), &pipeline.limits, Some(store.clone()))
             .map_err(|message| Error::Pipeline { path: pipeline.file.clone(), message })?;
+        let http = Arc::new(http);
         let roots = Arc::new(
-            FileRoots::new(pipeline.allow.files.clone())
+            FileRoots::new(pipeline.allow.files.clone(), Some(http.clone()))
                 .map_err(|message| Error::Pipeline { path: pipeline.file.clone(), message })?,
         );
-        Ok(Session { pipeline, phases, http: Arc::new(http), roots, store })
+        Ok(Session { pipeline, phases, http, roots, store })
     }
 
     fn limits(&self) -> CallLimits {

@@ -116,3 +116,73 @@ fn the_seam_of_an_inclusive_api_lands_each_row_once() {
     assert_eq!(rows.iter().filter(|r| r["id"] == 500).count(), 1, "the seam row landed once");
     assert_eq!(rows.iter().filter(|r| r["id"] == 7).count(), 2, "order 7: the exported and the updated version");
 }
+
+/// A backfill that is a bulk export job of the API itself: started with a POST,
+/// polled until done, its result files loaded through the batch path; then the
+/// incremental phase continues from the export's watermark.
+#[test]
+fn a_bulk_export_job_backfills_then_the_api_syncs_incrementally() {
+    let env = Env::new();
+    env.install("rest");
+    let api = MockApi::start(orders(1..=800), 1000);
+    api.with(|s| s.export_polls = 2);
+    let columns = r#"schema = [
+  { name = "id", type = "int64", nullable = false },
+  { name = "customer", type = "string" },
+  { name = "amount", type = "float64" },
+  { name = "updated_at", type = "timestamp(us, UTC)" },
+]"#;
+    env.write(
+        "export.toml",
+        format!(
+            r#"
+name = "export"
+[backfill]
+connector = "rest"
+[backfill.config]
+base_url = "{url}"
+[[backfill.config.streams]]
+name = "orders"
+path = "/exports"
+primary_key = ["id"]
+incremental = {{ cursor_field = "updated_at", cursor_param = "updated_since" }}
+export = {{ start_path = "/exports", id_path = "/id", status_path = "/exports/{{id}}", state_path = "/state", done = "JobComplete", failed = ["Failed"], files_path = "/files", files_root = "{url}/files/", poll_interval_s = 0 }}
+{columns}
+[source]
+connector = "rest"
+[source.config]
+base_url = "{url}"
+[[source.config.streams]]
+name = "orders"
+path = "/orders"
+records = "/data"
+primary_key = ["id"]
+paginator = {{ type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor" }}
+incremental = {{ cursor_field = "updated_at", cursor_param = "updated_since" }}
+{columns}
+[allow]
+hosts = ["{host}"]
+files = ["{url}/files/"]
+[sink]
+path = "lake"
+"#,
+            url = api.url(),
+            host = api.host()
+        ),
+    );
+    // Orders 801..900 reach the API after the export was taken.
+    let run = env.headwater(&["run", "export.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["phase"], "backfill");
+    assert_eq!(run["streams"][0]["rows"], 800, "{run}");
+    assert_eq!(run["streams"][0]["files_opened"], 2);
+    let polls = api.requests().iter().filter(|r| r.starts_with("/exports/job-1")).count();
+    assert_eq!(polls, 3, "two polls in progress, then done");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=800));
+
+    api.with(|s| s.orders.extend(orders(801..=900)));
+    let run = env.headwater(&["run", "export.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["phase"], "source");
+    assert_eq!(run["streams"][0]["rows"], 100);
+    assert_eq!(api.with(|s| s.exports_started), 1, "the export runs once");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=900));
+}

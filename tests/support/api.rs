@@ -57,6 +57,11 @@ pub struct ApiState {
     pub access_tokens: Vec<String>,
     pub expires_in: u64,
     pub token_requests: Vec<String>,
+    /// Export jobs: polls that answer "InProgress" before the job completes, and jobs started.
+    pub export_polls: u32,
+    pub exports_started: u32,
+    /// The server's own base URL (for the file URLs an export job names).
+    pub base_url: String,
     /// Path and query of every request to a data endpoint, and when it came.
     pub log: Vec<(Instant, String)>,
     served: u32,
@@ -86,6 +91,9 @@ impl MockApi {
             .route("/graphql", axum::routing::post(graphql))
             .route("/token", axum::routing::post(token))
             .route("/redirect", axum::routing::get(redirect))
+            .route("/exports", axum::routing::post(export_start))
+            .route("/exports/{id}", axum::routing::get(export_status))
+            .route("/files/{name}", axum::routing::get(export_file))
             .with_state(state.clone());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -101,6 +109,7 @@ impl MockApi {
             });
         });
         let port = port_rx.recv().expect("the mock API starts");
+        state.lock().unwrap().base_url = format!("http://127.0.0.1:{port}");
         MockApi { port, state, _shutdown: shutdown }
     }
 
@@ -391,4 +400,41 @@ async fn token(State(st): State<Shared>, body: String) -> Response {
 
 async fn redirect(Query(q): Query<HashMap<String, String>>) -> Response {
     Redirect::temporary(q.get("to").map_or("/", String::as_str)).into_response()
+}
+
+async fn export_start(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let mut s = st.lock().unwrap();
+    if let Err(r) = gate(&mut s, &headers, &uri) {
+        return *r;
+    }
+    s.exports_started += 1;
+    Json(json!({ "id": format!("job-{}", s.exports_started), "state": "UploadComplete" })).into_response()
+}
+
+async fn export_status(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let mut s = st.lock().unwrap();
+    if let Err(r) = gate(&mut s, &headers, &uri) {
+        return *r;
+    }
+    if s.export_polls > 0 {
+        s.export_polls -= 1;
+        return Json(json!({ "state": "InProgress" })).into_response();
+    }
+    let files: Vec<String> = (1..=2).map(|i| format!("{}/files/part-{i}.csv", s.base_url)).collect();
+    Json(json!({ "state": "JobComplete", "files": files })).into_response()
+}
+
+/// The export's files: the orders in two CSV halves.
+async fn export_file(State(st): State<Shared>, Path(name): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
+    let mut s = st.lock().unwrap();
+    if let Err(r) = gate(&mut s, &headers, &uri) {
+        return *r;
+    }
+    let half = s.orders.len() / 2;
+    let rows = match name.as_str() {
+        "part-1.csv" => &s.orders[..half],
+        "part-2.csv" => &s.orders[half..],
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    crate::orders_csv(rows).into_response()
 }

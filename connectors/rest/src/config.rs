@@ -75,6 +75,9 @@ pub struct StreamConfig {
     /// A GraphQL query instead of a plain request; the stream is then a POST of `{query, variables}`.
     #[serde(default)]
     pub graphql: Option<GraphQl>,
+    /// A bulk export job instead of paging (Salesforce Bulk API 2.0 / Stripe data exports style).
+    #[serde(default)]
+    pub export: Option<Export>,
     /// Another stream whose records fill this stream's `{placeholders}` (e.g. `/customers/{id}/orders`).
     #[serde(default)]
     pub parent: Option<String>,
@@ -102,6 +105,47 @@ pub struct GraphQl {
     /// Variable that carries `endCursor` to the next page.
     #[serde(default = "after")]
     pub cursor_variable: String,
+}
+
+/// Start an export job, poll it until done, then load the files it names through the
+/// host's bulk path. The files must be under an http(s) root granted in `[allow] files`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    /// Path (under `base_url`) to POST to start the job; the stream's `body` is sent.
+    pub start_path: String,
+    /// JSON pointer to the job id in the start response, e.g. `/id`.
+    pub id_path: String,
+    /// Path to GET the job's status; `{id}` is replaced by the job id.
+    pub status_path: String,
+    /// JSON pointer to the job's state in a status response, e.g. `/state`.
+    pub state_path: String,
+    /// The state of a finished job, e.g. `JobComplete`.
+    pub done: String,
+    /// States of a failed job, e.g. `["Failed", "Aborted"]`.
+    #[serde(default)]
+    pub failed: Vec<String>,
+    /// JSON pointer to the result files in the finished job's status: URLs, or objects with a `url`.
+    pub files_path: String,
+    /// The http(s) root from `[allow] files` the file URLs are under.
+    pub files_root: String,
+    /// Seconds between polls.
+    #[serde(default = "two")]
+    pub poll_interval_s: u64,
+    /// Polls before giving up.
+    #[serde(default = "max_polls")]
+    pub max_polls: u32,
+    /// Format of the files (`csv`, `ndjson`, `parquet`); by default from their extension.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+fn two() -> u64 {
+    2
+}
+
+fn max_polls() -> u32 {
+    300
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

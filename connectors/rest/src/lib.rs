@@ -5,6 +5,7 @@
 
 mod body;
 mod config;
+mod export;
 mod incremental;
 mod paginate;
 mod request;
@@ -128,6 +129,9 @@ fn split<'a>(stream: &StreamConfig, page: &'a Fetched) -> Result<(Value, &'a ser
 /// then checkpoints once: pages need not be sorted by the cursor, so only after
 /// the last page is it certain that nothing older is still to come.
 fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
+    if let Some(job) = &stream.export {
+        return export::run(config, stream, job);
+    }
     let name = stream.name.as_str();
     let previous: StreamState = state::get_json(name)?.unwrap_or_default();
     let lookback = match stream.incremental.as_ref().and_then(|i| i.lookback.as_deref()) {

@@ -59,6 +59,9 @@ impl Host for FilesCtx {
                 }
                 Err(e) => return Ok(Err(WitError::Transient(format!("opening `{path}` in root `{root}`: {e}")))),
             },
+            Ok(Located::Fetched(body)) => {
+                Source::Object { chunks: futures::stream::empty().boxed(), buffered: bytes::Bytes::from(body) }
+            }
         };
         self.opened += 1;
         match self.table.push(ReaderHandle { source, path }) {

@@ -385,6 +385,12 @@ impl OutputCtx {
                 let tmp = download(store.as_ref(), &key, path, root).await?;
                 (tmp.path().to_path_buf(), Some(tmp))
             }
+            Located::Fetched(body) => {
+                let failed = |e: std::io::Error| WitError::Other(format!("staging `{path}` from root `{root}`: {e}"));
+                let mut tmp = tempfile::NamedTempFile::new().map_err(failed)?;
+                std::io::Write::write_all(&mut tmp, &body).map_err(failed)?;
+                (tmp.path().to_path_buf(), Some(tmp))
+            }
         };
         self.loaded += 1;
         let mut failed: Option<WitError> = None;

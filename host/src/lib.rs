@@ -21,6 +21,7 @@ pub mod demo;
 pub mod engine;
 mod error;
 mod http_policy;
+mod json_page;
 pub mod pipeline;
 pub mod progress;
 pub mod registry;

@@ -3,7 +3,6 @@
 //! incremental cursor, columns); this connector turns that into requests through
 //! the host, whose policy adds credentials, rate limits and retries.
 
-mod body;
 mod config;
 mod export;
 mod incremental;
@@ -95,34 +94,34 @@ fn into_fetched(req: &RequestSpec, response: Response) -> Result<Fetched> {
     Ok(Fetched { url, body: response.body, headers: response.headers })
 }
 
-/// A page split into its records (raw) and the rest (parsed); GraphQL `errors` fail it.
-fn split<'a>(stream: &StreamConfig, page: &'a Fetched) -> Result<(Value, &'a serde_json::value::RawValue)> {
-    let body::Body { skeleton, records } = body::split(&page.body, &stream.records, &page.url)?;
+/// A page parsed whole: the body with its records taken out (left `null`) and the
+/// records. GraphQL `errors` fail it.
+fn split(stream: &StreamConfig, page: &Fetched) -> Result<(Value, Vec<Value>)> {
+    let url = &page.url;
+    let mut body: Value = serde_json::from_slice(&page.body)
+        .map_err(|e| Error::Data(format!("response from {url} is not valid JSON: {e}")))?;
     if stream.graphql.is_some()
-        && let Some(errors) = skeleton.get("errors").and_then(Value::as_array)
+        && let Some(errors) = body.get("errors").and_then(Value::as_array)
         && !errors.is_empty()
     {
         let messages: Vec<String> = errors
             .iter()
             .map(|e| e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), str::to_string))
             .collect();
-        return Err(Error::Data(format!("GraphQL errors from {}: {}", page.url, messages.join("; "))));
+        return Err(Error::Data(format!("GraphQL errors from {url}: {}", messages.join("; "))));
     }
     let pointer = &stream.records;
-    let records = records.filter(|r| r.get() != "null").ok_or_else(|| {
-        Error::Data(format!(
-            "response from {} has no records at `{pointer}`: check the stream's `records` pointer",
-            page.url
-        ))
-    })?;
-    if !records.get().trim_start().starts_with('[') {
-        return Err(Error::Data(format!(
-            "response from {}: `{pointer}` is not an array of records: {}",
-            page.url,
-            &records.get()[..records.get().len().min(80)]
-        )));
+    let slot = if pointer.is_empty() { Some(&mut body) } else { body.pointer_mut(pointer) };
+    match slot.map(Value::take) {
+        Some(Value::Array(records)) => Ok((body, records)),
+        Some(Value::Null) | None => Err(Error::Data(format!(
+            "response from {url} has no records at `{pointer}`: check the stream's `records` pointer"
+        ))),
+        Some(other) => Err(Error::Data(format!(
+            "response from {url}: `{pointer}` is a {} where an array of records was expected",
+            kind(&other)
+        ))),
     }
-    Ok((skeleton, records))
 }
 
 /// Reads every page of one stream (for each parent record, for a child stream),
@@ -260,23 +259,22 @@ impl Sync<'_> {
     /// Emits one page's records; returns how many the page held and the rest of its body.
     fn land(&mut self, page: &Fetched, parent_vars: &[(String, Value)]) -> Result<(usize, Value)> {
         let stream = self.stream;
-        let (skeleton, raw) = split(stream, page)?;
         let with_page = |e: Error| match e {
             Error::Data(m) => Error::Data(format!("{m} (page {})", page.url)),
             other => other,
         };
-        // Records land as they are unless something must be added to or checked in each:
-        // then (lookback, a nested cursor, parent fields) they are parsed here.
+        // Records land untouched, never parsed here, unless something must be added to
+        // or checked in each (lookback, a nested cursor, parent fields, GraphQL errors).
         let nested_cursor = stream.incremental.as_ref().is_some_and(|i| i.cursor_field.starts_with('/'));
-        if self.lookback.is_none() && !nested_cursor && parent_vars.is_empty() {
-            let count = output::emit_json(&stream.name, raw.get().as_bytes()).map_err(with_page)?;
+        if self.lookback.is_none() && !nested_cursor && parent_vars.is_empty() && stream.graphql.is_none() {
+            let (count, skeleton) =
+                output::emit_records(&stream.name, &page.body, &stream.records).map_err(with_page)?;
             self.rows += count;
             self.pages += 1;
             output::progress(&stream.name, self.rows, None);
             return Ok((count as usize, skeleton));
         }
-        let records: Vec<Value> =
-            serde_json::from_str(raw.get()).map_err(|e| Error::Data(format!("response from {}: {e}", page.url)))?;
+        let (skeleton, records) = split(stream, page)?;
         let count = records.len();
         let mut rows = Vec::with_capacity(count);
         for mut record in records {
@@ -340,9 +338,7 @@ fn collect_records(config: &Config, stream: &StreamConfig) -> Result<Vec<Value>>
     let mut req = stream.paginator.first(&RequestSpec::new(config, stream, &stream.path)?);
     loop {
         let page = fetch(config, stream, &req)?;
-        let (skeleton, raw) = split(stream, &page)?;
-        let records: Vec<Value> =
-            serde_json::from_str(raw.get()).map_err(|e| Error::Data(format!("response from {}: {e}", page.url)))?;
+        let (skeleton, records) = split(stream, &page)?;
         let p = Page { url: &page.url, body: &skeleton, headers: &page.headers, records: records.len() };
         out.extend(records);
         match next_request(stream, &req, &p)? {

@@ -3,10 +3,11 @@
 //! staged by the sink; a checkpoint commits them with the connector's state and
 //! the new watermark through the delivery protocol.
 
-use crate::bindings::headwater::connector::output::{Host, LoadStats};
+use crate::bindings::headwater::connector::output::{Host, LoadStats, RecordsPage};
 use crate::bindings::{Level, WitError};
 use crate::decode;
 use crate::delivery;
+use crate::json_page;
 use crate::progress::StreamProgress;
 use crate::roots::{FileRoots, Located};
 use crate::schema::conform;
@@ -277,16 +278,30 @@ impl Host for OutputCtx {
     }
 
     async fn emit_json(&mut self, stream: String, json: Vec<u8>) -> wasmtime::Result<Result<u64, WitError>> {
-        let declared = match self.stream(&stream) {
-            Ok(s) => s.declared.clone(),
-            Err(e) => return Ok(Err(e)),
+        Ok(self.emit_json_bytes(&stream, &json))
+    }
+
+    async fn emit_records(
+        &mut self,
+        stream: String,
+        body: Vec<u8>,
+        records: String,
+    ) -> wasmtime::Result<Result<RecordsPage, WitError>> {
+        let page = match json_page::split(&body, &records) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(WitError::Data(e))),
         };
-        let batches = match Self::decode_json(&stream, declared.as_ref(), &json) {
-            Ok(b) => b,
-            Err(e) => return Ok(Err(self.poison(&stream, e))),
+        let Some(raw) = page.records.filter(|r| r.get() != "null") else {
+            return Ok(Err(WitError::Data(format!(
+                "the page has no records at `{records}`: check the stream's `records` pointer"
+            ))));
         };
-        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-        Ok(self.write_batches(&stream, batches).map(|()| rows))
+        if !raw.get().trim_start().starts_with('[') {
+            let start = &raw.get()[..raw.get().len().min(80)];
+            return Ok(Err(WitError::Data(format!("`{records}` is not an array of records: {start}"))));
+        }
+        let rest = page.skeleton.to_string();
+        Ok(self.emit_json_bytes(&stream, raw.get().as_bytes()).map(|rows| RecordsPage { rows, rest }))
     }
 
     async fn load(
@@ -336,6 +351,16 @@ impl Host for OutputCtx {
             s.progress.position(done, total);
         }
         Ok(())
+    }
+}
+
+impl OutputCtx {
+    /// JSON rows (NDJSON or an array) into the stream; returns the rows read.
+    fn emit_json_bytes(&mut self, stream: &str, json: &[u8]) -> Result<u64, WitError> {
+        let declared = self.stream(stream)?.declared.clone();
+        let batches = Self::decode_json(stream, declared.as_ref(), json).map_err(|e| self.poison(stream, e))?;
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        self.write_batches(stream, batches).map(|()| rows)
     }
 }
 

@@ -11,6 +11,16 @@ pub fn emit_json(stream: &str, json: &[u8]) -> Result<u64> {
     wit::emit_json(stream, json)
 }
 
+/// Hands an API page's body to the host, which emits the records array at the JSON
+/// pointer `records` (empty: the body is the array) without the connector parsing
+/// them, and returns the number of records and the rest of the page (the records
+/// replaced by `null`), for pagination.
+pub fn emit_records(stream: &str, body: &[u8], records: &str) -> Result<(u64, serde_json::Value)> {
+    let page = wit::emit_records(stream, body, records)?;
+    let rest = serde_json::from_str(&page.rest).map_err(|e| Error::Other(format!("page returned by the host: {e}")))?;
+    Ok((page.rows, rest))
+}
+
 /// Emits JSON objects as rows.
 pub fn emit_json_rows(stream: &str, rows: &[serde_json::Value]) -> Result<u64> {
     let mut buf = Vec::with_capacity(rows.len() * 128);

@@ -29,6 +29,7 @@ mod roots;
 pub mod runner;
 pub mod schema;
 mod seam;
+mod sftp;
 pub mod sink;
 pub mod store;
 pub mod watermark;

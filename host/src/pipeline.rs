@@ -73,6 +73,8 @@ pub enum RootLocation {
     Local(PathBuf),
     /// A prefix in an S3-compatible bucket.
     S3(S3Location),
+    /// A folder on an SFTP server.
+    Sftp(SftpLocation),
     /// An http(s) URL prefix (e.g. where an API puts export files, or signed URLs),
     /// read through the host's HTTP policy. It cannot be listed.
     Http {
@@ -93,6 +95,26 @@ pub struct S3Location {
     pub region: String,
     /// Access key id and secret; anonymous (public buckets) when absent.
     pub keys: Option<(Secret, Secret)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SftpLocation {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// Absolute folder on the server.
+    pub path: String,
+    pub auth: SshAuth,
+    /// A known_hosts file holding the server's host key: the connection is refused
+    /// unless the key the server presents matches.
+    pub known_hosts: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub enum SshAuth {
+    /// An OpenSSH private key (PEM/OpenSSH text).
+    Key(Secret),
+    Password(Secret),
 }
 
 impl FileRoot {
@@ -124,6 +146,8 @@ pub enum CredentialKind {
     OAuth2(OAuth2),
     /// Keys of an S3-compatible object store, for file roots (`[allow] files`), not HTTP.
     S3 { access_key_id: Secret, secret_access_key: Secret },
+    /// An SSH private key or password, for SFTP file roots.
+    Ssh(SshAuth),
 }
 
 #[derive(Clone)]
@@ -160,6 +184,7 @@ impl std::fmt::Debug for Credential {
             CredentialKind::Query { .. } => "query",
             CredentialKind::OAuth2(_) => "oauth2",
             CredentialKind::S3 { .. } => "s3",
+            CredentialKind::Ssh(_) => "ssh",
         };
         f.debug_struct("Credential").field("kind", &kind).field("hosts", &self.hosts).finish()
     }
@@ -300,9 +325,12 @@ struct RemoteRootFile {
     endpoint: Option<String>,
     #[serde(default = "default_region")]
     region: String,
-    /// A credential of kind `s3`.
+    /// A credential of kind `s3` (object stores) or `ssh` (SFTP).
     #[serde(default)]
     auth: Option<String>,
+    /// SFTP: a known_hosts file with the server's host key (relative to the pipeline file).
+    #[serde(default)]
+    known_hosts: Option<PathBuf>,
 }
 
 fn default_region() -> String {
@@ -338,6 +366,12 @@ enum AuthFile {
     S3 {
         access_key_id: String,
         secret_access_key: String,
+    },
+    Ssh {
+        #[serde(default)]
+        private_key: Option<String>,
+        #[serde(default)]
+        password: Option<String>,
     },
     Oauth2 {
         token_url: String,
@@ -444,6 +478,14 @@ impl Pipeline {
                     },
                     hosts: Vec::new(),
                 },
+                AuthFile::Ssh { private_key, password } => Credential {
+                    kind: CredentialKind::Ssh(match (private_key, password) {
+                        (Some(k), None) => SshAuth::Key(read("private_key", &k)?),
+                        (None, Some(p)) => SshAuth::Password(read("password", &p)?),
+                        _ => return Err(bad(format!("[auth.{name}] needs exactly one of private_key or password"))),
+                    }),
+                    hosts: Vec::new(),
+                },
                 AuthFile::Oauth2 { token_url, client_id, client_secret, scopes, refresh_token, hosts } => {
                     if !(token_url.starts_with("https://") || token_url.starts_with("http://")) {
                         return Err(bad(format!("[auth.{name}] token_url `{token_url}` must be an http(s) URL")));
@@ -468,14 +510,19 @@ impl Pipeline {
             .files
             .iter()
             .map(|f| match f {
-                FileRootFile::Path(p) if p.contains("://") => remote_root(
-                    &RemoteRootFile { root: p.clone(), endpoint: None, region: default_region(), auth: None },
-                    &auth,
-                )
-                .map_err(|m| bad(format!("[allow] files: `{p}`: {m}"))),
+                FileRootFile::Path(p) if p.contains("://") => {
+                    let r = RemoteRootFile {
+                        root: p.clone(),
+                        endpoint: None,
+                        region: default_region(),
+                        auth: None,
+                        known_hosts: None,
+                    };
+                    remote_root(&r, &auth, &dir).map_err(|m| bad(format!("[allow] files: `{p}`: {m}")))
+                }
                 FileRootFile::Path(p) => Ok(FileRoot::local(p.clone(), resolve(Path::new(p)))),
                 FileRootFile::Remote(r) => {
-                    remote_root(r, &auth).map_err(|m| bad(format!("[allow] files: `{}`: {m}", r.root)))
+                    remote_root(r, &auth, &dir).map_err(|m| bad(format!("[allow] files: `{}`: {m}", r.root)))
                 }
             })
             .collect::<Result<Vec<_>>>()?;
@@ -522,7 +569,14 @@ impl Pipeline {
 }
 
 /// An object-store root and its keys.
-fn remote_root(r: &RemoteRootFile, auth: &BTreeMap<String, Credential>) -> std::result::Result<FileRoot, String> {
+fn remote_root(
+    r: &RemoteRootFile,
+    auth: &BTreeMap<String, Credential>,
+    dir: &Path,
+) -> std::result::Result<FileRoot, String> {
+    if r.root.starts_with("sftp://") {
+        return sftp_root(r, auth, dir);
+    }
     if r.root.starts_with("https://") || r.root.starts_with("http://") {
         url::Url::parse(&r.root).map_err(|e| format!("not a valid URL: {e}"))?;
         if let Some(name) = &r.auth
@@ -559,6 +613,42 @@ fn remote_root(r: &RemoteRootFile, auth: &BTreeMap<String, Credential>) -> std::
             endpoint: r.endpoint.clone(),
             region: r.region.clone(),
             keys,
+        }),
+    })
+}
+
+/// An SFTP root: `sftp://user@host:port/absolute/folder`, with an `ssh` credential
+/// and a known_hosts file.
+fn sftp_root(
+    r: &RemoteRootFile,
+    auth: &BTreeMap<String, Credential>,
+    dir: &Path,
+) -> std::result::Result<FileRoot, String> {
+    let url = url::Url::parse(&r.root).map_err(|e| format!("not a valid URL: {e}"))?;
+    let host = url.host_str().ok_or("names no host")?.to_string();
+    if url.username().is_empty() {
+        return Err("names no user: write sftp://user@host/folder".into());
+    }
+    let name = r.auth.as_ref().ok_or("needs `auth`, a credential of kind \"ssh\"")?;
+    let auth = match auth.get(name).map(|c| &c.kind) {
+        Some(CredentialKind::Ssh(a)) => a.clone(),
+        Some(_) => return Err(format!("credential `{name}` is not of kind \"ssh\"")),
+        None => return Err(format!("credential `{name}` is not defined in [auth]")),
+    };
+    let known_hosts = r
+        .known_hosts
+        .as_ref()
+        .ok_or("needs `known_hosts`: a file with the server's host key (ssh-keyscan writes one)")?;
+    let path = url.path().trim_end_matches('/');
+    Ok(FileRoot {
+        name: r.root.clone(),
+        location: RootLocation::Sftp(SftpLocation {
+            host,
+            port: url.port().unwrap_or(22),
+            user: url.username().to_string(),
+            path: if path.is_empty() { "/".to_string() } else { path.to_string() },
+            auth,
+            known_hosts: dir.join(known_hosts),
         }),
     })
 }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 /// A granted root, ready to read.
 enum Root {
     Local(PathBuf),
+    Sftp(crate::pipeline::SftpLocation),
     Object { store: Arc<dyn ObjectStore>, prefix: String },
     Http { url: String, auth: Option<String> },
 }
@@ -40,6 +41,8 @@ pub enum Located {
     },
     /// Fetched whole (within `[limits] max_response_mb`) through the HTTP policy.
     Fetched(Vec<u8>),
+    /// Downloaded into a temporary file (deleted when dropped).
+    Downloaded(tempfile::NamedTempFile),
 }
 
 impl FileRoots {
@@ -52,6 +55,7 @@ impl FileRoots {
                     RootLocation::Local(p) => Root::Local(p),
                     RootLocation::S3(s3) => Root::Object { prefix: s3.prefix.clone(), store: s3_store(&s3, &r.name)? },
                     RootLocation::Http { url, auth } => Root::Http { url, auth },
+                    RootLocation::Sftp(sftp) => Root::Sftp(sftp),
                 };
                 Ok((r.name, root))
             })
@@ -108,6 +112,7 @@ impl FileRoots {
                     .map_err(|e| WitError::Denied(format!("path `{path}` in root `{root_name}`: {e}")))?;
                 Ok(Located::Object { store: store.clone(), path: location })
             }
+            Root::Sftp(sftp) => Ok(Located::Downloaded(crate::sftp::download(sftp, root_name, path).await?)),
             Root::Http { url, auth } => {
                 let policy = self.http.as_ref().ok_or_else(|| WitError::Denied("HTTP is not available here".into()))?;
                 let target = format!("{url}{path}");
@@ -137,6 +142,7 @@ impl FileRoots {
             .compile_matcher();
         let mut entries = match self.find(root_name)? {
             Root::Local(folder) => Self::list_local(root_name, folder, &matcher)?,
+            Root::Sftp(sftp) => crate::sftp::list(sftp, root_name, matcher).await?,
             Root::Http { .. } => {
                 return Err(WitError::Config(format!(
                     "root `{root_name}` is an http(s) URL, which cannot be listed: load its files by path"

@@ -11,6 +11,7 @@ mod hybrid;
 mod object_store;
 mod rest;
 mod security;
+mod sftp;
 
 /// Every shipped connector and every test component has tests that use it:
 /// none is built and then silently left untested.

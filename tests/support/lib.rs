@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod s3;
+pub mod sftp;
 
 use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

@@ -59,6 +59,10 @@ impl Host for FilesCtx {
                 }
                 Err(e) => return Ok(Err(WitError::Transient(format!("opening `{path}` in root `{root}`: {e}")))),
             },
+            Ok(Located::Downloaded(tmp)) => match tmp.reopen() {
+                Ok(f) => Source::File(tokio::fs::File::from_std(f)),
+                Err(e) => return Ok(Err(WitError::Other(format!("opening `{path}` in root `{root}`: {e}")))),
+            },
             Ok(Located::Fetched(body)) => {
                 Source::Object { chunks: futures::stream::empty().boxed(), buffered: bytes::Bytes::from(body) }
             }

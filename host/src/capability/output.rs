@@ -410,6 +410,7 @@ impl OutputCtx {
                 let tmp = download(store.as_ref(), &key, path, root).await?;
                 (tmp.path().to_path_buf(), Some(tmp))
             }
+            Located::Downloaded(tmp) => (tmp.path().to_path_buf(), Some(tmp)),
             Located::Fetched(body) => {
                 let failed = |e: std::io::Error| WitError::Other(format!("staging `{path}` from root `{root}`: {e}"));
                 let mut tmp = tempfile::NamedTempFile::new().map_err(failed)?;

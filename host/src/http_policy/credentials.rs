@@ -87,9 +87,9 @@ impl Credentials {
             CredentialKind::Query { param, value } => {
                 url.query_pairs_mut().append_pair(param, value.expose());
             }
-            CredentialKind::S3 { .. } => {
+            CredentialKind::S3 { .. } | CredentialKind::Ssh(_) => {
                 return Err(WitError::Config(format!(
-                    "credential `{name}` is of kind s3, for object-store file roots; HTTP requests cannot use it"
+                    "credential `{name}` is for file roots (s3 or ssh); HTTP requests cannot use it"
                 )));
             }
             CredentialKind::OAuth2(oauth) => {

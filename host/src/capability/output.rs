@@ -291,17 +291,17 @@ impl Host for OutputCtx {
             Ok(p) => p,
             Err(e) => return Ok(Err(WitError::Data(e))),
         };
-        let Some(raw) = page.records.filter(|r| r.get() != "null") else {
+        let Some(raw) = page.records.filter(|r| *r != b"null") else {
             return Ok(Err(WitError::Data(format!(
                 "the page has no records at `{records}`: check the stream's `records` pointer"
             ))));
         };
-        if !raw.get().trim_start().starts_with('[') {
-            let start = &raw.get()[..raw.get().len().min(80)];
+        if raw.first() != Some(&b'[') {
+            let start = String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned();
             return Ok(Err(WitError::Data(format!("`{records}` is not an array of records: {start}"))));
         }
         let rest = page.skeleton.to_string();
-        Ok(self.emit_json_bytes(&stream, raw.get().as_bytes()).map(|rows| RecordsPage { rows, rest }))
+        Ok(self.emit_json_bytes(&stream, raw).map(|rows| RecordsPage { rows, rest }))
     }
 
     async fn load(

@@ -315,9 +315,9 @@ fn convert_keeping_good_rows(
             continue;
         }
         let converted = cast_with_options(batch.column(i), field.data_type(), &safe).map_err(|e| e.to_string())?;
-        for row in 0..batch.num_rows() {
-            if text.is_valid(row) && converted.is_null(row) && bad[row].is_none() {
-                bad[row] =
+        for (row, reason) in bad.iter_mut().enumerate() {
+            if reason.is_none() && text.is_valid(row) && converted.is_null(row) {
+                *reason =
                     Some(format!("column `{}`: `{}` is not a {}", field.name(), text.value(row), field.data_type()));
             }
         }

@@ -211,7 +211,7 @@ impl OutputCtx {
         };
         let decode = |schema: SchemaRef, strict: bool| {
             arrow::json::ReaderBuilder::new(schema)
-                .with_batch_size(8192)
+                .with_batch_size(64 * 1024)
                 .with_strict_mode(strict)
                 .with_flatten(true)
                 .build(Cursor::new(bytes))

@@ -395,14 +395,10 @@ fn ndjson_schema(sample: &[String], declared: Option<&SchemaRef>, shown: &str) -
     let text = sample.join("\n");
     let (inferred, _) = arrow::json::reader::infer_json_schema(std::io::Cursor::new(text.as_bytes()), None)
         .map_err(|e| format!("{shown}: {e}"))?;
-    let Some(declared) = declared else { return Ok(Arc::new(inferred)) };
-    let mut fields: Vec<_> = declared.fields().iter().cloned().collect();
-    for f in inferred.fields() {
-        if declared.field_with_name(f.name()).is_err() {
-            fields.push(Arc::new(f.as_ref().clone().with_nullable(true)));
-        }
-    }
-    Ok(Arc::new(Schema::new(fields)))
+    Ok(Arc::new(match declared {
+        Some(declared) => crate::schema::with_undeclared(declared, &inferred),
+        None => inferred,
+    }))
 }
 
 /// Adds the partition values as text columns (unless the file has the column).

@@ -139,6 +139,18 @@ pub fn conform(batch: &RecordBatch, declared: &Schema) -> Result<RecordBatch, St
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
 }
 
+/// The declared columns followed by the inferred columns that are not declared
+/// (as nullable): fields a source sends beyond its declaration are kept, not dropped.
+pub fn with_undeclared(declared: &Schema, inferred: &Schema) -> Schema {
+    let mut fields: Vec<_> = declared.fields().iter().cloned().collect();
+    for f in inferred.fields() {
+        if declared.field_with_name(f.name()).is_err() {
+            fields.push(Arc::new(f.as_ref().clone().with_nullable(true)));
+        }
+    }
+    Schema::new(fields)
+}
+
 /// Whether values of type `from` convert to `to` without loss (a safe widening).
 fn widens(from: &DataType, to: &DataType) -> bool {
     use DataType::*;

@@ -226,13 +226,7 @@ impl OutputCtx {
         match decode(declared.clone(), true) {
             Ok(batches) => Ok(batches),
             Err(e) if e.to_string().contains("missing from schema") => {
-                let mut fields: Vec<_> = declared.fields().iter().cloned().collect();
-                for f in inferred()?.fields() {
-                    if declared.field_with_name(f.name()).is_err() {
-                        fields.push(Arc::new(f.as_ref().clone().with_nullable(true)));
-                    }
-                }
-                decode(Arc::new(arrow::datatypes::Schema::new(fields)), false).map_err(fits)
+                decode(Arc::new(crate::schema::with_undeclared(declared, &inferred()?)), false).map_err(fits)
             }
             Err(e) => Err(fits(e)),
         }

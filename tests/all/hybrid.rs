@@ -186,3 +186,27 @@ path = "lake"
     assert_eq!(api.with(|s| s.exports_started), 1, "the export runs once");
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=900));
 }
+
+/// `--backfill` runs a finished backfill again (a corrected export): every export
+/// file loads again, landing beside what is there; the watermark never moves back.
+#[test]
+fn backfill_flag_reloads_the_exports_deliberately() {
+    let env = Env::new();
+    env.install("files");
+    env.install("rest");
+    env.write("exports/dt=2025-01-01/orders.csv", orders_csv(&orders(1..=100)));
+    let api = MockApi::start(orders(1..=150), 1000);
+    env.write("hybrid.toml", pipeline(&api));
+    env.headwater(&["run", "hybrid.toml"]).ok();
+    assert_eq!(env.rows("lake/orders").len(), 150);
+
+    let run = env.headwater(&["run", "hybrid.toml", "--backfill", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["phase"], "backfill");
+    assert_eq!(run["streams"][0]["rows"], 100, "every export row loads again: {run}");
+    assert_eq!(run["streams"][0]["watermark"], "2025-01-01T02:29:00Z", "the watermark stays at the API's");
+    assert_eq!(run["streams"][1]["phase"], "source");
+    assert_eq!(run["streams"][1]["rows"], 0);
+    assert_eq!(env.rows("lake/orders").len(), 250);
+    let state = env.headwater(&["state", "show", "hybrid.toml", "--json"]).ok().json();
+    assert_eq!(state[0]["phase"], "incremental");
+}

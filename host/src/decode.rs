@@ -8,9 +8,9 @@
 //! what to load and when to checkpoint; the host only decodes a file the
 //! pipeline granted, with options the connector gives.
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::compute::{CastOptions, cast_with_options, filter_record_batch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -101,6 +101,10 @@ pub struct CsvOptions {
     pub null_values: Vec<String>,
     #[serde(default)]
     pub comment: Option<char>,
+    /// Timestamp columns written in a non-ISO form: column → chrono format, e.g.
+    /// `{ ordered_at = "%d/%m/%Y %H:%M" }` (`%z` for an offset; a date-only format gives midnight UTC).
+    #[serde(default)]
+    pub timestamp_formats: BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -115,7 +119,15 @@ fn double_quote() -> char {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        CsvOptions { header: true, delimiter: ',', quote: '"', escape: None, null_values: Vec::new(), comment: None }
+        CsvOptions {
+            header: true,
+            delimiter: ',',
+            quote: '"',
+            escape: None,
+            null_values: Vec::new(),
+            comment: None,
+            timestamp_formats: BTreeMap::new(),
+        }
     }
 }
 
@@ -237,17 +249,57 @@ fn csv(
             Field::new(f.name(), t, true)
         })
         .collect();
+    let typed: Vec<Field> = typed
+        .into_iter()
+        .map(|f| {
+            match o.timestamp_formats.contains_key(f.name())
+                && !matches!(f.data_type(), DataType::Timestamp(..) | DataType::Date32)
+            {
+                true => f.with_data_type(DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))),
+                false => f,
+            }
+        })
+        .collect();
     let typed = Arc::new(Schema::new(typed));
     let first_line = if o.header { 2 } else { 1 };
+    let formats = &o.timestamp_formats;
+    for name in formats.keys() {
+        if typed.field_with_name(name).is_err() {
+            return Err(format!("{shown}: csv.timestamp_formats names `{name}`, which is not a column of the file"));
+        }
+    }
 
     if options.bad_rows == BadRows::Fail {
-        let reader = arrow::csv::ReaderBuilder::new(typed.clone())
+        // Columns with a custom timestamp format are read as text and parsed here.
+        let read: Vec<Field> = typed
+            .fields()
+            .iter()
+            .map(|f| match formats.contains_key(f.name()) {
+                true => f.as_ref().clone().with_data_type(DataType::Utf8),
+                false => f.as_ref().clone(),
+            })
+            .collect();
+        let read = Arc::new(Schema::new(read));
+        let reader = arrow::csv::ReaderBuilder::new(read.clone())
             .with_format(format)
             .with_batch_size(BATCH_ROWS)
             .build_buffered(open()?)
             .map_err(|e| format!("{shown}: {e}"))?;
+        let mut line = first_line;
         for batch in reader {
-            emit(batch.map_err(|e| csv_error(shown, &typed, &e.to_string()))?, stats)?;
+            let batch = batch.map_err(|e| csv_error(shown, &read, &e.to_string()))?;
+            let rows = batch.num_rows();
+            let batch = if formats.is_empty() {
+                batch
+            } else {
+                let (good, bad) = convert_keeping_good_rows(&batch, &typed, formats)?;
+                if let Some((row, why)) = bad.first() {
+                    return Err(format!("{shown}:{}: {why}", line + row));
+                }
+                good
+            };
+            line += rows;
+            emit(batch, stats)?;
         }
         return Ok(());
     }
@@ -267,7 +319,7 @@ fn csv(
     let mut reported = 0;
     for batch in reader {
         let batch = batch.map_err(|e| format!("{shown}: {e}"))?;
-        let (good, bad) = convert_keeping_good_rows(&batch, &typed)?;
+        let (good, bad) = convert_keeping_good_rows(&batch, &typed, formats)?;
         for (row, why) in &bad {
             if reported < 5 {
                 tracing::warn!("{shown}:{}: skipped a bad row: {why}", line + row);
@@ -279,6 +331,28 @@ fn csv(
         emit(good, stats)?;
     }
     Ok(())
+}
+
+/// Text in a chrono `format` to the timestamp (or date) type `target`; values that
+/// do not parse become null (the caller reports them).
+fn parse_timestamps(text: &StringArray, format: &str, target: &DataType) -> Result<ArrayRef, String> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    let zoned = format.contains("%z") || format.contains("%:z") || format.contains("%#z");
+    let micros: TimestampMicrosecondArray = text
+        .iter()
+        .map(|v| {
+            let v = v?;
+            if zoned {
+                return DateTime::parse_from_str(v, format).ok().map(|t| t.timestamp_micros());
+            }
+            NaiveDateTime::parse_from_str(v, format)
+                .ok()
+                .or_else(|| NaiveDate::parse_from_str(v, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                .map(|t| t.and_utc().timestamp_micros())
+        })
+        .collect();
+    let micros = micros.with_timezone("UTC");
+    arrow::compute::cast(&micros, target).map_err(|e| e.to_string())
 }
 
 /// arrow-csv's parse error, restated with the file, the line and the column's name.
@@ -304,21 +378,28 @@ fn csv_error(shown: &str, schema: &Schema, message: &str) -> String {
 fn convert_keeping_good_rows(
     batch: &RecordBatch,
     typed: &SchemaRef,
+    formats: &BTreeMap<String, String>,
 ) -> Result<(RecordBatch, Vec<(usize, String)>), String> {
     let safe = CastOptions { safe: true, ..Default::default() };
     let mut bad = vec![None::<String>; batch.num_rows()];
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(typed.fields().len());
     for (i, field) in typed.fields().iter().enumerate() {
-        let text = batch.column(i).as_string::<i32>();
-        if field.data_type() == &DataType::Utf8 {
+        if batch.column(i).data_type() == field.data_type() {
             columns.push(batch.column(i).clone());
             continue;
         }
-        let converted = cast_with_options(batch.column(i), field.data_type(), &safe).map_err(|e| e.to_string())?;
+        let text = batch.column(i).as_string::<i32>();
+        let converted = match formats.get(field.name()) {
+            Some(format) => parse_timestamps(text, format, field.data_type())?,
+            None => cast_with_options(batch.column(i), field.data_type(), &safe).map_err(|e| e.to_string())?,
+        };
         for (row, reason) in bad.iter_mut().enumerate() {
             if reason.is_none() && text.is_valid(row) && converted.is_null(row) {
-                *reason =
-                    Some(format!("column `{}`: `{}` is not a {}", field.name(), text.value(row), field.data_type()));
+                let expected = match formats.get(field.name()) {
+                    Some(f) => format!("a time in the form `{f}`"),
+                    None => format!("a {}", field.data_type()),
+                };
+                *reason = Some(format!("column `{}`: `{}` is not {expected}", field.name(), text.value(row)));
             }
         }
         columns.push(converted);
@@ -453,6 +534,30 @@ mod tests {
         assert_eq!(b.schema().field_with_name("id").unwrap().data_type(), &DataType::Int64);
         assert_eq!(b.column_by_name("name").unwrap().null_count(), 1);
         assert_eq!(b.column_by_name("dt").unwrap().as_string::<i32>().value(1), "2025-01-20");
+    }
+
+    #[test]
+    fn custom_timestamp_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        std::fs::write(
+            &path,
+            "id,at,day\n1,25/01/2025 10:30,2025/01/25\n2,26/01/2025 11:00,2025/01/26\n3,soon,2025/01/27\n",
+        )
+        .unwrap();
+        let mut options = LoadOptions::default();
+        options.csv.timestamp_formats = BTreeMap::from([
+            ("at".to_string(), "%d/%m/%Y %H:%M".to_string()),
+            ("day".to_string(), "%Y/%m/%d".to_string()),
+        ]);
+        let err = collect(&path, &options, None).unwrap_err();
+        assert!(err.contains("a.csv:4") && err.contains("`soon`") && err.contains("%d/%m/%Y %H:%M"), "{err}");
+        options.bad_rows = BadRows::Skip;
+        let (batches, stats) = collect(&path, &options, None).unwrap();
+        assert_eq!((stats.rows, stats.bad_rows), (2, 1));
+        let at = batches[0].column_by_name("at").unwrap();
+        let text = arrow::compute::cast(at, &DataType::Utf8).unwrap();
+        assert_eq!(text.as_string::<i32>().value(0), "2025-01-25T10:30:00Z");
     }
 
     #[test]

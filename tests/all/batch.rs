@@ -214,3 +214,23 @@ fn an_interrupted_backfill_resumes_from_the_files_it_committed() {
     assert_eq!(run["streams"][0]["rows"], 200, "only files 3 and 4: {run}");
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=400));
 }
+
+#[test]
+fn csv_dialect_options_quotes_nulls_and_timestamp_formats() {
+    let env = env();
+    env.write(
+        "exports/a.csv",
+        "id;customer;amount;updated_at\n1;'Smith; Ann';NULL;25/01/2025 10:30\n2;'Lee';3.5;26/01/2025 11:00\n",
+    );
+    let config = format!(
+        "csv = {{ delimiter = \";\", quote = \"'\", null_values = [\"NULL\"], timestamp_formats = {{ updated_at = \"%d/%m/%Y %H:%M\" }} }}\n{DECLARED}"
+    );
+    pipeline(&env, "*.csv", &config);
+    env.headwater(&["run", "batch.toml"]).ok();
+    let mut rows = env.rows("lake/orders");
+    rows.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(rows[0]["customer"], "Smith; Ann");
+    assert!(rows[0].get("amount").is_none_or(Value::is_null), "NULL is null: {:?}", rows[0]);
+    assert_eq!(rows[1]["amount"], 3.5);
+    assert!(rows[0]["updated_at"].as_str().unwrap().starts_with("2025-01-25T10:30:00"), "{:?}", rows[0]);
+}

@@ -95,6 +95,9 @@ pub struct CsvOptions {
     /// Lines starting with this character are skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// Timestamp columns in a non-ISO form: column → chrono format, e.g. `{ ordered_at = "%d/%m/%Y %H:%M" }`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub timestamp_formats: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for CsvOptions {
@@ -106,6 +109,7 @@ impl Default for CsvOptions {
             escape: None,
             null_values: Vec::new(),
             comment: None,
+            timestamp_formats: Default::default(),
         }
     }
 }

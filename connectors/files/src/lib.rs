@@ -117,6 +117,7 @@ fn load_options(config: &Config, path: &str) -> serde_json::Value {
             "delimiter": config.csv.delimiter,
             "quote": config.csv.quote,
             "null_values": config.csv.null_values,
+            "timestamp_formats": config.csv.timestamp_formats,
         },
         "bad_rows": config.bad_rows,
         "infer_rows": config.infer_rows,

@@ -218,6 +218,18 @@ pub struct Limits {
     /// Largest response body handed to a connector.
     #[serde(default = "default_max_response_mb")]
     pub max_response_mb: u64,
+    /// Per-stream rate limits, on top of the per-host ones: `[limits.streams.NAME]`.
+    #[serde(default)]
+    pub streams: BTreeMap<String, StreamLimits>,
+}
+
+/// A stream's own request rate (e.g. an endpoint with a stricter quota).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamLimits {
+    pub requests_per_second: u32,
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 fn default_memory_mb() -> u64 {
@@ -250,6 +262,7 @@ impl Default for Limits {
             max_wait_s: default_max_wait_s(),
             request_timeout_s: default_request_timeout_s(),
             max_response_mb: default_max_response_mb(),
+            streams: BTreeMap::new(),
         }
     }
 }
@@ -528,6 +541,9 @@ impl Pipeline {
             .collect::<Result<Vec<_>>>()?;
         if file.limits.memory_mb == 0 || file.limits.call_timeout_s == 0 {
             return Err(bad("[limits] memory_mb and call_timeout_s must be greater than 0".into()));
+        }
+        if let Some((name, _)) = file.limits.streams.iter().find(|(_, l)| l.requests_per_second == 0) {
+            return Err(bad(format!("[limits.streams.{name}] requests_per_second must be greater than 0")));
         }
         if file.limits.requests_per_second == Some(0) {
             return Err(bad("[limits] requests_per_second must be greater than 0 (leave it out for no limit)".into()));

@@ -23,8 +23,10 @@ use crate::store::{PhaseKind, StateStore};
 use crate::{Error, Result, delivery};
 use chrono::Utc;
 use futures::StreamExt;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +47,8 @@ pub struct Session {
     pub pipeline: Pipeline,
     pub phases: Vec<PhaseConnector>,
     http: Arc<HttpPolicy>,
+    /// `[limits.streams.NAME]`: one token bucket per stream, shared by its phases.
+    stream_limits: BTreeMap<String, Arc<DefaultDirectRateLimiter>>,
     roots: Arc<FileRoots>,
     store: Arc<StateStore>,
 }
@@ -83,7 +87,17 @@ impl Session {
             FileRoots::new(pipeline.allow.files.clone(), Some(http.clone()))
                 .map_err(|message| Error::Pipeline { path: pipeline.file.clone(), message })?,
         );
-        Ok(Session { pipeline, phases, http, roots, store })
+        let stream_limits = pipeline
+            .limits
+            .streams
+            .iter()
+            .map(|(name, l)| {
+                let rps = NonZeroU32::new(l.requests_per_second).expect("validated > 0 when the pipeline was loaded");
+                let burst = l.burst.and_then(NonZeroU32::new).unwrap_or(rps);
+                (name.clone(), Arc::new(RateLimiter::direct(Quota::per_second(rps).allow_burst(burst))))
+            })
+            .collect();
+        Ok(Session { pipeline, phases, http, stream_limits, roots, store })
     }
 
     fn limits(&self) -> CallLimits {
@@ -258,6 +272,12 @@ impl Session {
                 )));
             }
         }
+        if let Some(unknown) = pipeline.limits.streams.keys().find(|k| !names.contains(&k.as_str())) {
+            return Err(Error::Pipeline {
+                path: pipeline.file.clone(),
+                message: format!("[limits.streams.{unknown}]: no such stream (streams: {})", names.join(", ")),
+            });
+        }
         let selected: Vec<&str> = names
             .into_iter()
             .filter(|n| options.streams.is_empty() || options.streams.iter().any(|s| s == n))
@@ -374,6 +394,7 @@ impl Session {
             bar,
         );
         let mut state = self.probing_state(p);
+        state.http = HttpCtx::for_stream(self.http.clone(), self.stream_limits.get(&info.name).cloned());
         state.state = StateCtx::new(p.kind, BTreeMap::from([(info.name.clone(), committed)]));
         state.output = OutputCtx::new(
             &p.connector.name,

@@ -484,3 +484,31 @@ fn schema_drift_new_field_becomes_a_column_and_a_wrong_type_fails_naming_the_pag
     env.headwater(&["run", "api.toml"]).fails(1, &["customer", "c1", "/orders"]);
     assert!(env.parquet_files("lake").is_empty());
 }
+
+#[test]
+fn a_stream_rate_limit_overrides_the_host_one() {
+    let (env, api) = (env(), MockApi::start(orders(1..=12), 2));
+    let stream = format!(
+        "path = \"/orders\"\nrecords = \"/data\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
+    );
+    pipeline(
+        &env,
+        &api,
+        &stream,
+        "[limits]\nrequests_per_second = 100\n[limits.streams.orders]\nrequests_per_second = 4\nburst = 1",
+    );
+    env.headwater(&["run", "api.toml"]).ok();
+    let times = api.request_times();
+    assert_eq!(times.len(), 6);
+    for pair in times.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(gap >= Duration::from_millis(200), "4 requests a second with no burst: a gap of {gap:?}");
+    }
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=12));
+
+    let text = std::fs::read_to_string(env.path("api.toml"))
+        .unwrap()
+        .replace("[limits.streams.orders]", "[limits.streams.ordres]");
+    env.write("api.toml", text);
+    env.headwater(&["run", "api.toml"]).fails(2, &["[limits.streams.ordres]", "no such stream"]);
+}

@@ -4,43 +4,50 @@
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::{http, types};
 use crate::http_policy::HttpPolicy;
+use governor::DefaultDirectRateLimiter;
 use std::sync::Arc;
 
 pub struct HttpCtx {
     policy: Option<Arc<HttpPolicy>>,
+    /// The stream's own rate limit (`[limits.streams.NAME]`), on top of the per-host one.
+    stream_limit: Option<Arc<DefaultDirectRateLimiter>>,
 }
 
 impl HttpCtx {
     pub fn new(policy: Arc<HttpPolicy>) -> Self {
-        HttpCtx { policy: Some(policy) }
+        HttpCtx { policy: Some(policy), stream_limit: None }
+    }
+
+    /// HTTP for one stream's read, under that stream's limit if it has one.
+    pub fn for_stream(policy: Arc<HttpPolicy>, limit: Option<Arc<DefaultDirectRateLimiter>>) -> Self {
+        HttpCtx { policy: Some(policy), stream_limit: limit }
     }
 
     /// No HTTP at all (for `spec`).
     pub fn denied() -> Self {
-        HttpCtx { policy: None }
+        HttpCtx { policy: None, stream_limit: None }
+    }
+
+    async fn send_one(&self, req: http::Request) -> Result<http::Response, WitError> {
+        let Some(policy) = &self.policy else {
+            return Err(WitError::Denied("HTTP is not available in this call".into()));
+        };
+        if let Some(limit) = &self.stream_limit {
+            limit.until_ready().await;
+        }
+        policy.send(req).await
     }
 }
 
 impl http::Host for HttpCtx {
     async fn send(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, WitError>> {
-        Ok(match &self.policy {
-            Some(policy) => policy.send(req).await,
-            None => Err(WitError::Denied("HTTP is not available in this call".into())),
-        })
+        Ok(self.send_one(req).await)
     }
 
     async fn send_all(&mut self, reqs: Vec<http::Request>) -> wasmtime::Result<Vec<Result<http::Response, WitError>>> {
-        Ok(self.send_all_inner(reqs).await)
+        let this = &*self;
+        Ok(futures::future::join_all(reqs.into_iter().map(|r| this.send_one(r))).await)
     }
 }
 
 impl types::Host for HttpCtx {}
-
-impl HttpCtx {
-    pub(crate) async fn send_all_inner(&self, reqs: Vec<http::Request>) -> Vec<Result<http::Response, WitError>> {
-        match &self.policy {
-            Some(policy) => policy.send_all(reqs).await,
-            None => reqs.iter().map(|_| Err(WitError::Denied("HTTP is not available in this call".into()))).collect(),
-        }
-    }
-}

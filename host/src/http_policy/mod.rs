@@ -154,11 +154,6 @@ impl HttpPolicy {
         f(self.stats.lock().expect("stats lock").entry(host.to_string()).or_default());
     }
 
-    /// Sends several requests concurrently; each passes the policy on its own.
-    pub async fn send_all(&self, reqs: Vec<Request>) -> Vec<Result<Response, WitError>> {
-        futures::future::join_all(reqs.into_iter().map(|r| self.send(r))).await
-    }
-
     /// Sends a connector's request under the policy.
     pub async fn send(&self, req: Request) -> Result<Response, WitError> {
         let url =

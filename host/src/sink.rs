@@ -95,7 +95,14 @@ pub struct StreamWriter {
     lineage: Lineage,
     current: Option<OpenFile>,
     finished: Vec<StagedFile>,
+    /// Small batches (an API page each) gathered into one before writing: the
+    /// Parquet writer's cost is per batch as well as per row.
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
 }
+
+/// Rows gathered before a write.
+const COALESCE_ROWS: usize = 64 * 1024;
 
 /// Rows per row group: big enough for good compression and scans, small
 /// enough to keep the writer's buffer (and so the host's memory) bounded.
@@ -103,15 +110,46 @@ const ROW_GROUP_ROWS: usize = 256 * 1024;
 
 impl StreamWriter {
     pub fn new(stream: &str, config: Arc<SinkConfig>, lineage: Lineage) -> Self {
-        StreamWriter { stream: stream.to_string(), config, lineage, current: None, finished: Vec::new() }
+        StreamWriter {
+            stream: stream.to_string(),
+            config,
+            lineage,
+            current: None,
+            finished: Vec::new(),
+            pending: Vec::new(),
+            pending_rows: 0,
+        }
     }
 
-    /// Appends a batch (the `_hw_` columns are added here).
+    /// Appends a batch (the `_hw_` columns are added when it is written).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let batch = self.with_lineage_columns(batch)?;
+        if self.pending.first().is_some_and(|p| p.schema() != batch.schema()) {
+            self.flush_pending()?;
+        }
+        self.pending_rows += batch.num_rows();
+        self.pending.push(batch.clone());
+        if self.pending_rows >= COALESCE_ROWS {
+            self.flush_pending()?;
+        }
+        Ok(())
+    }
+
+    fn flush_pending(&mut self) -> Result<()> {
+        let batch = match self.pending.len() {
+            0 => return Ok(()),
+            1 => self.pending.pop().expect("one batch"),
+            _ => {
+                let schema = self.pending[0].schema();
+                arrow::compute::concat_batches(&schema, &self.pending)
+                    .map_err(|e| Error::Sink(format!("stream `{}`: {e}", self.stream)))?
+            }
+        };
+        self.pending.clear();
+        self.pending_rows = 0;
+        let batch = self.with_lineage_columns(&batch)?;
         if self.current.as_ref().is_some_and(|f| f.schema != batch.schema()) {
             self.finish_current()?;
         }
@@ -126,12 +164,15 @@ impl StreamWriter {
 
     /// Finishes and fsyncs every file written since the last call.
     pub fn finish(&mut self) -> Result<Vec<StagedFile>> {
+        self.flush_pending()?;
         self.finish_current()?;
         Ok(std::mem::take(&mut self.finished))
     }
 
     /// Deletes everything staged and not yet returned by [`finish`](Self::finish).
     pub fn discard(&mut self) {
+        self.pending.clear();
+        self.pending_rows = 0;
         if let Some(f) = self.current.take() {
             drop(f.writer);
             let _ = std::fs::remove_file(&f.staging);

@@ -1,8 +1,10 @@
 //! Pacing ahead of 429s, per host: the rate-limit headers a server sends
 //! (`X-RateLimit-Remaining`/`-Reset`, IETF `RateLimit-Remaining`/`-Reset` and
 //! the structured `RateLimit: …;r=0;t=5`) hold requests back until the window
-//! resets once the budget is spent; and after a 429 the host slows down
-//! (doubling a gap between requests), then recovers step by step on success.
+//! resets once the budget is spent; a `RateLimit-Policy` (`100;w=60`, or
+//! `"default";q=100;w=60`) spreads requests at the policy's average rate; and
+//! after a 429 the host slows down (doubling a gap between requests), then
+//! recovers step by step on success.
 
 use reqwest::header::HeaderMap;
 use std::collections::HashMap;
@@ -12,7 +14,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Default, Clone, Copy)]
 struct HostPace {
     not_before: Option<Instant>,
+    /// The slowdown after 429s.
     gap: Duration,
+    /// The average interval the server's `RateLimit-Policy` allows.
+    policy_gap: Duration,
 }
 
 #[derive(Default)]
@@ -45,8 +50,11 @@ impl Pacer {
                 pace.gap = Duration::ZERO;
             }
         }
+        if let Some(gap) = policy_interval(headers) {
+            pace.policy_gap = gap;
+        }
         let now = Instant::now();
-        let mut not_before = now + pace.gap;
+        let mut not_before = now + pace.gap.max(pace.policy_gap);
         if let Some(reset) = exhausted_until(headers) {
             not_before = not_before.max(now + reset);
         }
@@ -76,6 +84,29 @@ pub fn exhausted_until(headers: &HeaderMap) -> Option<Duration> {
         }
     }
     (r? <= 0.0).then(|| t.unwrap_or(Duration::from_secs(1)))
+}
+
+/// The strictest average interval of a `RateLimit-Policy` header: window / quota.
+pub fn policy_interval(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get("ratelimit-policy")?.to_str().ok()?;
+    value
+        .split(',')
+        .filter_map(|policy| {
+            let mut quota = None;
+            let mut window = None;
+            for (i, part) in policy.split(';').map(str::trim).enumerate() {
+                if let Some(w) = part.strip_prefix("w=") {
+                    window = w.parse::<f64>().ok();
+                } else if let Some(q) = part.strip_prefix("q=") {
+                    quota = q.parse::<f64>().ok();
+                } else if i == 0 {
+                    quota = part.parse::<f64>().ok();
+                }
+            }
+            let (q, w) = (quota?, window?);
+            (q > 0.0 && w > 0.0).then(|| Duration::from_secs_f64(w / q))
+        })
+        .max()
 }
 
 /// A reset given as delta seconds, or as a Unix time (GitHub's `X-RateLimit-Reset`).
@@ -113,6 +144,16 @@ mod tests {
         let epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 30;
         let d = exhausted_until(&headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &epoch.to_string())]));
         assert!(d.unwrap() > Duration::from_secs(25));
+    }
+
+    #[test]
+    fn a_policy_spreads_requests_at_its_average_rate() {
+        assert_eq!(policy_interval(&headers(&[("ratelimit-policy", "10;w=1")])), Some(Duration::from_millis(100)));
+        let both = headers(&[("ratelimit-policy", "\"burst\";q=100;w=60, \"day\";q=1000;w=86400")]);
+        assert_eq!(policy_interval(&both), Some(Duration::from_secs_f64(86.4)));
+        let p = Pacer::default();
+        p.observe("h", 200, &headers(&[("ratelimit-policy", "4;w=1")]));
+        assert!(p.delay("h") > Duration::from_millis(200));
     }
 
     #[test]

@@ -112,11 +112,11 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize> {
         return Err(format!("expected a string at byte {i}"));
     }
     let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'\\' => j += 2,
-            b'"' => return Ok(j + 1),
-            _ => j += 1,
+    // Strings are most of a page's bytes: jump to the next quote or backslash.
+    while let Some(k) = memchr::memchr2(b'"', b'\\', &b[j.min(b.len())..]) {
+        match b[j + k] {
+            b'\\' => j += k + 2,
+            _ => return Ok(j + k + 1),
         }
     }
     Err(eof())

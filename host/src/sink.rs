@@ -104,9 +104,9 @@ pub struct StreamWriter {
 /// Rows gathered before a write.
 const COALESCE_ROWS: usize = 64 * 1024;
 
-/// Rows per row group: big enough for good compression and scans, small
-/// enough to keep the writer's buffer (and so the host's memory) bounded.
-const ROW_GROUP_ROWS: usize = 256 * 1024;
+/// Rows per row group (Parquet's default): big enough for good compression and
+/// scans; the writer buffers a row group compressed, a few MB, so memory stays bounded.
+const ROW_GROUP_ROWS: usize = 1024 * 1024;
 
 impl StreamWriter {
     pub fn new(stream: &str, config: Arc<SinkConfig>, lineage: Lineage) -> Self {

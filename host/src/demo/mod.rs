@@ -134,6 +134,8 @@ glob = "orders/**/*.csv"
 stream = "orders"
 primary_key = ["id"]
 cursor_field = "updated_at"
+# The exports' `dt=` folders are not made columns: the sink's own Hive layout has a `dt`.
+partition_columns = false
 schema = {COLUMNS}
 
 # Incremental phase: the orders API, from the backfill's watermark on.

@@ -47,6 +47,13 @@ fn env() -> Env {
     env
 }
 
+/// The `orders` stream paged by cursor, with the declared columns.
+fn cursor_stream() -> String {
+    format!(
+        "path = \"/orders\"\nrecords = \"/data\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
+    )
+}
+
 #[test]
 fn offset_pagination_with_concurrent_pages() {
     let (env, api) = (env(), MockApi::start(orders(1..=1234), 100));
@@ -208,9 +215,7 @@ fn each_credential_kind_is_injected() {
         env.write("token.txt", "k3y\n");
         let api = MockApi::start(orders(1..=30), 10);
         api.with(|s| s.auth = auth);
-        let stream = format!(
-            "path = \"/orders\"\nrecords = \"/data\"\nauth = \"api\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
-        );
+        let stream = format!("auth = \"api\"\n{}", cursor_stream());
         pipeline(&env, &api, &stream, &format!("[auth.api]\n{toml}"));
         let run = env.headwater(&["run", "api.toml"]).ok();
         assert!(!run.stdout.contains("k3y") && !run.stderr.contains("k3y"), "a secret was printed");
@@ -221,9 +226,7 @@ fn each_credential_kind_is_injected() {
 }
 
 fn oauth_pipeline(env: &Env, api: &MockApi, refresh: bool) {
-    let stream = format!(
-        "path = \"/orders\"\nrecords = \"/data\"\nauth = \"api\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
-    );
+    let stream = format!("auth = \"api\"\n{}", cursor_stream());
     let refresh = if refresh { "refresh_token = \"${env:REFRESH}\"\n" } else { "" };
     let auth = format!(
         "[auth.api]\nkind = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"app\"\nclient_secret = \"${{env:CLIENT_SECRET}}\"\n{refresh}hosts = [\"{}\"]",
@@ -288,9 +291,7 @@ fn retry_after_as_an_http_date_and_a_burst_of_5xx() {
         s.retry_after = date;
         s.fail_5xx = 0;
     });
-    let stream = format!(
-        "path = \"/orders\"\nrecords = \"/data\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
-    );
+    let stream = cursor_stream();
     pipeline(&env, &api, &stream, "");
     let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
     let host = &run["hosts"][format!("http://{}", api.host())];
@@ -331,9 +332,7 @@ fn httpdate(t: std::time::SystemTime) -> String {
 #[test]
 fn the_configured_rate_limit_is_never_exceeded() {
     let (env, api) = (env(), MockApi::start(orders(1..=24), 2));
-    let stream = format!(
-        "path = \"/orders\"\nrecords = \"/data\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
-    );
+    let stream = cursor_stream();
     pipeline(&env, &api, &stream, "[limits]\nrequests_per_second = 5\nburst = 2");
     env.headwater(&["run", "api.toml"]).ok();
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=24));
@@ -355,9 +354,7 @@ fn rate_limit_headers_hold_requests_until_the_reset() {
         s.rate_headers_every = 2;
         s.rate_reset_s = 1;
     });
-    let stream = format!(
-        "path = \"/orders\"\nrecords = \"/data\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
-    );
+    let stream = cursor_stream();
     pipeline(&env, &api, &stream, "");
     env.headwater(&["run", "api.toml"]).ok();
     let times = api.request_times();
@@ -488,9 +485,7 @@ fn schema_drift_new_field_becomes_a_column_and_a_wrong_type_fails_naming_the_pag
 #[test]
 fn a_stream_rate_limit_overrides_the_host_one() {
     let (env, api) = (env(), MockApi::start(orders(1..=12), 2));
-    let stream = format!(
-        "path = \"/orders\"\nrecords = \"/data\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
-    );
+    let stream = cursor_stream();
     pipeline(
         &env,
         &api,

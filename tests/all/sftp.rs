@@ -83,3 +83,41 @@ fn a_connector_cannot_read_outside_its_sftp_root() {
     }
     assert!(env.parquet_files("lake").is_empty());
 }
+
+#[test]
+fn password_authentication() {
+    use headwater_tests::sftp::{PASSWORD, PASSWORD_USER};
+    let mut env = Env::new();
+    env.install("files");
+    let server = SftpServer::start_with_passwords();
+    std::fs::write(server.data.join("a.csv"), orders_csv(&orders(1..=25))).unwrap();
+    env.var("SFTP_PASSWORD", PASSWORD);
+    let root = server.root().replace("root@", &format!("{PASSWORD_USER}@"));
+    env.write("known_hosts", &server.known_hosts);
+    env.write(
+        "sftp.toml",
+        format!(
+            r#"
+name = "sftp"
+[source]
+connector = "files"
+config = {{ root = "{root}", glob = "*.csv", stream = "orders" }}
+[allow]
+files = [{{ root = "{root}", auth = "ssh", known_hosts = "known_hosts" }}]
+[auth.ssh]
+kind = "ssh"
+password = "${{env:SFTP_PASSWORD}}"
+[sink]
+path = "lake"
+"#
+        ),
+    );
+    let run = env.headwater(&["run", "sftp.toml"]).ok();
+    assert!(!run.stdout.contains(PASSWORD) && !run.stderr.contains(PASSWORD));
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=25));
+
+    env.var("SFTP_PASSWORD", "wrong");
+    let env2 = env;
+    let run = env2.headwater(&["run", "sftp.toml"]).fails(1, &["authenticating as"]);
+    assert!(!run.stderr.contains("wrong"));
+}

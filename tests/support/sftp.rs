@@ -30,14 +30,46 @@ fn keygen(path: &Path) {
     assert!(ok, "ssh-keygen failed");
 }
 
+/// A throwaway system user for password logins (created once, as root).
+pub const PASSWORD_USER: &str = "hwsftptest";
+pub const PASSWORD: &str = "Pw-for-tests-only-7";
+
+fn ensure_password_user() {
+    let exists = Command::new("id").arg(PASSWORD_USER).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if !exists.is_ok_and(|s| s.success()) {
+        let ok = Command::new("useradd")
+            .args(["--no-create-home", "--shell", "/usr/sbin/nologin", PASSWORD_USER])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok || Command::new("id").arg(PASSWORD_USER).status().is_ok_and(|s| s.success()), "useradd failed");
+    }
+    let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("chpasswd runs");
+    std::io::Write::write_all(chpasswd.stdin.as_mut().unwrap(), format!("{PASSWORD_USER}:{PASSWORD}\n").as_bytes())
+        .unwrap();
+    assert!(chpasswd.wait().unwrap().success(), "chpasswd failed");
+}
+
 impl SftpServer {
     pub fn start() -> SftpServer {
+        Self::start_with(false)
+    }
+
+    /// A server that also takes passwords (for `PASSWORD_USER`).
+    pub fn start_with_passwords() -> SftpServer {
+        ensure_password_user();
+        Self::start_with(true)
+    }
+
+    fn start_with(passwords: bool) -> SftpServer {
         let sshd = Path::new("/usr/sbin/sshd");
         assert!(sshd.exists(), "/usr/sbin/sshd is missing: install openssh-server (.ci/run does)");
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let data = d.join("data");
         std::fs::create_dir_all(&data).unwrap();
+        // Other users (the password user) must be able to reach and read the data folder.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
         keygen(&d.join("host_key"));
         keygen(&d.join("client_key"));
@@ -45,12 +77,14 @@ impl SftpServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
-             AuthorizedKeysFile {d}/authorized_keys\nAuthenticationMethods publickey\nPasswordAuthentication no\n\
+             AuthorizedKeysFile {d}/authorized_keys\nAuthenticationMethods {methods}\nPasswordAuthentication {password}\n\
              KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\n\
              AllowTcpForwarding no\nX11Forwarding no\nPermitTTY no\nSubsystem sftp internal-sftp\n\
              ForceCommand internal-sftp -d {data}\n",
             d = d.display(),
-            data = data.display()
+            data = data.display(),
+            methods = if passwords { "publickey password" } else { "publickey" },
+            password = if passwords { "yes" } else { "no" },
         );
         std::fs::write(d.join("sshd_config"), config).unwrap();
         let child = Command::new(sshd)

@@ -54,10 +54,6 @@ impl Runtime {
         Ok(Runtime { engine, linker, cache_dir: cache_dir.to_path_buf() })
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     /// Loads a component file: checks it is a component of the `source` world,
     /// compiles it (or maps the cached native code) and resolves its imports.
     /// With `pinned`, the file's sha256 must match.

@@ -16,10 +16,6 @@ impl Progress {
         Progress { multi }
     }
 
-    pub fn hidden() -> Self {
-        Progress { multi: None }
-    }
-
     pub fn stream(&self, phase: &str, stream: &str) -> StreamProgress {
         let bar = self.multi.as_ref().map(|m| {
             let bar = m.add(ProgressBar::no_length());
@@ -40,10 +36,6 @@ pub struct StreamProgress {
 }
 
 impl StreamProgress {
-    pub fn hidden() -> Self {
-        StreamProgress { bar: None }
-    }
-
     /// Rows written so far.
     pub fn rows(&self, rows: u64) {
         if let Some(b) = &self.bar {

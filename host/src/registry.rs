@@ -42,14 +42,6 @@ impl Registry {
         Ok(Registry { home })
     }
 
-    pub fn at(home: &Path) -> Registry {
-        Registry { home: home.to_path_buf() }
-    }
-
-    pub fn home(&self) -> &Path {
-        &self.home
-    }
-
     pub fn cache_dir(&self) -> PathBuf {
         self.home.join("cache")
     }

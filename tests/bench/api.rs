@@ -70,17 +70,7 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
         api.pages,
         api.bytes
     );
-    let (_, b_size) = verify::ids_exactly_once(&native_out, args.records).context("(b) native baseline")?;
-    let summary: serde_json::Value = serde_json::from_str(c.stdout.trim()).context("headwater run --json")?;
-    ensure!(summary["status"] == "ok", "headwater run did not succeed: {summary}");
-    ensure!(
-        summary["streams"][0]["rows"] == args.records,
-        "headwater run reports {} rows, expected {}",
-        summary["streams"][0]["rows"],
-        args.records
-    );
-    let (_, c_size) = verify::ids_exactly_once(&lake, args.records).context("(c) headwater run")?;
-    eprintln!("   verified: (b) and (c) hold ids 1..={} exactly once", args.records);
+    let (b_size, c_size) = verify::baseline_and_headwater(&native_out, &lake, &c.stdout, args.records)?;
 
     let n = args.records as f64;
     let row = |name: &str, m: &Measured, out: Option<u64>| {

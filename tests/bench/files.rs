@@ -7,7 +7,7 @@
 use crate::measure::{self, Measured, Stdout};
 use crate::report::{self, mb, rate, verdict};
 use crate::{Ctx, dataset, verify};
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,17 +68,7 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
     }
     let (a, b, c) = (Measured::best_of(&a), Measured::best_of(&b), Measured::best_of(&c));
 
-    let (_, b_size) = verify::ids_exactly_once(&native_out, args.rows).context("(b) native baseline")?;
-    let summary: serde_json::Value = serde_json::from_str(c.stdout.trim()).context("headwater run --json")?;
-    ensure!(summary["status"] == "ok", "headwater run did not succeed: {summary}");
-    ensure!(
-        summary["streams"][0]["rows"] == args.rows,
-        "headwater run reports {} rows, expected {}",
-        summary["streams"][0]["rows"],
-        args.rows
-    );
-    let (_, c_size) = verify::ids_exactly_once(&lake, args.rows).context("(c) headwater run")?;
-    eprintln!("   verified: (b) and (c) hold ids 1..={} exactly once", args.rows);
+    let (b_size, c_size) = verify::baseline_and_headwater(&native_out, &lake, &c.stdout, args.rows)?;
 
     let n = args.rows as f64;
     let row = |name: &str, m: &Measured, out: Option<u64>| {

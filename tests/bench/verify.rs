@@ -69,3 +69,20 @@ pub fn ids_exactly_once(path: &Path, records: u64) -> Result<(u64, u64)> {
     ensure!(rows == records, "{} holds {rows} rows where the source has {records}", path.display());
     Ok((rows, size))
 }
+
+/// Checks that the native baseline (b) and `headwater run` (c) each landed ids
+/// 1..=`rows` exactly once, and that c's `--json` summary agrees. Returns the
+/// Parquet sizes of (b) and (c).
+pub fn baseline_and_headwater(native_out: &Path, lake: &Path, headwater_stdout: &str, rows: u64) -> Result<(u64, u64)> {
+    let (_, b_size) = ids_exactly_once(native_out, rows).context("(b) native baseline")?;
+    let summary: serde_json::Value = serde_json::from_str(headwater_stdout.trim()).context("headwater run --json")?;
+    ensure!(summary["status"] == "ok", "headwater run did not succeed: {summary}");
+    ensure!(
+        summary["streams"][0]["rows"] == rows,
+        "headwater run reports {} rows, expected {rows}",
+        summary["streams"][0]["rows"]
+    );
+    let (_, c_size) = ids_exactly_once(lake, rows).context("(c) headwater run")?;
+    eprintln!("   verified: (b) and (c) hold ids 1..={rows} exactly once");
+    Ok((b_size, c_size))
+}

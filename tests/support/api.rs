@@ -89,11 +89,12 @@ impl MockApi {
             .route("/customers", axum::routing::get(customers))
             .route("/customers/{id}/orders", axum::routing::get(customer_orders))
             .route("/graphql", axum::routing::post(graphql))
-            .route("/token", axum::routing::post(token))
-            .route("/redirect", axum::routing::get(redirect))
             .route("/exports", axum::routing::post(export_start))
             .route("/exports/{id}", axum::routing::get(export_status))
             .route("/files/{name}", axum::routing::get(export_file))
+            .route_layer(axum::middleware::from_fn_with_state(state.clone(), gatekeeper))
+            .route("/token", axum::routing::post(token))
+            .route("/redirect", axum::routing::get(redirect))
             .with_state(state.clone());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -135,7 +136,8 @@ impl MockApi {
     }
 }
 
-/// Auth, logging and injected failures common to every data endpoint. `Err` is the response to send instead.
+/// Auth, logging and injected failures common to every data endpoint. `Err` is the response to send instead;
+/// `Ok` holds headers to add to the answer.
 fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(&'static str, String)>, Box<Response>> {
     s.log.push((Instant::now(), uri.to_string()));
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -186,12 +188,18 @@ fn matching(s: &ApiState, since: Option<&str>) -> Vec<Value> {
         .collect()
 }
 
-fn with_headers(extra: Vec<(&'static str, String)>, body: Value) -> Response {
-    let mut r = Json(body).into_response();
+/// Logging, auth, injected failures and rate-limit headers, for every data
+/// endpoint: a layer, so that each handler only serves its data.
+async fn gatekeeper(State(st): State<Shared>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let extra = match gate(&mut st.lock().unwrap(), req.headers(), req.uri()) {
+        Ok(extra) => extra,
+        Err(refusal) => return *refusal,
+    };
+    let mut response = next.run(req).await;
     for (k, v) in extra {
-        r.headers_mut().insert(k, v.parse().unwrap());
+        response.headers_mut().insert(k, v.parse().unwrap());
     }
-    r
+    response
 }
 
 /// Records `start..end` of `all`, with the drift field on pages after the first.
@@ -205,32 +213,19 @@ fn page_of(s: &ApiState, all: &[Value], start: usize, end: usize) -> Vec<Value> 
     page
 }
 
-async fn cursor_page(
-    State(st): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let mut s = st.lock().unwrap();
-    let extra = match gate(&mut s, &headers, &uri) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
+async fn cursor_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let s = st.lock().unwrap();
     let all = matching(&s, q.get("updated_since").map(String::as_str));
     let start: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
     let end = start + s.page_size;
     let next = (end < all.len()).then(|| end.to_string());
     let data = page_of(&s, &all, start, end);
-    with_headers(extra, json!({ "data": data, "next_cursor": next }))
+    Json(json!({ "data": data, "next_cursor": next })).into_response()
 }
 
 /// POST /orders with `{"cursor": …, "updated_since": …}` in the body.
-async fn cursor_page_post(State(st): State<Shared>, headers: HeaderMap, uri: Uri, Json(body): Json<Value>) -> Response {
-    let mut s = st.lock().unwrap();
-    let extra = match gate(&mut s, &headers, &uri) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
+async fn cursor_page_post(State(st): State<Shared>, Json(body): Json<Value>) -> Response {
+    let s = st.lock().unwrap();
     if body.get("kind") != Some(&json!("orders")) {
         return (StatusCode::BAD_REQUEST, "the body must carry kind = orders").into_response();
     }
@@ -239,74 +234,38 @@ async fn cursor_page_post(State(st): State<Shared>, headers: HeaderMap, uri: Uri
     let end = start + s.page_size;
     let next = (end < all.len()).then(|| end.to_string());
     let data = page_of(&s, &all, start, end);
-    with_headers(extra, json!({ "data": data, "next_cursor": next }))
+    Json(json!({ "data": data, "next_cursor": next })).into_response()
 }
 
-async fn offset_page(
-    State(st): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let mut s = st.lock().unwrap();
-    let extra = match gate(&mut s, &headers, &uri) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
+async fn offset_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let s = st.lock().unwrap();
     let all = matching(&s, None);
     let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
     let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(10);
     let items = page_of(&s, &all, offset, offset + limit);
-    with_headers(extra, json!({ "items": items, "total": all.len() }))
+    Json(json!({ "items": items, "total": all.len() })).into_response()
 }
 
-async fn numbered_page(
-    State(st): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let mut s = st.lock().unwrap();
-    let extra = match gate(&mut s, &headers, &uri) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
+async fn numbered_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let s = st.lock().unwrap();
     let all = matching(&s, None);
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
     let per: usize = q.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(s.page_size);
     let items = page_of(&s, &all, (page - 1) * per, page * per);
-    with_headers(extra, json!({ "results": items, "meta": { "total_pages": all.len().div_ceil(per) } }))
+    Json(json!({ "results": items, "meta": { "total_pages": all.len().div_ceil(per) } })).into_response()
 }
 
-async fn next_url_page(
-    State(st): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let mut s = st.lock().unwrap();
-    let extra = match gate(&mut s, &headers, &uri) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
+async fn next_url_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let s = st.lock().unwrap();
     let all = matching(&s, None);
     let start: usize = q.get("after").and_then(|v| v.parse().ok()).unwrap_or(0);
     let end = start + s.page_size;
     let next = (end < all.len()).then(|| format!("/next?after={end}"));
-    with_headers(extra, json!({ "items": page_of(&s, &all, start, end), "links": { "next": next } }))
+    Json(json!({ "items": page_of(&s, &all, start, end), "links": { "next": next } })).into_response()
 }
 
-async fn link_page(
-    State(st): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let mut s = st.lock().unwrap();
-    let mut extra = match gate(&mut s, &headers, &uri) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
+async fn link_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let s = st.lock().unwrap();
     let all = matching(&s, None);
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
     let (start, end) = ((page - 1) * s.page_size, page * s.page_size);
@@ -314,45 +273,29 @@ async fn link_page(
     if end < all.len() {
         link.push_str(&format!(", </linked?page={}>; rel=\"next\"", page + 1));
     }
-    extra.push(("link", link));
-    with_headers(extra, Value::Array(page_of(&s, &all, start, end)))
+    let mut response = Json(Value::Array(page_of(&s, &all, start, end))).into_response();
+    response.headers_mut().insert("link", link.parse().unwrap());
+    response
 }
 
 /// Ten customers, two pages of five.
-async fn customers(
-    State(st): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let mut s = st.lock().unwrap();
-    let extra = match gate(&mut s, &headers, &uri) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
+async fn customers(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let _s = st.lock().unwrap();
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
     let list: Vec<Value> = ((page - 1) * 5 + 1..=(page * 5).min(10)).map(|i| json!({"id": format!("c{i}")})).collect();
-    with_headers(extra, json!({ "customers": list }))
+    Json(json!({ "customers": list })).into_response()
 }
 
 /// A customer's orders: those with `customer == id`.
-async fn customer_orders(State(st): State<Shared>, Path(id): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
-    let mut s = st.lock().unwrap();
-    let extra = match gate(&mut s, &headers, &uri) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
+async fn customer_orders(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    let s = st.lock().unwrap();
     let list: Vec<Value> = s.orders.iter().filter(|o| o["customer"] == id.as_str()).cloned().collect();
-    with_headers(extra, json!({ "orders": list }))
+    Json(json!({ "orders": list })).into_response()
 }
 
 /// GraphQL: `{ orders(first, after, since) { nodes pageInfo { hasNextPage endCursor } } }`.
-async fn graphql(State(st): State<Shared>, headers: HeaderMap, uri: Uri, Json(body): Json<Value>) -> Response {
-    let mut s = st.lock().unwrap();
-    let extra = match gate(&mut s, &headers, &uri) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
+async fn graphql(State(st): State<Shared>, Json(body): Json<Value>) -> Response {
+    let s = st.lock().unwrap();
     let query = body["query"].as_str().unwrap_or("");
     if !query.contains("orders") {
         return Json(json!({"data": null, "errors": [{"message": "Cannot query field on type Query"}]}))
@@ -364,10 +307,8 @@ async fn graphql(State(st): State<Shared>, headers: HeaderMap, uri: Uri, Json(bo
     let start: usize = vars["after"].as_str().and_then(|a| a.parse().ok()).unwrap_or(0);
     let end = (start + first).min(all.len());
     let nodes = page_of(&s, &all, start, end);
-    with_headers(
-        extra,
-        json!({ "data": { "orders": { "nodes": nodes, "pageInfo": { "hasNextPage": end < all.len(), "endCursor": end.to_string() } } } }),
-    )
+    Json(json!({ "data": { "orders": { "nodes": nodes, "pageInfo": { "hasNextPage": end < all.len(), "endCursor": end.to_string() } } } }))
+        .into_response()
 }
 
 /// OAuth2 token endpoint: client credentials, or a refresh token that rotates on each use.
@@ -402,20 +343,14 @@ async fn redirect(Query(q): Query<HashMap<String, String>>) -> Response {
     Redirect::temporary(q.get("to").map_or("/", String::as_str)).into_response()
 }
 
-async fn export_start(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+async fn export_start(State(st): State<Shared>) -> Response {
     let mut s = st.lock().unwrap();
-    if let Err(r) = gate(&mut s, &headers, &uri) {
-        return *r;
-    }
     s.exports_started += 1;
     Json(json!({ "id": format!("job-{}", s.exports_started), "state": "UploadComplete" })).into_response()
 }
 
-async fn export_status(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+async fn export_status(State(st): State<Shared>) -> Response {
     let mut s = st.lock().unwrap();
-    if let Err(r) = gate(&mut s, &headers, &uri) {
-        return *r;
-    }
     if s.export_polls > 0 {
         s.export_polls -= 1;
         return Json(json!({ "state": "InProgress" })).into_response();
@@ -425,11 +360,8 @@ async fn export_status(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -
 }
 
 /// The export's files: the orders in two CSV halves.
-async fn export_file(State(st): State<Shared>, Path(name): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
-    let mut s = st.lock().unwrap();
-    if let Err(r) = gate(&mut s, &headers, &uri) {
-        return *r;
-    }
+async fn export_file(State(st): State<Shared>, Path(name): Path<String>) -> Response {
+    let s = st.lock().unwrap();
     let half = s.orders.len() / 2;
     let rows = match name.as_str() {
         "part-1.csv" => &s.orders[..half],

@@ -4,6 +4,14 @@
 use headwater_tests::api::MockApi;
 use headwater_tests::{Env, assert_same_orders, orders, orders_csv};
 
+/// The orders' columns, declared alike in both phases so that their cursors compare.
+const COLUMNS: &str = r#"schema = [
+  { name = "id", type = "int64", nullable = false },
+  { name = "customer", type = "string" },
+  { name = "amount", type = "float64" },
+  { name = "updated_at", type = "timestamp(us, UTC)" },
+]"#;
+
 fn pipeline(api: &MockApi) -> String {
     format!(
         r#"
@@ -16,12 +24,7 @@ glob = "**/*.csv"
 stream = "orders"
 primary_key = ["id"]
 cursor_field = "updated_at"
-schema = [
-  {{ name = "id", type = "int64", nullable = false }},
-  {{ name = "customer", type = "string" }},
-  {{ name = "amount", type = "float64" }},
-  {{ name = "updated_at", type = "timestamp(us, UTC)" }},
-]
+{COLUMNS}
 [source]
 connector = "rest"
 [source.config]
@@ -33,12 +36,7 @@ records = "/data"
 primary_key = ["id"]
 paginator = {{ type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor" }}
 incremental = {{ cursor_field = "updated_at", cursor_param = "updated_since" }}
-schema = [
-  {{ name = "id", type = "int64", nullable = false }},
-  {{ name = "customer", type = "string" }},
-  {{ name = "amount", type = "float64" }},
-  {{ name = "updated_at", type = "timestamp(us, UTC)" }},
-]
+{COLUMNS}
 [allow]
 hosts = ["{host}"]
 files = ["./exports"]
@@ -126,12 +124,6 @@ fn a_bulk_export_job_backfills_then_the_api_syncs_incrementally() {
     env.install("rest");
     let api = MockApi::start(orders(1..=800), 1000);
     api.with(|s| s.export_polls = 2);
-    let columns = r#"schema = [
-  { name = "id", type = "int64", nullable = false },
-  { name = "customer", type = "string" },
-  { name = "amount", type = "float64" },
-  { name = "updated_at", type = "timestamp(us, UTC)" },
-]"#;
     env.write(
         "export.toml",
         format!(
@@ -147,7 +139,7 @@ path = "/exports"
 primary_key = ["id"]
 incremental = {{ cursor_field = "updated_at", cursor_param = "updated_since" }}
 export = {{ start_path = "/exports", id_path = "/id", status_path = "/exports/{{id}}", state_path = "/state", done = "JobComplete", failed = ["Failed"], files_path = "/files", files_root = "{url}/files/", poll_interval_s = 0 }}
-{columns}
+{COLUMNS}
 [source]
 connector = "rest"
 [source.config]
@@ -159,7 +151,7 @@ records = "/data"
 primary_key = ["id"]
 paginator = {{ type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor" }}
 incremental = {{ cursor_field = "updated_at", cursor_param = "updated_since" }}
-{columns}
+{COLUMNS}
 [allow]
 hosts = ["{host}"]
 files = ["{url}/files/"]

@@ -143,13 +143,14 @@ impl OutputCtx {
     }
 
     fn stream(&mut self, name: &str) -> Result<&mut StreamOutput, WitError> {
-        let known: Vec<String> = self.streams.keys().cloned().collect();
-        self.streams.get_mut(name).ok_or_else(|| {
-            WitError::Denied(format!(
+        if !self.streams.contains_key(name) {
+            let known: Vec<&str> = self.streams.keys().map(String::as_str).collect();
+            return Err(WitError::Denied(format!(
                 "stream `{name}` is not being read by this call (streams: {})",
                 if known.is_empty() { "none".to_string() } else { known.join(", ") }
-            ))
-        })
+            )));
+        }
+        Ok(self.streams.get_mut(name).expect("checked above"))
     }
 
     fn write_batches(&mut self, name: &str, batches: Vec<RecordBatch>) -> Result<(), WitError> {

@@ -113,6 +113,7 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
         mb(c.max_rss),
         verdict(mb(c.max_rss) < MAX_RSS_MB)
     ));
+    md.push_str(&crate::report::cpu_note(&b, &c));
     md.push_str(&crate::report::floor_note(&[&a, &b, &c]));
     Ok(md)
 }

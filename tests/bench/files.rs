@@ -102,6 +102,7 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
         mb(c.max_rss),
         verdict(mb(c.max_rss) < MAX_RSS_MB)
     ));
+    md.push_str(&crate::report::cpu_note(&b, &c));
     md.push_str(&crate::report::floor_note(&[&a, &b, &c]));
     Ok(md)
 }

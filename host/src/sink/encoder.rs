@@ -1,0 +1,288 @@
+//! One stream's Parquet encoder, on a thread of its own.
+//!
+//! Encoding and compressing Parquet is about a third of the CPU an ingestion
+//! spends (the rest is fetching, splitting and decoding pages). On its own
+//! thread it overlaps with the next pages' fetch and decode instead of
+//! stalling the connector: the stream hands over each coalesced group of
+//! batches through a small bounded queue (so memory stays bounded and a slow
+//! disk slows the connector down rather than filling RAM), and waits for the
+//! thread only at a checkpoint, when the files must be complete and on disk.
+//!
+//! The thread owns the open file and everything staged since the last
+//! checkpoint; the first error it meets is shared with the stream at once, so
+//! the next emit fails rather than a later checkpoint.
+
+use super::{EXTRACTED_AT, Lineage, RUN_ID, SinkConfig, StagedFile};
+use crate::pipeline::Compression;
+use crate::{Error, Result};
+use arrow::array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use chrono::Utc;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression as PqCompression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+
+/// Groups of batches queued ahead of the encoder: one being encoded, this many
+/// waiting. Two keep the thread busy without holding much more than a row group's input.
+const QUEUE: usize = 2;
+
+/// Rows per row group (Parquet's default): big enough for good compression and
+/// scans; the writer buffers a row group compressed, a few MB, so memory stays bounded.
+const ROW_GROUP_ROWS: usize = 1024 * 1024;
+
+enum Job {
+    /// Batches of one schema, written as one.
+    Write(Vec<RecordBatch>),
+    /// Close the open file, fsync it, and hand back every file staged since the last `Finish`.
+    Finish(SyncSender<Result<Vec<StagedFile>>>),
+    /// Delete every file staged since the last `Finish`.
+    Discard(SyncSender<()>),
+}
+
+/// The stream's handle on its encoder thread, started at the first write.
+pub struct Encoder {
+    files: Option<Files>,
+    running: Option<(SyncSender<Job>, JoinHandle<()>)>,
+    /// The thread's first error, seen by the stream before its next write.
+    failed: Arc<OnceLock<String>>,
+}
+
+impl Encoder {
+    pub fn new(stream: &str, config: Arc<SinkConfig>, lineage: Lineage) -> Self {
+        let files = Files { stream: stream.to_string(), config, lineage, current: None, finished: Vec::new() };
+        Encoder { files: Some(files), running: None, failed: Arc::default() }
+    }
+
+    /// Queues batches of one schema to be written as one; waits only while the queue is full.
+    pub fn write(&mut self, batches: Vec<RecordBatch>) -> Result<()> {
+        self.check()?;
+        self.send(Job::Write(batches))
+    }
+
+    /// Waits for every queued write, then closes and fsyncs the open file.
+    /// Returns the files staged since the last call.
+    pub fn finish(&mut self) -> Result<Vec<StagedFile>> {
+        if self.running.is_none() {
+            self.check()?;
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = sync_channel(1);
+        self.send(Job::Finish(reply))?;
+        answer.recv().map_err(|_| self.stopped())?
+    }
+
+    /// Deletes everything staged and not yet returned by [`finish`](Self::finish).
+    pub fn discard(&mut self) {
+        if self.running.is_none() {
+            return;
+        }
+        let (reply, answer) = sync_channel(1);
+        if self.send(Job::Discard(reply)).is_ok() {
+            let _ = answer.recv();
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.failed.get() {
+            Some(e) => Err(Error::Sink(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn send(&mut self, job: Job) -> Result<()> {
+        if self.running.is_none() {
+            self.start()?;
+        }
+        let (jobs, _) = self.running.as_ref().expect("started above");
+        jobs.send(job).map_err(|_| self.stopped())
+    }
+
+    fn start(&mut self) -> Result<()> {
+        let files = self.files.take().expect("an encoder starts once");
+        let (jobs, queue) = sync_channel(QUEUE);
+        let failed = self.failed.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("parquet-{}", files.stream))
+            .spawn(move || files.serve(queue, &failed))
+            .map_err(Error::io("starting the Parquet encoder thread"))?;
+        self.running = Some((jobs, thread));
+        Ok(())
+    }
+
+    /// The error to give when the thread is gone (it panicked).
+    fn stopped(&self) -> Error {
+        Error::Sink(self.failed.get().cloned().unwrap_or_else(|| "the Parquet encoder thread stopped".into()))
+    }
+}
+
+impl Drop for Encoder {
+    fn drop(&mut self) {
+        // Whatever was not handed to a checkpoint never committed.
+        self.discard();
+        if let Some((jobs, thread)) = self.running.take() {
+            drop(jobs);
+            let _ = thread.join();
+        }
+    }
+}
+
+struct OpenFile {
+    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+    staging: PathBuf,
+    final_path: PathBuf,
+    rows: u64,
+}
+
+/// What the encoder thread owns: the open file and the files staged since the last checkpoint.
+struct Files {
+    stream: String,
+    config: Arc<SinkConfig>,
+    lineage: Lineage,
+    current: Option<OpenFile>,
+    finished: Vec<StagedFile>,
+}
+
+impl Files {
+    fn serve(mut self, queue: Receiver<Job>, failed: &OnceLock<String>) {
+        for job in queue {
+            match job {
+                Job::Write(batches) => {
+                    // After an error, writes are dropped: the stream fails before it can commit them.
+                    if failed.get().is_none()
+                        && let Err(e) = self.write(&batches)
+                    {
+                        let _ = failed.set(match e {
+                            Error::Sink(message) => message,
+                            other => other.to_string(),
+                        });
+                    }
+                }
+                Job::Finish(reply) => {
+                    let result = match failed.get() {
+                        Some(e) => Err(Error::Sink(e.clone())),
+                        None => self.finish_current().map(|()| std::mem::take(&mut self.finished)),
+                    };
+                    let _ = reply.send(result);
+                }
+                Job::Discard(reply) => {
+                    self.discard();
+                    let _ = reply.send(());
+                }
+            }
+        }
+        self.discard();
+    }
+
+    fn write(&mut self, batches: &[RecordBatch]) -> Result<()> {
+        let batch = match batches {
+            [] => return Ok(()),
+            [one] => one.clone(),
+            many => arrow::compute::concat_batches(&many[0].schema(), many)
+                .map_err(|e| Error::Sink(format!("stream `{}`: {e}", self.stream)))?,
+        };
+        let batch = self.with_lineage_columns(&batch)?;
+        if self.current.as_ref().is_some_and(|f| f.schema != batch.schema()) {
+            self.finish_current()?;
+        }
+        if self.current.is_none() {
+            self.current = Some(self.open(batch.schema())?);
+        }
+        let file = self.current.as_mut().expect("opened above");
+        file.writer.write(&batch).map_err(|e| Error::Sink(format!("writing {}: {e}", file.staging.display())))?;
+        file.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn discard(&mut self) {
+        if let Some(f) = self.current.take() {
+            drop(f.writer);
+            let _ = std::fs::remove_file(&f.staging);
+        }
+        for f in self.finished.drain(..) {
+            let _ = std::fs::remove_file(&f.staging);
+        }
+    }
+
+    fn open(&mut self, schema: SchemaRef) -> Result<OpenFile> {
+        let seq = self.config.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let name = format!("part-{}-{seq:05}.parquet", self.config.run_id);
+        let staging = self.config.staging.join(&self.stream).join(&name);
+        let final_path = self
+            .config
+            .root
+            .join(&self.stream)
+            .join(format!("dt={}", self.config.started_at.format("%Y-%m-%d")))
+            .join(&name);
+        let dir = staging.parent().expect("staging files sit in a folder");
+        std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+        let file = File::create(&staging).map_err(Error::io(format!("creating {}", staging.display())))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(self.properties()))
+            .map_err(|e| Error::Sink(format!("opening {}: {e}", staging.display())))?;
+        Ok(OpenFile { writer, schema, staging, final_path, rows: 0 })
+    }
+
+    fn properties(&self) -> WriterProperties {
+        let compression = match self.config.compression {
+            Compression::Zstd => PqCompression::ZSTD(ZstdLevel::try_new(3).expect("3 is a valid zstd level")),
+            Compression::Snappy => PqCompression::SNAPPY,
+            Compression::None => PqCompression::UNCOMPRESSED,
+        };
+        let l = &self.lineage;
+        let kv = [
+            ("headwater.pipeline", &l.pipeline),
+            ("headwater.connector", &l.connector),
+            ("headwater.connector_version", &l.version),
+            ("headwater.connector_sha256", &l.sha256),
+            ("headwater.config_sha256", &l.config_hash),
+            ("headwater.run_id", &self.config.run_id),
+            ("headwater.stream", &self.stream),
+        ];
+        WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_key_value_metadata(Some(
+                kv.into_iter().map(|(k, v)| KeyValue::new(k.to_string(), v.to_string())).collect(),
+            ))
+            .build()
+    }
+
+    fn finish_current(&mut self) -> Result<()> {
+        let Some(f) = self.current.take() else { return Ok(()) };
+        let file = f.writer.into_inner().map_err(|e| Error::Sink(format!("finishing {}: {e}", f.staging.display())))?;
+        file.sync_all().map_err(Error::io(format!("syncing {}", f.staging.display())))?;
+        self.finished.push(StagedFile { staging: f.staging, final_path: f.final_path, rows: f.rows });
+        Ok(())
+    }
+
+    fn with_lineage_columns(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let n = batch.num_rows();
+        let schema = batch.schema();
+        let mut fields: Vec<Field> = Vec::with_capacity(schema.fields().len() + 2);
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.capacity());
+        for (f, c) in schema.fields().iter().zip(batch.columns()) {
+            // A source column named like ours is replaced: lineage must not be forged.
+            if f.name() != EXTRACTED_AT && f.name() != RUN_ID {
+                fields.push(f.as_ref().clone());
+                columns.push(c.clone());
+            }
+        }
+        let now = Utc::now().timestamp_micros();
+        fields.push(Field::new(EXTRACTED_AT, DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false));
+        columns.push(Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")));
+        // One value for every row: a dictionary of one entry costs 4 bytes a row to build.
+        let run_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        fields.push(Field::new(RUN_ID, run_type, false));
+        let run_id = Arc::new(StringArray::from(vec![self.config.run_id.as_str()]));
+        columns.push(Arc::new(DictionaryArray::new(Int32Array::from(vec![0; n]), run_id)));
+        RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())), columns)
+            .map_err(|e| Error::Sink(format!("stream `{}`: {e}", self.stream)))
+    }
+}

@@ -127,28 +127,7 @@ fn skip_value(b: &[u8], i: usize) -> Result<usize> {
     match b.get(i) {
         None => Err(eof()),
         Some(b'"') => skip_string(b, i),
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while j < b.len() {
-                match b[j] {
-                    b'"' => {
-                        j = skip_string(b, j)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Ok(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            Err(eof())
-        }
+        Some(b'{' | b'[') => container_end(b, i),
         Some(_) => {
             let mut j = i;
             while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace() {
@@ -157,6 +136,147 @@ fn skip_value(b: &[u8], i: usize) -> Result<usize> {
             Ok(j)
         }
     }
+}
+
+/// The end of the object or array opening at `i`: past the bracket that brings
+/// the nesting back to where it was.
+///
+/// The records array is most of a page, so it is scanned 64 bytes at a time, the
+/// way simdjson finds structure: bit masks of quotes, backslashes and brackets
+/// per block, the escaped characters and the inside of strings derived from them
+/// with integer arithmetic, and only the brackets outside strings walked one by
+/// one, and only in the block where the nesting may close. This finds where a
+/// value ends; arrow-json and serde_json validate what is inside.
+fn container_end(b: &[u8], i: usize) -> Result<usize> {
+    let mut depth = 0usize;
+    // Carried from one block to the next: whether its first byte is escaped, and
+    // whether it starts inside a string (all ones) or not.
+    let mut escape_carry = false;
+    let mut in_string_carry = 0u64;
+    let mut at = i;
+    while at < b.len() {
+        let block: [u8; 64] = match b.get(at..at + 64) {
+            Some(full) => full.try_into().expect("64 bytes"),
+            None => {
+                // Spaces are neutral: they are neither quotes, escapes nor brackets.
+                let mut padded = [b' '; 64];
+                padded[..b.len() - at].copy_from_slice(&b[at..]);
+                padded
+            }
+        };
+        let m = Masks::of(&block);
+        let escaped = escaped_bits(m.backslashes, &mut escape_carry);
+        let in_string = prefix_xor(m.quotes & !escaped) ^ in_string_carry;
+        in_string_carry = 0u64.wrapping_sub(in_string >> 63);
+        let (opens, closes) = (m.opens & !in_string, m.closes & !in_string);
+        if (closes.count_ones() as usize) < depth {
+            // The nesting cannot come back to zero in this block.
+            depth = depth + opens.count_ones() as usize - closes.count_ones() as usize;
+        } else {
+            let mut brackets = opens | closes;
+            while brackets != 0 {
+                let k = brackets.trailing_zeros();
+                brackets &= brackets - 1;
+                if opens & (1 << k) != 0 {
+                    depth += 1;
+                } else {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(at + k as usize + 1);
+                    }
+                }
+            }
+        }
+        at += 64;
+    }
+    Err(eof())
+}
+
+/// One bit per byte of a 64-byte block, for each byte the container scan cares about.
+struct Masks {
+    quotes: u64,
+    backslashes: u64,
+    /// `[` and `{`.
+    opens: u64,
+    /// `]` and `}`.
+    closes: u64,
+}
+
+impl Masks {
+    #[cfg(target_arch = "x86_64")]
+    fn of(block: &[u8; 64]) -> Masks {
+        use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+        let mut m = Masks { quotes: 0, backslashes: 0, opens: 0, closes: 0 };
+        for (n, lane) in block.chunks_exact(16).enumerate() {
+            // SAFETY: SSE2 is part of every x86_64 CPU, so these instructions need no
+            // runtime check; the load reads the 16 bytes of `lane`, with no alignment requirement.
+            let [quotes, backslashes, opens, closes] = unsafe {
+                let v = _mm_loadu_si128(lane.as_ptr().cast());
+                // `[`/`{` and `]`/`}` differ only in bit 0x20.
+                let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+                [(v, b'"'), (v, b'\\'), (folded, b'{'), (folded, b'}')]
+                    .map(|(v, c)| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u16 as u64)
+            };
+            let shift = 16 * n;
+            m.quotes |= quotes << shift;
+            m.backslashes |= backslashes << shift;
+            m.opens |= opens << shift;
+            m.closes |= closes << shift;
+        }
+        m
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn of(block: &[u8; 64]) -> Masks {
+        Masks::portable(block)
+    }
+
+    /// The same masks a byte at a time: other targets, and the reference in tests.
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    fn portable(block: &[u8; 64]) -> Masks {
+        let mut m = Masks { quotes: 0, backslashes: 0, opens: 0, closes: 0 };
+        for (k, &c) in block.iter().enumerate() {
+            let bit = 1u64 << k;
+            match c {
+                b'"' => m.quotes |= bit,
+                b'\\' => m.backslashes |= bit,
+                b'[' | b'{' => m.opens |= bit,
+                b']' | b'}' => m.closes |= bit,
+                _ => {}
+            }
+        }
+        m
+    }
+}
+
+/// The bytes of a block that a backslash escapes. `carry` says whether the
+/// block's first byte is escaped, and is set when its last byte escapes the next
+/// block's first. Backslashes are rare, so they are walked one by one.
+fn escaped_bits(mut backslashes: u64, carry: &mut bool) -> u64 {
+    let mut escaped = u64::from(*carry);
+    // An escaped backslash escapes nothing.
+    backslashes &= !escaped;
+    *carry = false;
+    while backslashes != 0 {
+        let k = backslashes.trailing_zeros();
+        backslashes &= backslashes - 1;
+        if k == 63 {
+            *carry = true;
+        } else {
+            escaped |= 1 << (k + 1);
+            backslashes &= !(1 << (k + 1));
+        }
+    }
+    escaped
+}
+
+/// Bit k of the result is the parity of bits 0..=k of `x`: with `x` the quotes,
+/// the bytes from an opening quote up to (not including) its closing one.
+fn prefix_xor(mut x: u64) -> u64 {
+    for shift in [1, 2, 4, 8, 16, 32] {
+        x ^= x << shift;
+    }
+    x
 }
 
 #[cfg(test)]
@@ -175,5 +295,78 @@ mod tests {
         assert!(split(b"{\"a\":1}", "/data").unwrap().records.is_none());
         assert_eq!(split(br#"{"a":[{"b":[5]}]}"#, "/a/0/b").unwrap().records.unwrap(), b"[5]");
         assert!(split(b"{\"a\":", "/a").is_err());
+    }
+
+    /// A small deterministic generator (xorshift), so a failure reproduces.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self, below: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % below
+        }
+
+        /// Strings full of what could confuse a scan: quotes, runs of backslashes, brackets.
+        fn string(&mut self) -> String {
+            let pieces = ["\"", "\\", "\\\\\\", "[", "]", "{", "}", ",", ":", "é", "a", "bcd", " "];
+            (0..self.next(40)).map(|_| pieces[self.next(pieces.len() as u64) as usize]).collect()
+        }
+
+        fn value(&mut self, depth: u32) -> Value {
+            match self.next(if depth > 4 { 4 } else { 6 }) {
+                0 => Value::Null,
+                1 => Value::from(self.next(1 << 40) as i64 - (1 << 39)),
+                2 | 3 => Value::String(self.string()),
+                4 => Value::Array((0..self.next(8)).map(|_| self.value(depth + 1)).collect()),
+                _ => Value::Object((0..self.next(8)).map(|_| (self.string(), self.value(depth + 1))).collect()),
+            }
+        }
+    }
+
+    /// The block scan ends every container exactly where serde_json does, at any
+    /// offset against the 64-byte blocks, compact or pretty.
+    #[test]
+    fn container_end_agrees_with_serde_json() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..3000 {
+            let value = Value::Array((0..rng.next(20)).map(|_| rng.value(0)).collect());
+            let text = if case % 2 == 0 { value.to_string() } else { serde_json::to_string_pretty(&value).unwrap() };
+            let lead = " ".repeat(rng.next(64) as usize);
+            let page = format!("{lead}{text} ,\"next\":\"]}}\"}}");
+            assert_eq!(container_end(page.as_bytes(), lead.len()), Ok(lead.len() + text.len()), "{page}");
+        }
+        assert!(container_end(br#"[{"a":"]"#, 0).is_err());
+    }
+
+    #[test]
+    fn block_masks_match_the_portable_ones() {
+        let mut rng = Rng(42);
+        for _ in 0..1000 {
+            // Near misses too: bytes that differ from a bracket in another bit than 0x20.
+            let bytes = b"\"\\[]{}a;|\xdb\xfd\xff ";
+            let block: [u8; 64] = std::array::from_fn(|_| bytes[rng.next(bytes.len() as u64) as usize]);
+            let (fast, slow) = (Masks::of(&block), Masks::portable(&block));
+            assert_eq!(
+                (fast.quotes, fast.backslashes, fast.opens, fast.closes),
+                (slow.quotes, slow.backslashes, slow.opens, slow.closes)
+            );
+        }
+    }
+
+    #[test]
+    fn escapes_carry_across_blocks() {
+        let mut carry = false;
+        // Backslashes at 62 and 63: the first escapes the second, which escapes nothing.
+        assert_eq!(escaped_bits(0b11 << 62, &mut carry), 1 << 63);
+        assert!(!carry);
+        // A lone backslash at 63 escapes the next block's first byte.
+        assert_eq!(escaped_bits(1 << 63, &mut carry), 0);
+        assert!(carry);
+        // ... which, being a backslash, escapes nothing itself.
+        assert_eq!(escaped_bits(0b1, &mut carry), 1);
+        assert!(!carry);
+        assert_eq!(prefix_xor(0b1001_0000), 0b0111_0000);
     }
 }

@@ -40,7 +40,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let out = commands::Output { json: cli.json };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread: a run's streams share one task and a connector's calls are
+    // sequential, so a multi-threaded scheduler would only add a cross-thread
+    // wake-up to every request (it cost a fifth of API ingestion's wall time in
+    // `just bench api`). The CPU-heavy Parquet encoding has threads of its own.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -85,14 +85,24 @@ pub struct StreamWriter {
     /// Parquet writer's cost is per batch as well as per row.
     pending: Vec<RecordBatch>,
     pending_rows: usize,
+    pending_bytes: usize,
 }
 
-/// Rows gathered before a write.
+/// Rows gathered before a write...
 const COALESCE_ROWS: usize = 64 * 1024;
+
+/// ... or fewer when they are wide: the queue to the encoder holds a few such
+/// groups, so this bounds the memory a stream holds in flight.
+const COALESCE_BYTES: usize = 16 << 20;
 
 impl StreamWriter {
     pub fn new(stream: &str, config: Arc<SinkConfig>, lineage: Lineage) -> Self {
-        StreamWriter { encoder: Encoder::new(stream, config, lineage), pending: Vec::new(), pending_rows: 0 }
+        StreamWriter {
+            encoder: Encoder::new(stream, config, lineage),
+            pending: Vec::new(),
+            pending_rows: 0,
+            pending_bytes: 0,
+        }
     }
 
     /// Appends a batch (the `_hw_` columns are added when it is written).
@@ -104,8 +114,9 @@ impl StreamWriter {
             self.flush_pending()?;
         }
         self.pending_rows += batch.num_rows();
+        self.pending_bytes += batch.get_array_memory_size();
         self.pending.push(batch.clone());
-        if self.pending_rows >= COALESCE_ROWS {
+        if self.pending_rows >= COALESCE_ROWS || self.pending_bytes >= COALESCE_BYTES {
             self.flush_pending()?;
         }
         Ok(())
@@ -113,6 +124,7 @@ impl StreamWriter {
 
     fn flush_pending(&mut self) -> Result<()> {
         self.pending_rows = 0;
+        self.pending_bytes = 0;
         match std::mem::take(&mut self.pending) {
             batches if batches.is_empty() => Ok(()),
             batches => self.encoder.write(batches),
@@ -129,6 +141,7 @@ impl StreamWriter {
     pub fn discard(&mut self) {
         self.pending.clear();
         self.pending_rows = 0;
+        self.pending_bytes = 0;
         self.encoder.discard();
     }
 }
@@ -186,6 +199,22 @@ mod tests {
         assert!(batches[0].column_by_name(EXTRACTED_AT).is_some() && batches[0].column_by_name(RUN_ID).is_some());
         assert_eq!(read(&files[1].staging)[0].num_rows(), 2);
         assert!(w.finish().unwrap().is_empty(), "a second finish hands back nothing new");
+    }
+
+    /// Wide rows are handed to the encoder before 64K of them pile up.
+    #[test]
+    fn wide_rows_are_written_early() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = writer(dir.path());
+        let wide = "x".repeat(64 * 1024);
+        let schema = Schema::new(vec![Field::new("blob", DataType::Utf8, false)]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(StringArray::from(vec![wide.as_str(); 100]))])
+            .unwrap();
+        for _ in 0..3 {
+            w.write(&batch).unwrap();
+        }
+        assert!(w.pending_rows < 300 && w.pending_bytes < COALESCE_BYTES, "300 rows of 64 KB are 19 MB");
+        assert_eq!(w.finish().unwrap().iter().map(|f| f.rows).sum::<u64>(), 300);
     }
 
     /// What no checkpoint took is deleted, by `discard` and by dropping the writer.

@@ -365,6 +365,24 @@ fn rate_limit_headers_hold_requests_until_the_reset() {
     assert_eq!(api.with(|s| s.log.len()), 4, "no 429 was needed");
 }
 
+/// A policy's burst limit spreads requests at its rate; its daily quota does not
+/// (spread over a day, each gap would exceed `max_wait_s` and pause the stream).
+#[test]
+fn a_rate_limit_policy_spreads_bursts_and_spends_quotas_as_needed() {
+    let (env, api) = (env(), MockApi::start(orders(1..=8), 2));
+    api.with(|s| s.rate_policy = "\"burst\";q=5;w=1, \"day\";q=1000;w=86400".into());
+    pipeline(&env, &api, &cursor_stream(), "[limits]\nmax_wait_s = 5");
+    let out = env.headwater(&["run", "api.toml", "--json"]).ok();
+    assert_eq!(out.json()["streams"][0]["status"], "ok", "{}", out.stdout);
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=8));
+    let times = api.request_times();
+    assert_eq!(times.len(), 4);
+    for pair in times.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(gap >= Duration::from_millis(180), "5 requests a second means 200ms apart, not {gap:?}");
+    }
+}
+
 #[test]
 fn a_name_resolving_to_a_private_address_is_refused_unless_the_address_is_listed() {
     let (env, api) = (env(), MockApi::start(orders(1..=5), 10));

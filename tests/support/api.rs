@@ -49,6 +49,8 @@ pub struct ApiState {
     /// Send `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: <n>` every `rate_headers_every` requests.
     pub rate_headers_every: u32,
     pub rate_reset_s: u32,
+    /// Sent as `RateLimit-Policy` with every response, when not empty.
+    pub rate_policy: String,
     /// Records of page 2 onwards get an extra field `coupon`.
     pub drift_from_page_2: bool,
     /// OAuth2: the refresh token the server accepts now (rotated at each use),
@@ -173,6 +175,9 @@ fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(&'stati
     if s.rate_headers_every > 0 && s.served.is_multiple_of(s.rate_headers_every) {
         extra.push(("x-ratelimit-remaining", "0".to_string()));
         extra.push(("x-ratelimit-reset", s.rate_reset_s.to_string()));
+    }
+    if !s.rate_policy.is_empty() {
+        extra.push(("ratelimit-policy", s.rate_policy.clone()));
     }
     Ok(extra)
 }

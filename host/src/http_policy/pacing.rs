@@ -2,9 +2,15 @@
 //! (`X-RateLimit-Remaining`/`-Reset`, IETF `RateLimit-Remaining`/`-Reset` and
 //! the structured `RateLimit: …;r=0;t=5`) hold requests back until the window
 //! resets once the budget is spent; a `RateLimit-Policy` (`100;w=60`, or
-//! `"default";q=100;w=60`) spreads requests at the policy's average rate; and
-//! after a 429 the host slows down (doubling a gap between requests), then
-//! recovers step by step on success.
+//! `"default";q=100;w=60`) with a window of a minute or less spreads requests
+//! at the policy's average rate; and after a 429 the host slows down (doubling
+//! a gap between requests), then recovers step by step on success.
+//!
+//! Longer windows (hourly, daily quotas) are not spread: a sync that needs 50
+//! requests of a 10,000-a-day quota should not take the day, and spreading it
+//! would make every gap exceed `max_wait_s` and pause the stream. Such quotas
+//! are spent as needed; once the server says the budget is gone, requests wait
+//! for its reset, or the stream pauses until the next run.
 
 use reqwest::header::HeaderMap;
 use std::collections::HashMap;
@@ -86,7 +92,11 @@ pub fn exhausted_until(headers: &HeaderMap) -> Option<Duration> {
     (r? <= 0.0).then(|| t.unwrap_or(Duration::from_secs(1)))
 }
 
-/// The strictest average interval of a `RateLimit-Policy` header: window / quota.
+/// Longest policy window whose average rate is kept (a burst limit, not a quota).
+const SPREAD_WINDOW_S: f64 = 60.0;
+
+/// The strictest average interval (window / quota) of a `RateLimit-Policy`
+/// header's burst limits: its policies with a window of at most a minute.
 pub fn policy_interval(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get("ratelimit-policy")?.to_str().ok()?;
     value
@@ -104,7 +114,7 @@ pub fn policy_interval(headers: &HeaderMap) -> Option<Duration> {
                 }
             }
             let (q, w) = (quota?, window?);
-            (q > 0.0 && w > 0.0).then(|| Duration::from_secs_f64(w / q))
+            (q > 0.0 && w > 0.0 && w <= SPREAD_WINDOW_S).then(|| Duration::from_secs_f64(w / q))
         })
         .max()
 }
@@ -149,8 +159,12 @@ mod tests {
     #[test]
     fn a_policy_spreads_requests_at_its_average_rate() {
         assert_eq!(policy_interval(&headers(&[("ratelimit-policy", "10;w=1")])), Some(Duration::from_millis(100)));
-        let both = headers(&[("ratelimit-policy", "\"burst\";q=100;w=60, \"day\";q=1000;w=86400")]);
-        assert_eq!(policy_interval(&both), Some(Duration::from_secs_f64(86.4)));
+        let both = headers(&[("ratelimit-policy", "\"burst\";q=100;w=60, \"sec\";q=5;w=1")]);
+        assert_eq!(policy_interval(&both), Some(Duration::from_millis(600)), "the strictest burst limit");
+        // A daily quota is spent as needed, not spread over the day.
+        let quota = headers(&[("ratelimit-policy", "\"burst\";q=100;w=10, \"day\";q=1000;w=86400")]);
+        assert_eq!(policy_interval(&quota), Some(Duration::from_millis(100)));
+        assert_eq!(policy_interval(&headers(&[("ratelimit-policy", "1000;w=86400")])), None);
         let p = Pacer::default();
         p.observe("h", 200, &headers(&[("ratelimit-policy", "4;w=1")]));
         assert!(p.delay("h") > Duration::from_millis(200));

@@ -48,6 +48,7 @@ enum Job {
 
 /// The stream's handle on its encoder thread, started at the first write.
 pub struct Encoder {
+    stream: String,
     files: Option<Files>,
     running: Option<(SyncSender<Job>, JoinHandle<()>)>,
     /// The thread's first error, seen by the stream before its next write.
@@ -57,7 +58,7 @@ pub struct Encoder {
 impl Encoder {
     pub fn new(stream: &str, config: Arc<SinkConfig>, lineage: Lineage) -> Self {
         let files = Files { stream: stream.to_string(), config, lineage, current: None, finished: Vec::new() };
-        Encoder { files: Some(files), running: None, failed: Arc::default() }
+        Encoder { stream: stream.to_string(), files: Some(files), running: None, failed: Arc::default() }
     }
 
     /// Queues batches of one schema to be written as one; waits only while the queue is full.
@@ -109,7 +110,7 @@ impl Encoder {
         let (jobs, queue) = sync_channel(QUEUE);
         let failed = self.failed.clone();
         let thread = std::thread::Builder::new()
-            .name(format!("parquet-{}", files.stream))
+            .name("hw-parquet".into())
             .spawn(move || files.serve(queue, &failed))
             .map_err(Error::io("starting the Parquet encoder thread"))?;
         self.running = Some((jobs, thread));
@@ -118,7 +119,9 @@ impl Encoder {
 
     /// The error to give when the thread is gone (it panicked).
     fn stopped(&self) -> Error {
-        Error::Sink(self.failed.get().cloned().unwrap_or_else(|| "the Parquet encoder thread stopped".into()))
+        Error::Sink(self.failed.get().cloned().unwrap_or_else(|| {
+            format!("stream `{}`: the Parquet encoder thread stopped unexpectedly (see the log above)", self.stream)
+        }))
     }
 }
 

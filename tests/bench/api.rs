@@ -5,7 +5,7 @@
 //! throughput close to the native program's, and does its memory stay bounded?
 
 use crate::measure::{self, Measured, Stdout};
-use crate::report::{self, mb, rate, verdict};
+use crate::report::{self, mb, rate};
 use crate::server::MockApi;
 use crate::{Ctx, verify};
 use anyhow::{Context, Result, ensure};
@@ -104,17 +104,7 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
         "\nThroughput ratios: c/a = {c_a:.2}, c/b = {c_b:.2}, b/a = {:.2}\n\n",
         a.seconds / b.seconds
     ));
-    md.push_str(&format!(
-        "- target c ≥ {MIN_RATIO_TO_NATIVE} × b: c/b = {c_b:.2}: **{}**\n",
-        verdict(c_b >= MIN_RATIO_TO_NATIVE)
-    ));
-    md.push_str(&format!(
-        "- target peak RSS of c < {MAX_RSS_MB:.0} MB: {:.1} MB: **{}**\n",
-        mb(c.max_rss),
-        verdict(mb(c.max_rss) < MAX_RSS_MB)
-    ));
-    md.push_str(&crate::report::cpu_note(&b, &c));
-    md.push_str(&crate::report::floor_note(&[&a, &b, &c]));
+    md.push_str(&report::targets(&a, &b, &c, MIN_RATIO_TO_NATIVE, MAX_RSS_MB));
     Ok(md)
 }
 

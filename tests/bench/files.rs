@@ -5,7 +5,7 @@
 //! on a file far larger than any batch?
 
 use crate::measure::{self, Measured, Stdout};
-use crate::report::{self, mb, rate, verdict};
+use crate::report::{self, mb, rate};
 use crate::{Ctx, dataset, verify};
 use anyhow::{Context, Result};
 use std::io::{BufWriter, Write};
@@ -93,17 +93,7 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
     ));
     let (c_a, c_b) = (a.seconds / c.seconds, b.seconds / c.seconds);
     md.push_str(&format!("\nThroughput ratios: c/a = {c_a:.3}, c/b = {c_b:.2}\n\n"));
-    md.push_str(&format!(
-        "- target c ≥ {MIN_RATIO_TO_NATIVE} × b: c/b = {c_b:.2}: **{}**\n",
-        verdict(c_b >= MIN_RATIO_TO_NATIVE)
-    ));
-    md.push_str(&format!(
-        "- target peak RSS of c < {MAX_RSS_MB:.0} MB: {:.1} MB: **{}**\n",
-        mb(c.max_rss),
-        verdict(mb(c.max_rss) < MAX_RSS_MB)
-    ));
-    md.push_str(&crate::report::cpu_note(&b, &c));
-    md.push_str(&crate::report::floor_note(&[&a, &b, &c]));
+    md.push_str(&report::targets(&a, &b, &c, MIN_RATIO_TO_NATIVE, MAX_RSS_MB));
     Ok(md)
 }
 

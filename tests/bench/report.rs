@@ -2,6 +2,8 @@
 //! collected into target/bench/results.md, so a run leaves a record that can be
 //! pasted into an issue.
 
+use crate::measure::Measured;
+
 /// A Markdown table with padded columns (numbers right-aligned).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..headers.len())
@@ -47,24 +49,28 @@ pub fn rate(n: f64) -> String {
     out
 }
 
-/// The note on the RSS floor the launcher leaves under every peak RSS figure.
-pub fn floor_note(runs: &[&crate::measure::Measured]) -> String {
-    let floor = runs.iter().map(|m| m.launcher_rss).max().unwrap_or(0);
-    format!("- every peak RSS includes the launcher's floor of at most {:.1} MB (see measure.rs)\n", mb(floor))
-}
-
-/// The CPU-time ratio beside the wall-time one: headwater encodes Parquet on a
-/// thread of its own, so its wall time can beat a baseline that spends more CPU.
-pub fn cpu_note(b: &crate::measure::Measured, c: &crate::measure::Measured) -> String {
+/// The targets' verdicts and the notes under a benchmark's table: (c) against
+/// the native baseline (b) in wall time, (c)'s peak RSS, rows per CPU-second,
+/// and the launcher's RSS floor under every figure.
+pub fn targets(a: &Measured, b: &Measured, c: &Measured, min_ratio: f64, max_rss_mb: f64) -> String {
+    let c_b = b.seconds / c.seconds;
+    let floor = [a, b, c].iter().map(|m| m.launcher_rss).max().unwrap_or(0);
     format!(
-        "- rows per CPU-second: c/b = {:.2} ((c) encodes Parquet on a thread of its own, so its wall time \
-         overlaps encoding with fetching and decoding; the throughput ratios above are wall time)\n",
-        b.cpu_seconds / c.cpu_seconds
+        "- target c ≥ {min_ratio} × b: c/b = {c_b:.2}: **{}**\n\
+         - target peak RSS of c < {max_rss_mb:.0} MB: {:.1} MB: **{}**\n\
+         - rows per CPU-second: c/b = {:.2} ((c) encodes Parquet on a thread of its own, so its wall time \
+         overlaps encoding with fetching and decoding; the throughput ratios above are wall time)\n\
+         - every peak RSS includes the launcher's floor of at most {:.1} MB (see measure.rs)\n",
+        verdict(c_b >= min_ratio),
+        mb(c.max_rss),
+        verdict(mb(c.max_rss) < max_rss_mb),
+        b.cpu_seconds / c.cpu_seconds,
+        mb(floor),
     )
 }
 
 /// "met" or "NOT met".
-pub fn verdict(ok: bool) -> &'static str {
+fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "NOT met" }
 }
 

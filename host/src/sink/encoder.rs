@@ -106,7 +106,8 @@ impl Encoder {
     }
 
     fn start(&mut self) -> Result<()> {
-        let files = self.files.take().expect("an encoder starts once");
+        // Gone only if an earlier start could not spawn the thread.
+        let Some(files) = self.files.take() else { return Err(self.stopped()) };
         let (jobs, queue) = sync_channel(QUEUE);
         let failed = self.failed.clone();
         let thread = std::thread::Builder::new()
@@ -117,7 +118,7 @@ impl Encoder {
         Ok(())
     }
 
-    /// The error to give when the thread is gone (it panicked).
+    /// The error to give when the thread is gone (it panicked, or never started).
     fn stopped(&self) -> Error {
         Error::Sink(self.failed.get().cloned().unwrap_or_else(|| {
             format!("stream `{}`: the Parquet encoder thread stopped unexpectedly (see the log above)", self.stream)

@@ -103,6 +103,25 @@ fn too_many_429s_fail_the_run_naming_the_url_and_commit_nothing() {
     assert!(env.parquet_files("lake").is_empty());
 }
 
+/// Parquet is written on an encoder thread: its failure still fails the stream,
+/// naming the path, and commits nothing; the next run, with the way clear, loads everything.
+#[test]
+fn a_sink_that_cannot_be_written_fails_the_stream_and_commits_nothing() {
+    let env = env_with_token();
+    let api = MockApi::start(orders(1..=1200), 500);
+    env.write("shop.toml", pipeline(&api, ""));
+    // A file where the staging folders must go (a run clears what is inside them, not this).
+    let blocked = env.write("lake/_staging", "in the way");
+    env.headwater(&["run", "shop.toml"]).fails(1, &["orders", "creating", "_staging"]);
+    assert!(env.parquet_files("lake/orders").is_empty());
+    let state = env.headwater(&["state", "show", "shop.toml", "--json"]).ok().json();
+    assert!(state[0]["watermark"].is_null(), "nothing was committed: {state}");
+
+    std::fs::remove_file(blocked).unwrap();
+    env.headwater(&["run", "shop.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=1200));
+}
+
 #[test]
 fn wrong_credential_fails_with_auth_and_the_secret_never_shows() {
     let env = env_with_token();

@@ -124,7 +124,7 @@ incremental = {{ cursor_field = "updated_at", cursor_param = "updated_since", cu
 }
 
 #[test]
-fn graphql_with_relay_page_info() {
+fn graphql_with_relay_page_info_retried_on_5xx() {
     let (env, api) = (env(), MockApi::start(orders(1..=130), 50));
     let stream = format!(
         r#"path = "/graphql"
@@ -134,9 +134,12 @@ incremental = {{ cursor_field = "updated_at", cursor_param = "since", cursor_in 
 {COLUMNS}"#
     );
     pipeline(&env, &api, &stream, "");
-    env.headwater(&["run", "api.toml"]).ok();
+    // GraphQL queries are POSTs, yet reads: the host retries them on 5xx like a GET.
+    api.with(|s| s.fail_5xx = 2);
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["hosts"][format!("http://{}", api.host())]["retries"], 2);
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=130));
-    assert_eq!(api.requests().len(), 3);
+    assert_eq!(api.requests().len(), 2 + 3, "two 503s, then three pages");
 }
 
 #[test]

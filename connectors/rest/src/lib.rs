@@ -79,7 +79,9 @@ struct Fetched {
 }
 
 fn fetch(config: &Config, stream: &StreamConfig, req: &RequestSpec) -> Result<Fetched> {
-    into_fetched(req, http::send(&request(config, stream, req))?)
+    // A page request only reads, even sent by POST (GraphQL, search endpoints):
+    // the host may retry it on 5xx like a GET.
+    into_fetched(req, http::send_read(&request(config, stream, req))?)
 }
 
 fn request(config: &Config, stream: &StreamConfig, req: &RequestSpec) -> http::Request {

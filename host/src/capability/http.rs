@@ -28,25 +28,29 @@ impl HttpCtx {
         HttpCtx { policy: None, stream_limit: None }
     }
 
-    async fn send_one(&self, req: http::Request) -> Result<http::Response, WitError> {
+    async fn send_one(&self, req: http::Request, read: bool) -> Result<http::Response, WitError> {
         let Some(policy) = &self.policy else {
             return Err(WitError::Denied("HTTP is not available in this call".into()));
         };
         if let Some(limit) = &self.stream_limit {
             limit.until_ready().await;
         }
-        policy.send(req).await
+        if read { policy.send_read(req).await } else { policy.send(req).await }
     }
 }
 
 impl http::Host for HttpCtx {
     async fn send(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, WitError>> {
-        Ok(self.send_one(req).await)
+        Ok(self.send_one(req, false).await)
+    }
+
+    async fn send_read(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, WitError>> {
+        Ok(self.send_one(req, true).await)
     }
 
     async fn send_all(&mut self, reqs: Vec<http::Request>) -> wasmtime::Result<Vec<Result<http::Response, WitError>>> {
         let this = &*self;
-        Ok(futures::future::join_all(reqs.into_iter().map(|r| this.send_one(r))).await)
+        Ok(futures::future::join_all(reqs.into_iter().map(|r| this.send_one(r, false))).await)
     }
 }
 

@@ -154,8 +154,19 @@ impl HttpPolicy {
         f(self.stats.lock().expect("stats lock").entry(host.to_string()).or_default());
     }
 
-    /// Sends a connector's request under the policy.
+    /// Sends a connector's request under the policy. 5xx and connection errors
+    /// are retried only for idempotent methods.
     pub async fn send(&self, req: Request) -> Result<Response, WitError> {
+        self.send_as(req, false).await
+    }
+
+    /// Sends a request the connector declares a read (`http.send-read`): retried
+    /// like a GET whatever its method.
+    pub async fn send_read(&self, req: Request) -> Result<Response, WitError> {
+        self.send_as(req, true).await
+    }
+
+    async fn send_as(&self, req: Request, read: bool) -> Result<Response, WitError> {
         let url =
             url::Url::parse(&req.url).map_err(|e| WitError::Config(format!("URL `{}` is invalid: {e}", req.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -184,7 +195,7 @@ impl HttpPolicy {
                 HeaderValue::from_str(v).map_err(|_| WitError::Config(format!("header `{k}` has an invalid value")))?;
             headers.append(name, value);
         }
-        let idempotent = matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS");
+        let idempotent = read || matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS");
         // Messages name the URL as the connector wrote it: never with an injected credential.
         let shown = format!("{method} {url}");
         let mut last = String::new();

@@ -78,7 +78,7 @@ pub struct StagedFile {
 
 /// Writes one stream's batches to staged Parquet files. A file ends at each
 /// checkpoint and whenever the batch schema changes (so each file has one schema).
-/// Batches are gathered here and encoded on the stream's own thread ([`encoder`]).
+/// Batches are gathered here and encoded on a thread of the stream's own (`sink/encoder.rs`).
 pub struct StreamWriter {
     encoder: Encoder,
     /// Small batches (an API page each) gathered into one before writing: the

@@ -35,6 +35,11 @@ impl Request {
     pub fn send(&self) -> Result<Response> {
         send(self)
     }
+
+    /// Sends a request that only reads (see [`send_read`]).
+    pub fn send_read(&self) -> Result<Response> {
+        send_read(self)
+    }
 }
 
 impl Response {
@@ -67,6 +72,13 @@ impl Response {
 /// Sends a request through the host.
 pub fn send(request: &Request) -> Result<Response> {
     wit::send(request)
+}
+
+/// Sends a request that only reads, whatever its method (a GraphQL query, a
+/// search sent by POST): the host retries it on 5xx and connection errors as it
+/// does a GET. Never for a request that changes something on the server.
+pub fn send_read(request: &Request) -> Result<Response> {
+    wit::send_read(request)
 }
 
 /// Sends requests concurrently through the host (within its rate limit); the

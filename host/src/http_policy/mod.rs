@@ -6,7 +6,7 @@
 //!   rate-limit headers and a slowdown after 429s ([`pacing`]);
 //! - retries of 429s (Retry-After in seconds or as a date, else exponential
 //!   backoff with full jitter), 5xx and connection errors for idempotent
-//!   requests, bounded in attempts; a 429 asking to wait beyond `max_wait_s`
+//!   requests and for reads sent with `http.send-read`, bounded in attempts; a 429 asking to wait beyond `max_wait_s`
 //!   pauses the stream rather than failing it.
 //!
 //! The connector sees only the final response.

@@ -53,12 +53,7 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
         b.push(measure::run("api-b-native", cmd, work.path(), Stdout::Capture)?);
 
         eprintln!("   run {run}/{}: (c) headwater run (rest)", ctx.runs);
-        for d in [&lake, &work.path().join(".headwater")] {
-            let _ = std::fs::remove_dir_all(d);
-        }
-        let mut cmd = ctx.headwater(&home);
-        cmd.current_dir(work.path()).arg("run").arg(&pipeline).arg("--json");
-        c.push(measure::run("api-c-headwater", cmd, work.path(), Stdout::Capture)?);
+        c.push(ctx.run_headwater("api-c-headwater", &home, work.path(), &pipeline)?);
     }
     let (a, b, c) = (Measured::best_of(&a), Measured::best_of(&b), Measured::best_of(&c));
 

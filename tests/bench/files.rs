@@ -59,12 +59,7 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
         b.push(measure::run("files-b-native", cmd, work.path(), Stdout::Capture)?);
 
         eprintln!("   run {run}/{}: (c) headwater run (files)", ctx.runs);
-        for d in [&lake, &work.path().join(".headwater")] {
-            let _ = std::fs::remove_dir_all(d);
-        }
-        let mut cmd = ctx.headwater(&home);
-        cmd.current_dir(work.path()).arg("run").arg(&pipeline).arg("--json");
-        c.push(measure::run("files-c-headwater", cmd, work.path(), Stdout::Capture)?);
+        c.push(ctx.run_headwater("files-c-headwater", &home, work.path(), &pipeline)?);
     }
     let (a, b, c) = (Measured::best_of(&a), Measured::best_of(&b), Measured::best_of(&c));
 

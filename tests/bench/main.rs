@@ -124,6 +124,17 @@ impl Ctx {
         cmd
     }
 
+    /// (c): one measured `headwater run --json` of `pipeline` in `work`, from an
+    /// empty lake and state, so every run does the whole job.
+    fn run_headwater(&self, label: &str, home: &Path, work: &Path, pipeline: &Path) -> Result<measure::Measured> {
+        for d in [work.join("lake"), work.join(".headwater")] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        let mut cmd = self.headwater(home);
+        cmd.current_dir(work).arg("run").arg(pipeline).arg("--json");
+        measure::run(label, cmd, work, measure::Stdout::Capture)
+    }
+
     /// Installs a connector into `home` (not measured).
     fn install(&self, home: &Path, wasm: &Path, name: &str) -> Result<()> {
         let out = self

@@ -4,31 +4,10 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use arrow::array::{Array, Int64Array};
+use headwater_tests::parquet_files;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use std::path::{Path, PathBuf};
-
-/// Every `.parquet` file under `path` (or `path` itself), sorted.
-pub fn parquet_files(path: &Path) -> Vec<PathBuf> {
-    if path.is_file() {
-        return vec![path.to_path_buf()];
-    }
-    let mut files = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files
-}
+use std::path::Path;
 
 /// Checks that the Parquet under `path` holds exactly the ids 1..=`records`,
 /// each once, with no null; returns the row count and the files' total size.

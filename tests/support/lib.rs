@@ -124,21 +124,7 @@ impl Env {
 
     /// Every Parquet file under `rel`, sorted.
     pub fn parquet_files(&self, rel: &str) -> Vec<PathBuf> {
-        let mut files = Vec::new();
-        let mut stack = vec![self.path(rel)];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|x| x == "parquet") {
-                    files.push(p);
-                }
-            }
-        }
-        files.sort();
-        files
+        parquet_files(&self.path(rel))
     }
 
     /// Every row of every Parquet file under `rel`, as JSON objects.
@@ -223,4 +209,26 @@ pub fn assert_same_orders(sink: &[Map<String, Value>], expected: &[Value]) {
         }
         assert_eq!(landed, e["updated_at"].as_str().unwrap(), "order {id}: updated_at");
     }
+}
+
+/// Every `.parquet` file under `path` (or `path` itself), sorted.
+pub fn parquet_files(path: &Path) -> Vec<PathBuf> {
+    if path.is_file() {
+        return vec![path.to_path_buf()];
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
 }

@@ -6,9 +6,15 @@
 
 use crate::bindings::{ConnectorSpec, StreamInfo, WitError};
 use crate::capability::HostState;
+use crate::capability::files::FilesCtx;
+use crate::capability::http::HttpCtx;
+use crate::capability::output::OutputCtx;
+use crate::capability::state::StateCtx;
 use crate::engine::{EPOCH_TICK, LoadedComponent};
+use crate::error::Call;
 use crate::{Error, Result};
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
@@ -30,34 +36,53 @@ impl CallLimits {
 pub struct Connector {
     /// The name users know it by: installed name, or the file name.
     pub name: String,
+    /// The component file it was loaded from.
+    pub file: PathBuf,
     pub component: LoadedComponent,
 }
 
 impl Connector {
-    pub fn new(name: impl Into<String>, component: LoadedComponent) -> Self {
-        Connector { name: name.into(), component }
+    pub fn new(name: impl Into<String>, file: PathBuf, component: LoadedComponent) -> Self {
+        Connector { name: name.into(), file, component }
     }
 
     /// A host state granting nothing, limited by `limits`.
-    pub fn bare_state(&self, limits: CallLimits) -> HostState {
+    fn bare_state(&self, limits: CallLimits) -> HostState {
         HostState::bare(&self.name, store_limits(limits))
+    }
+
+    /// A host state for `check` and `discover`: HTTP and files, no output.
+    pub fn probe_state(&self, limits: CallLimits, http: HttpCtx, files: FilesCtx) -> HostState {
+        HostState::for_probe(&self.name, store_limits(limits), http, files)
+    }
+
+    /// A host state for `read`.
+    pub fn read_state(
+        &self,
+        limits: CallLimits,
+        http: HttpCtx,
+        files: FilesCtx,
+        state: StateCtx,
+        output: OutputCtx,
+    ) -> HostState {
+        HostState::for_read(store_limits(limits), http, files, state, output)
     }
 
     pub async fn spec(&self, limits: CallLimits) -> Result<ConnectorSpec> {
         let (result, _) = self
-            .call("spec", self.bare_state(limits), limits, async |c, s| c.call_spec(s).await.map(Ok::<_, WitError>))
+            .call(Call::Spec, self.bare_state(limits), limits, async |c, s| c.call_spec(s).await.map(Ok::<_, WitError>))
             .await;
         result
     }
 
     pub async fn check(&self, config: &str, state: HostState, limits: CallLimits) -> Result<()> {
         let config = config.to_string();
-        self.call("check", state, limits, async move |c, s| c.call_check(s, &config).await).await.0
+        self.call(Call::Check, state, limits, async move |c, s| c.call_check(s, &config).await).await.0
     }
 
     pub async fn discover(&self, config: &str, state: HostState, limits: CallLimits) -> Result<Vec<StreamInfo>> {
         let config = config.to_string();
-        self.call("discover", state, limits, async move |c, s| c.call_discover(s, &config).await).await.0
+        self.call(Call::Discover, state, limits, async move |c, s| c.call_discover(s, &config).await).await.0
     }
 
     /// Reads `streams`; returns the host state too, which holds what was emitted.
@@ -70,11 +95,11 @@ impl Connector {
     ) -> (Result<()>, HostState) {
         let config = config.to_string();
         let streams = streams.to_vec();
-        self.call("read", state, limits, async move |c, s| c.call_read(s, &config, &streams).await).await
+        self.call(Call::Read, state, limits, async move |c, s| c.call_read(s, &config, &streams).await).await
     }
 
     /// Instantiates in a fresh store and runs one export under the limits.
-    async fn call<T, F>(&self, call: &str, state: HostState, limits: CallLimits, f: F) -> (Result<T>, HostState)
+    async fn call<T, F>(&self, call: Call, state: HostState, limits: CallLimits, f: F) -> (Result<T>, HostState)
     where
         F: AsyncFnOnce(
             &crate::bindings::exports::headwater::connector::connector::Guest,
@@ -82,7 +107,7 @@ impl Connector {
         ) -> wasmtime::Result<std::result::Result<T, WitError>>,
     {
         let mut store = Store::new(self.component.pre.engine(), state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| s.limits());
         let ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
@@ -103,8 +128,9 @@ impl Connector {
         (result, store.into_data())
     }
 
-    fn fail(&self, call: &str, message: String) -> Error {
-        Error::Connector { connector: self.name.clone(), call: call.to_string(), message }
+    /// A failure of `call`, naming the connector.
+    pub fn fail(&self, call: Call, message: String) -> Error {
+        Error::Connector { connector: self.name.clone(), call, message }
     }
 }
 

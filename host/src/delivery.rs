@@ -1,98 +1,107 @@
 //! The delivery protocol: how a checkpoint's files and its state are committed
 //! together so that a crash at any point, then a rerun, leaves each row in the
-//! sink exactly once and the watermark equal to what the sink holds.
+//! sink exactly once and the watermark equal to what the sink holds. It is
+//! written against the two seams, [`Sink`] and [`StateStore`]:
 //!
-//! 1. the sink finishes and fsyncs the checkpoint's files in staging;
+//! 1. the sink's writer finishes and fsyncs the checkpoint's files in staging;
 //! 2. an intent {files, new state} is recorded durably in the state store;
-//! 3. the files are renamed into place (and their folders fsynced);
-//! 4. the new state is written and the intent dropped, in one atomic batch.
+//! 3. the sink publishes the files (for the Hive sink: renamed into place and
+//!    their folders fsynced);
+//! 4. the store writes the new state and drops the intent, in one atomic step.
 //!
 //! On start, [`recover`] completes every intent whose files are all still
-//! staged or already in place, and discards staging: files staged without an
+//! staged or already published, and clears staging: files staged without an
 //! intent belong to a checkpoint that never committed.
+//!
+//! A table-format sink that keeps its streams' progress in its own log fits the
+//! same four steps with one type implementing both traits: publishing is a no-op
+//! (staged data files are invisible until the log names them) and completing the
+//! intent is the table commit that adds the files and records the state at once.
 
-use crate::sink::StagedFile;
-use crate::store::{Intent, StateStore, StreamState};
-use crate::{Error, Result};
-use std::path::Path;
+use crate::sink::{Sink, SinkError, StagedFile};
+use crate::store::{StateStore, StoreError, StreamState};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A checkpoint between "files staged" and "state written": what recovery completes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Intent {
+    pub stream: String,
+    /// (staging path, final path) of each file of the checkpoint.
+    pub files: Vec<(PathBuf, PathBuf)>,
+    pub state: StreamState,
+}
+
+/// A commit that did not happen, or did not finish (recovery finishes it on the next start).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
 
 /// Commits `files` and `state` for `stream` (steps 2-4 above).
-pub fn commit(store: &StateStore, stream: &str, files: &[StagedFile], state: StreamState) -> Result<()> {
+pub fn commit(
+    sink: &dyn Sink,
+    store: &dyn StateStore,
+    stream: &str,
+    files: &[StagedFile],
+    state: StreamState,
+) -> Result<(), DeliveryError> {
     let intent = Intent {
         stream: stream.to_string(),
         files: files.iter().map(|f| (f.staging.clone(), f.final_path.clone())).collect(),
         state,
     };
     store.put_intent(&intent)?;
-    move_into_place(&intent)?;
-    store.complete_intent(&intent)
+    sink.publish(&intent.stream, &intent.files)?;
+    Ok(store.complete_intent(&intent)?)
 }
 
-/// Completes interrupted commits and clears `staging`. Returns the streams recovered.
-pub fn recover(store: &StateStore, staging: &Path) -> Result<Vec<String>> {
+/// Commits a new state that no files go with (e.g. a finished backfill handing
+/// off), through the same atomic step as a checkpoint's.
+pub fn commit_state(store: &dyn StateStore, stream: &str, state: StreamState) -> Result<(), DeliveryError> {
+    Ok(store.complete_intent(&Intent { stream: stream.to_string(), files: Vec::new(), state })?)
+}
+
+/// Completes interrupted commits and clears staging. Returns the streams recovered.
+pub fn recover(sink: &dyn Sink, store: &dyn StateStore) -> Result<Vec<String>, DeliveryError> {
     let mut recovered = Vec::new();
     for intent in store.intents()? {
-        move_into_place(&intent)?;
+        sink.publish(&intent.stream, &intent.files)?;
         store.complete_intent(&intent)?;
         recovered.push(intent.stream);
     }
-    if staging.exists() {
-        std::fs::remove_dir_all(staging).map_err(Error::io(format!("clearing staging {}", staging.display())))?;
-    }
+    sink.clear_staging()?;
     Ok(recovered)
-}
-
-fn move_into_place(intent: &Intent) -> Result<()> {
-    for (staging, final_path) in &intent.files {
-        if staging.exists() {
-            if final_path.exists() {
-                return Err(Error::Sink(format!(
-                    "checkpoint of stream `{}`: {} already exists; committed files are never overwritten",
-                    intent.stream,
-                    final_path.display()
-                )));
-            }
-            let dir = final_path.parent().expect("final paths are inside the sink");
-            std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
-            std::fs::rename(staging, final_path).map_err(Error::io(format!(
-                "moving {} to {}",
-                staging.display(),
-                final_path.display()
-            )))?;
-            sync_dir(dir)?;
-        } else if !final_path.exists() {
-            return Err(Error::Sink(format!(
-                "checkpoint of stream `{}` lost its file {}: it is neither staged nor in place",
-                intent.stream,
-                final_path.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(format!("syncing {}", dir.display())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::HiveSink;
+    use crate::store::SledStore;
+    use std::path::Path;
 
-    fn staged(dir: &Path, name: &str) -> StagedFile {
-        let staging = dir.join("_staging").join(name);
-        std::fs::create_dir_all(staging.parent().unwrap()).unwrap();
-        std::fs::write(&staging, name).unwrap();
-        StagedFile { staging, final_path: dir.join("orders/dt=2025-01-01").join(name), rows: 1 }
+    fn staged(sink: &HiveSink, name: &str) -> StagedFile {
+        let file = sink.place("orders", name, chrono::DateTime::UNIX_EPOCH);
+        std::fs::create_dir_all(file.staging.parent().unwrap()).unwrap();
+        std::fs::write(&file.staging, name).unwrap();
+        file
+    }
+
+    fn setup(dir: &Path) -> (HiveSink, SledStore) {
+        (HiveSink::new(&dir.join("lake"), "p"), SledStore::open(&dir.join("state"), "p").unwrap())
     }
 
     #[test]
     fn commit_moves_files_then_writes_state() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(&dir.path().join("state"), "p").unwrap();
-        let f = staged(dir.path(), "a.parquet");
+        let (sink, store) = setup(dir.path());
+        let f = staged(&sink, "a.parquet");
         let state = StreamState { rows: 1, ..Default::default() };
-        commit(&store, "orders", std::slice::from_ref(&f), state.clone()).unwrap();
+        commit(&sink, &store, "orders", std::slice::from_ref(&f), state.clone()).unwrap();
         assert!(f.final_path.exists() && !f.staging.exists());
         assert_eq!(store.get("orders").unwrap(), state);
     }
@@ -102,8 +111,8 @@ mod tests {
     #[test]
     fn recovery_completes_a_half_moved_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(&dir.path().join("state"), "p").unwrap();
-        let (a, b) = (staged(dir.path(), "a.parquet"), staged(dir.path(), "b.parquet"));
+        let (sink, store) = setup(dir.path());
+        let (a, b) = (staged(&sink, "a.parquet"), staged(&sink, "b.parquet"));
         let state = StreamState { rows: 2, ..Default::default() };
         let intent = Intent {
             stream: "orders".into(),
@@ -114,22 +123,41 @@ mod tests {
         std::fs::create_dir_all(a.final_path.parent().unwrap()).unwrap();
         std::fs::rename(&a.staging, &a.final_path).unwrap();
 
-        let recovered = recover(&store, &dir.path().join("_staging")).unwrap();
+        let recovered = recover(&sink, &store).unwrap();
         assert_eq!(recovered, vec!["orders".to_string()]);
         assert!(a.final_path.exists() && b.final_path.exists());
         assert_eq!(store.get("orders").unwrap(), state);
         assert!(store.intents().unwrap().is_empty());
-        assert!(!dir.path().join("_staging").exists());
+        assert!(!dir.path().join("lake/_staging/p").exists());
     }
 
     /// Files staged without an intent never committed: recovery discards them.
     #[test]
     fn recovery_discards_uncommitted_staging() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(&dir.path().join("state"), "p").unwrap();
-        let f = staged(dir.path(), "a.parquet");
-        recover(&store, &dir.path().join("_staging")).unwrap();
+        let (sink, store) = setup(dir.path());
+        let f = staged(&sink, "a.parquet");
+        recover(&sink, &store).unwrap();
         assert!(!f.staging.exists() && !f.final_path.exists());
+        assert_eq!(store.get("orders").unwrap(), StreamState::default());
+    }
+
+    /// An intent whose file is gone from staging and from the sink cannot be
+    /// completed: recovery says which file, rather than writing a state that lies.
+    #[test]
+    fn recovery_refuses_an_intent_whose_files_are_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, store) = setup(dir.path());
+        let a = staged(&sink, "a.parquet");
+        let intent = Intent {
+            stream: "orders".into(),
+            files: vec![(a.staging.clone(), a.final_path.clone())],
+            state: StreamState { rows: 1, ..Default::default() },
+        };
+        store.put_intent(&intent).unwrap();
+        std::fs::remove_file(&a.staging).unwrap();
+        let err = recover(&sink, &store).unwrap_err().to_string();
+        assert!(err.contains("lost its file") && err.contains("a.parquet"), "{err}");
         assert_eq!(store.get("orders").unwrap(), StreamState::default());
     }
 }

@@ -18,7 +18,7 @@ use wasmtime::{Config, Engine};
 /// How often the epoch advances: the granularity of CPU time limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(100);
 
-pub struct Runtime {
+pub struct ConnectorRuntime {
     engine: Engine,
     linker: Linker<HostState>,
     cache_dir: PathBuf,
@@ -29,15 +29,14 @@ pub struct Runtime {
 pub struct LoadedComponent {
     pub pre: SourcePre<HostState>,
     pub sha256: String,
-    pub path: PathBuf,
 }
 
-impl Runtime {
+impl ConnectorRuntime {
     /// Builds the engine (with epoch interruption and a ticker thread) and the linker.
-    pub fn new(cache_dir: &Path) -> Result<Runtime> {
+    pub fn new(cache_dir: &Path) -> Result<ConnectorRuntime> {
         let mut config = Config::new();
         config.wasm_component_model(true).epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| Error::Sink(format!("cannot start wasmtime: {e}")))?;
+        let engine = Engine::new(&config).map_err(|e| Error::Engine(format!("{e:#}")))?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("headwater-epoch".into())
@@ -50,8 +49,9 @@ impl Runtime {
             })
             .map_err(Error::io("starting the epoch thread"))?;
         let mut linker = Linker::new(&engine);
-        capability::add_to_linker(&mut linker).map_err(|e| Error::Sink(format!("linking host interfaces: {e}")))?;
-        Ok(Runtime { engine, linker, cache_dir: cache_dir.to_path_buf() })
+        capability::add_to_linker(&mut linker)
+            .map_err(|e| Error::Engine(format!("linking the host's interfaces: {e:#}")))?;
+        Ok(ConnectorRuntime { engine, linker, cache_dir: cache_dir.to_path_buf() })
     }
 
     /// Loads a component file: checks it is a component of the `source` world,
@@ -86,7 +86,7 @@ impl Runtime {
                  as the `source` world defines it: {e:#}"
             ))
         })?;
-        Ok(LoadedComponent { pre, sha256, path: path.to_path_buf() })
+        Ok(LoadedComponent { pre, sha256 })
     }
 
     fn compile_cached(&self, path: &Path, bytes: &[u8], sha256: &str) -> Result<Component> {

@@ -1,37 +1,52 @@
 //! Headwater: runs data connectors compiled to WebAssembly components and lands
 //! their records as Parquet, committed together with each stream's watermark.
 //!
-//! The pieces, in the order data flows through them:
-//! - [`pipeline`]: the pipeline file, parsed and validated into typed config;
-//! - [`registry`]: installed connectors, pinned by sha256, precompiled once;
-//! - [`engine`] and [`connector`]: the wasmtime engine and one sandboxed
-//!   instance per stream read, with memory and CPU limits;
-//! - `capability`: the host side of each WIT interface (http, files, state, output);
-//! - [`sink`] and [`store`]: Parquet files and the sled state store, committed
-//!   together by the delivery protocol in [`delivery`];
-//! - [`runner`]: the backfill and incremental phases of a run;
-//! - [`demo`]: the self-contained demo (embedded mock API + CSV exports).
+//! The modules, in the order a run goes through them:
+//! - `config`: the pipeline file as written (`config::file`, the source of
+//!   `headwater schema`) and validated into the typed model everything uses;
+//!   `names`: the one rule for names that become paths;
+//! - `registry`, `engine`, `connector`: installed connectors pinned by sha256,
+//!   the wasmtime engine with its cache of compiled code, and one sandboxed
+//!   instance per call with memory and CPU limits;
+//! - `run`: a pipeline opened (`session`), its streams planned (`plan`),
+//!   executed (`execute`) and summarised (`summary`);
+//! - `capability`: the host side of each WIT interface (http, files, state,
+//!   output), and the one mapping of the host's errors to the WIT `error`;
+//! - `http_policy`: allowlist, address vetting, credentials, rate limits, retries;
+//! - `roots`: granted file roots (local, S3, SFTP, HTTP) behind one interface;
+//! - `stream`: one stream's output, pending → committed or poisoned: rows
+//!   decoded (`rows`, `page`), conformed (`schema`), deduplicated at the seam
+//!   (`seam`, `watermark`);
+//! - `load`: host-side decoding of bulk files, one module per format;
+//! - `sink` and `store`: the seams where files and state go (Hive-layout
+//!   Parquet and sled first), committed together by `delivery`.
+//!
+//! The public API is what the `headwater` binary uses, listed below.
 
 mod bindings;
 mod capability;
-pub mod connector;
-mod decode;
-pub mod delivery;
+mod config;
+mod connector;
+mod delivery;
 pub mod demo;
-pub mod engine;
+mod engine;
 mod error;
 mod http_policy;
-mod json_page;
-pub mod pipeline;
-pub mod progress;
-pub mod registry;
+mod load;
+mod names;
+mod progress;
+mod registry;
 mod roots;
-pub mod runner;
-pub mod schema;
-mod seam;
-mod sftp;
-pub mod sink;
-pub mod store;
-pub mod watermark;
+mod run;
+mod sink;
+mod store;
+mod stream;
 
-pub use error::{Error, Result};
+pub use config::file::json_schema as pipeline_schema;
+pub use config::{ConfigError, PhaseKind, Pipeline};
+pub use engine::ConnectorRuntime;
+pub use error::{Call, Error, Result};
+pub use progress::Progress;
+pub use registry::{Manifest, Registry};
+pub use run::{Discovered, RunOptions, RunStatus, RunSummary, Session, StreamStatus, StreamSummary, table};
+pub use store::{StateStore, StreamState, open as open_state_store};

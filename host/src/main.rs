@@ -34,6 +34,7 @@ enum Command {
     #[command(subcommand)]
     State(commands::state::StateCommand),
     Demo(commands::demo::Demo),
+    Schema(commands::schema::Schema),
 }
 
 fn main() -> ExitCode {
@@ -59,17 +60,21 @@ fn main() -> ExitCode {
             Command::Run(c) => c.run(&out).await,
             Command::State(c) => c.run(&out).await,
             Command::Demo(c) => c.run(&out).await,
+            Command::Schema(c) => c.run(&out).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = e.downcast_ref::<headwater::Error>().map_or(1, headwater::Error::exit_code);
+            // The first Headwater error in the chain says what kind of failure this is.
+            let ours = e.chain().find_map(|c| c.downcast_ref::<headwater::Error>());
+            let code = ours.map_or(1, headwater::Error::exit_code);
             // A failed run already printed its summary, errors included.
-            let summarised = matches!(e.downcast_ref::<headwater::Error>(), Some(headwater::Error::RunFailed { .. }));
+            let summarised = matches!(ours, Some(headwater::Error::RunFailed { .. }));
             if out.json && !summarised {
                 println!("{}", serde_json::json!({ "status": "error", "exit_code": code, "error": format!("{e:#}") }));
             }
+            // `{:#}` prints the chain once: each cause after the one it explains.
             eprintln!("error: {e:#}");
             ExitCode::from(code)
         }

@@ -3,9 +3,11 @@
 //! validates the world and compiles the component once; its native code is
 //! cached under `$HEADWATER_HOME/cache/`.
 
+use crate::bindings::ConnectorSpec;
+use crate::config::ConnectorRef;
 use crate::connector::{CallLimits, Connector};
-use crate::engine::Runtime;
-use crate::pipeline::ConnectorRef;
+use crate::engine::ConnectorRuntime;
+use crate::names;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -52,28 +54,14 @@ impl Registry {
 
     /// Validates, compiles and installs a component. The name defaults to the
     /// connector's own (`spec().name`).
-    pub async fn install(&self, runtime: &Runtime, file: &Path, name: Option<&str>) -> Result<Manifest> {
+    pub async fn install(&self, runtime: &ConnectorRuntime, file: &Path, name: Option<&str>) -> Result<Manifest> {
         let component = runtime.load(file, None)?;
-        let probe = Connector::new(file.display().to_string(), component.clone());
+        let probe = Connector::new(file.display().to_string(), file.to_path_buf(), component.clone());
         let spec = probe.spec(CallLimits::inspection()).await?;
-        let config_schema: serde_json::Value =
-            serde_json::from_str(&spec.config_schema).map_err(|e| Error::InvalidComponent {
-                path: file.to_path_buf(),
-                message: format!("its spec's config-schema is not JSON: {e}"),
-            })?;
-        jsonschema::validator_for(&config_schema).map_err(|e| Error::InvalidComponent {
-            path: file.to_path_buf(),
-            message: format!("its spec's config-schema is not a valid JSON Schema: {e}"),
-        })?;
+        let config_schema = config_schema(file, &spec)?;
         let name = name.unwrap_or(&spec.name).to_string();
-        if name.is_empty()
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            || name.starts_with('.')
-        {
-            return Err(Error::Usage(format!(
-                "connector name `{name}` must use only letters, digits, `-`, `_` and `.`: pass --name"
-            )));
-        }
+        names::check(names::Kind::Connector, &name)
+            .map_err(|e| Error::Usage(format!("{e}: install it under another name with --name")))?;
         let dir = self.dir(&name);
         std::fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
         let bytes = std::fs::read(file).map_err(Error::io(format!("reading {}", file.display())))?;
@@ -108,6 +96,7 @@ impl Registry {
     }
 
     pub fn manifest(&self, name: &str) -> Result<Manifest> {
+        names::check(names::Kind::Connector, name)?;
         let path = self.dir(name).join(MANIFEST);
         let bytes = std::fs::read(&path).map_err(|_| self.not_found(name))?;
         serde_json::from_slice(&bytes)
@@ -131,12 +120,13 @@ impl Registry {
 
     /// Loads the connector a pipeline phase names: an installed one (its bytes
     /// checked against the pinned sha256) or a component file.
-    pub fn load(&self, runtime: &Runtime, r: &ConnectorRef) -> Result<(Connector, Option<Manifest>)> {
+    pub fn load(&self, runtime: &ConnectorRuntime, r: &ConnectorRef) -> Result<Connector> {
         match r {
             ConnectorRef::Installed(name) => {
                 let manifest = self.manifest(name)?;
-                let component = runtime.load(&self.dir(name).join(COMPONENT), Some((name, &manifest.sha256)))?;
-                Ok((Connector::new(name.clone(), component), Some(manifest)))
+                let file = self.dir(name).join(COMPONENT);
+                let component = runtime.load(&file, Some((name, &manifest.sha256)))?;
+                Ok(Connector::new(name.clone(), file, component))
             }
             ConnectorRef::Path(path) => {
                 if !path.exists() {
@@ -145,8 +135,20 @@ impl Registry {
                 let component = runtime.load(path, None)?;
                 let name =
                     path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
-                Ok((Connector::new(name, component), None))
+                Ok(Connector::new(name, path.clone(), component))
             }
         }
     }
+}
+
+/// The JSON Schema of a connector's config, as its `spec` declares it: JSON, and a
+/// valid schema, or the component is not a usable connector (at install, and when a
+/// pipeline names the file directly alike).
+pub fn config_schema(file: &Path, spec: &ConnectorSpec) -> Result<serde_json::Value> {
+    let invalid = |message: String| Error::InvalidComponent { path: file.to_path_buf(), message };
+    let schema: serde_json::Value = serde_json::from_str(&spec.config_schema)
+        .map_err(|e| invalid(format!("its spec's config-schema is not JSON: {e}")))?;
+    jsonschema::validator_for(&schema)
+        .map_err(|e| invalid(format!("its spec's config-schema is not a valid JSON Schema: {e}")))?;
+    Ok(schema)
 }

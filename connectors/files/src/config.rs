@@ -1,8 +1,9 @@
 //! The `files` connector's config, from which its JSON Schema is derived.
 
+pub use headwater_sdk::load::{BadRows, Compression, CsvConfig, Format};
 use headwater_sdk::{Error, Result};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -18,15 +19,15 @@ pub struct Config {
     pub format: Option<Format>,
     /// `none`, `gzip` or `zstd`; by default from the extension (`.gz`, `.zst`).
     #[serde(default)]
-    pub compression: Option<String>,
+    pub compression: Option<Compression>,
     #[serde(default)]
-    pub csv: CsvOptions,
+    pub csv: CsvConfig,
     /// Declared columns; when absent the types are inferred from each file's first `infer_rows` rows.
     #[serde(default)]
     pub schema: Vec<Column>,
     /// Rows sampled to infer column types.
     #[serde(default = "default_infer_rows")]
-    pub infer_rows: usize,
+    pub infer_rows: u32,
     #[serde(default)]
     pub primary_key: Vec<String>,
     /// Column whose highest loaded value becomes the stream's watermark (e.g. for an API sync to continue from).
@@ -49,14 +50,6 @@ pub struct Config {
     pub bad_rows: BadRows,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Csv,
-    Ndjson,
-    Parquet,
-}
-
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnChange {
@@ -64,54 +57,6 @@ pub enum OnChange {
     Reload,
     Skip,
     Error,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum BadRows {
-    #[default]
-    Fail,
-    Skip,
-}
-
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CsvOptions {
-    /// Whether the first line names the columns.
-    #[serde(default = "yes")]
-    pub header: bool,
-    /// One ASCII character separating fields.
-    #[serde(default = "comma")]
-    pub delimiter: String,
-    /// The quote character.
-    #[serde(default = "double_quote")]
-    pub quote: String,
-    /// An escape character inside quoted fields (none by default: quotes are doubled).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub escape: Option<String>,
-    /// Values read as null, e.g. `["", "NULL", "\\N"]`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub null_values: Vec<String>,
-    /// Lines starting with this character are skipped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    /// Timestamp columns in a non-ISO form: column → chrono format, e.g. `{ ordered_at = "%d/%m/%Y %H:%M" }`.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub timestamp_formats: std::collections::BTreeMap<String, String>,
-}
-
-impl Default for CsvOptions {
-    fn default() -> Self {
-        CsvOptions {
-            header: true,
-            delimiter: comma(),
-            quote: double_quote(),
-            escape: None,
-            null_values: Vec::new(),
-            comment: None,
-            timestamp_formats: Default::default(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -129,32 +74,12 @@ fn yes() -> bool {
     true
 }
 
-fn comma() -> String {
-    ",".into()
-}
-
-fn double_quote() -> String {
-    "\"".into()
-}
-
-fn default_infer_rows() -> usize {
-    1000
+fn default_infer_rows() -> u32 {
+    headwater_sdk::load::DEFAULT_INFER_ROWS
 }
 
 impl Config {
     pub fn validate(&self) -> Result<()> {
-        let one = |what: &str, v: &str| match v.chars().count() {
-            1 if v.is_ascii() => Ok(()),
-            _ => Err(Error::Config(format!("csv.{what} `{v}` must be exactly one ASCII character"))),
-        };
-        one("delimiter", &self.csv.delimiter)?;
-        one("quote", &self.csv.quote)?;
-        if let Some(e) = &self.csv.escape {
-            one("escape", e)?;
-        }
-        if let Some(c) = &self.csv.comment {
-            one("comment", c)?;
-        }
         if self.glob.starts_with('/') || self.glob.split('/').any(|c| c == "..") {
             return Err(Error::Config(format!("glob `{}` must be relative to the root and stay inside it", self.glob)));
         }

@@ -9,6 +9,7 @@
 mod config;
 
 use config::{Config, OnChange};
+use headwater_sdk::load::LoadOptions;
 use headwater_sdk::{Connector, Error, Result, StreamInfo, files, output, state};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -110,36 +111,15 @@ impl Connector for Files {
 }
 
 /// The options of the host's bulk load for one file.
-fn load_options(config: &Config, path: &str) -> serde_json::Value {
-    let mut options = serde_json::json!({
-        "csv": {
-            "header": config.csv.header,
-            "delimiter": config.csv.delimiter,
-            "quote": config.csv.quote,
-            "null_values": config.csv.null_values,
-            "timestamp_formats": config.csv.timestamp_formats,
-        },
-        "bad_rows": config.bad_rows,
-        "infer_rows": config.infer_rows,
-    });
-    if let Some(e) = &config.csv.escape {
-        options["csv"]["escape"] = e.clone().into();
+fn load_options(config: &Config, path: &str) -> LoadOptions {
+    LoadOptions {
+        format: config.format.map(Into::into),
+        compression: config.compression.map(Into::into),
+        csv: (&config.csv).into(),
+        bad_rows: config.bad_rows.into(),
+        partition: if config.partition_columns { partitions(path) } else { Vec::new() },
+        infer_rows: config.infer_rows,
     }
-    if let Some(c) = &config.csv.comment {
-        options["csv"]["comment"] = c.clone().into();
-    }
-    if let Some(f) = config.format {
-        options["format"] = serde_json::to_value(f).unwrap_or_default();
-    }
-    if let Some(c) = &config.compression {
-        options["compression"] = c.clone().into();
-    }
-    if config.partition_columns {
-        let partition: serde_json::Map<String, serde_json::Value> =
-            partitions(path).into_iter().map(|(k, v)| (k, v.into())).collect();
-        options["partition"] = partition.into();
-    }
-    options
 }
 
 /// `k=v` folder segments of a relative path.

@@ -137,7 +137,7 @@ pub struct Export {
     pub max_polls: u32,
     /// Format of the files (`csv`, `ndjson`, `parquet`); by default from their extension.
     #[serde(default)]
-    pub format: Option<String>,
+    pub format: Option<headwater_sdk::load::Format>,
 }
 
 fn two() -> u64 {

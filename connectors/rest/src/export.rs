@@ -7,6 +7,7 @@
 use crate::config::{Config, Export, StreamConfig};
 use crate::request::RequestSpec;
 use headwater_sdk::http::Request;
+use headwater_sdk::load::LoadOptions;
 use headwater_sdk::{Error, Result, output, state};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -71,10 +72,7 @@ pub fn run(config: &Config, stream: &StreamConfig, job: &Export) -> Result<()> {
             .collect(),
         _ => return Err(Error::Data(format!("{status_url}: no list of files at `{}`", job.files_path))),
     };
-    let mut options = serde_json::json!({});
-    if let Some(f) = &job.format {
-        options["format"] = f.clone().into();
-    }
+    let options = LoadOptions { format: job.format.map(Into::into), ..LoadOptions::default() };
     for file in files {
         if st.loaded.contains(&file) {
             continue;

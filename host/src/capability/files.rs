@@ -3,9 +3,10 @@
 
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::files::{Entry, Host, HostReader};
-use crate::roots::{FileRoots, Located};
+use crate::roots::{FileRoots, LocalFile, Opened, RootError};
+use bytes::Bytes;
 use futures::StreamExt;
-use object_store::ObjectStoreExt;
+use futures::stream::BoxStream;
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 use wasmtime::component::{Resource, ResourceTable};
@@ -13,59 +14,63 @@ use wasmtime::component::{Resource, ResourceTable};
 /// Largest chunk one `read` returns, whatever the connector asks for.
 const MAX_READ: u32 = 4 << 20;
 
-/// An open file, as the `reader` resource: a local file, or an object streamed from its store.
+/// Open readers a connector may hold at once.
+const MAX_OPEN: usize = 1024;
+
+/// An open file, as the `reader` resource.
 pub struct ReaderHandle {
     source: Source,
     path: String,
 }
 
 enum Source {
-    File(tokio::fs::File),
-    Object { chunks: futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>, buffered: bytes::Bytes },
+    /// A file on local disk, and what keeps it there (a temporary copy of a remote
+    /// file lives as long as its reader).
+    File { file: tokio::fs::File, _local: LocalFile },
+    /// Bytes streamed from a store, and what is left of the last chunk.
+    Stream(BoxStream<'static, Result<Bytes, RootError>>, Bytes),
 }
 
 pub struct FilesCtx {
     roots: Arc<FileRoots>,
     table: ResourceTable,
     /// Files opened during the call (for the run summary: pruned files are never opened).
-    pub opened: u64,
+    opened: u64,
 }
 
 impl FilesCtx {
     pub fn new(roots: Arc<FileRoots>) -> Self {
         let mut table = ResourceTable::new();
         // A connector cannot exhaust host memory by opening files and never closing them.
-        table.set_max_capacity(1024);
+        table.set_max_capacity(MAX_OPEN);
         FilesCtx { roots, table, opened: 0 }
+    }
+
+    /// Files opened during the call.
+    pub fn opened(&self) -> u64 {
+        self.opened
+    }
+
+    async fn open_file(&mut self, root: &str, path: &str) -> Result<Source, WitError> {
+        let other = |e: std::io::Error| WitError::Other(format!("opening `{path}` in root `{root}`: {e}"));
+        Ok(match self.roots.open(root, path).await? {
+            Opened::File(local) => {
+                Source::File { file: tokio::fs::File::open(&local.path).await.map_err(other)?, _local: local }
+            }
+            Opened::Stream(chunks) => Source::Stream(chunks, Bytes::new()),
+        })
     }
 }
 
 impl Host for FilesCtx {
     async fn list(&mut self, root: String, glob: String) -> wasmtime::Result<Result<Vec<Entry>, WitError>> {
-        Ok(self.roots.list(&root, &glob).await)
+        Ok(self.roots.list(&root, &glob).await.map_err(WitError::from))
     }
 
     async fn open(&mut self, root: String, path: String) -> wasmtime::Result<Result<Resource<ReaderHandle>, WitError>> {
-        let source = match self.roots.locate(&root, &path).await {
+        let source = match self.open_file(&root, &path).await {
+            Ok(s) => s,
             Err(e) => return Ok(Err(e)),
-            Ok(Located::Local(real)) => match tokio::fs::File::open(&real).await {
-                Ok(f) => Source::File(f),
-                Err(e) => return Ok(Err(WitError::Other(format!("opening `{path}` in root `{root}`: {e}")))),
-            },
-            Ok(Located::Object { store, path: key }) => match store.get(&key).await {
-                Ok(got) => Source::Object { chunks: got.into_stream(), buffered: bytes::Bytes::new() },
-                Err(object_store::Error::NotFound { .. }) => {
-                    return Ok(Err(WitError::Other(format!("`{path}` does not exist in root `{root}`"))));
-                }
-                Err(e) => return Ok(Err(WitError::Transient(format!("opening `{path}` in root `{root}`: {e}")))),
-            },
-            Ok(Located::Downloaded(tmp)) => match tmp.reopen() {
-                Ok(f) => Source::File(tokio::fs::File::from_std(f)),
-                Err(e) => return Ok(Err(WitError::Other(format!("opening `{path}` in root `{root}`: {e}")))),
-            },
-            Ok(Located::Fetched(body)) => {
-                Source::Object { chunks: futures::stream::empty().boxed(), buffered: bytes::Bytes::from(body) }
-            }
         };
         self.opened += 1;
         match self.table.push(ReaderHandle { source, path }) {
@@ -84,11 +89,11 @@ impl HostReader for FilesCtx {
         // Fill the chunk (short reads happen) so the connector crosses the boundary rarely.
         while filled < want {
             let n = match &mut handle.source {
-                Source::File(file) => match file.read(&mut buf[filled..]).await {
+                Source::File { file, .. } => match file.read(&mut buf[filled..]).await {
                     Ok(n) => n,
                     Err(e) => return Ok(Err(WitError::Other(format!("reading `{}`: {e}", handle.path)))),
                 },
-                Source::Object { chunks, buffered } => {
+                Source::Stream(chunks, buffered) => {
                     if buffered.is_empty() {
                         match chunks.next().await {
                             None => 0,
@@ -96,9 +101,7 @@ impl HostReader for FilesCtx {
                                 *buffered = chunk;
                                 continue;
                             }
-                            Some(Err(e)) => {
-                                return Ok(Err(WitError::Transient(format!("reading `{}`: {e}", handle.path))));
-                            }
+                            Some(Err(e)) => return Ok(Err(e.into())),
                         }
                     } else {
                         let n = buffered.len().min(want - filled);

@@ -1,19 +1,21 @@
 //! `headwater:connector/http`: the connector's only way out. Every request goes
-//! through the pipeline's [`HttpPolicy`](crate::http_policy::HttpPolicy).
+//! through the pipeline's [`HttpPolicy`], and a stream's own rate limit
+//! (`[limits.streams.NAME]`) when it has one.
 
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::{http, types};
-use crate::http_policy::HttpPolicy;
+use crate::http_policy::{HttpPolicy, Retry};
 use governor::DefaultDirectRateLimiter;
 use std::sync::Arc;
 
 pub struct HttpCtx {
     policy: Option<Arc<HttpPolicy>>,
-    /// The stream's own rate limit (`[limits.streams.NAME]`), on top of the per-host one.
+    /// The stream's own rate limit, on top of the per-host one.
     stream_limit: Option<Arc<DefaultDirectRateLimiter>>,
 }
 
 impl HttpCtx {
+    /// HTTP under the pipeline's policy (for `check` and `discover`).
     pub fn new(policy: Arc<HttpPolicy>) -> Self {
         HttpCtx { policy: Some(policy), stream_limit: None }
     }
@@ -28,29 +30,29 @@ impl HttpCtx {
         HttpCtx { policy: None, stream_limit: None }
     }
 
-    async fn send_one(&self, req: http::Request, read: bool) -> Result<http::Response, WitError> {
+    async fn send_one(&self, req: http::Request, retry: Retry) -> Result<http::Response, WitError> {
         let Some(policy) = &self.policy else {
             return Err(WitError::Denied("HTTP is not available in this call".into()));
         };
         if let Some(limit) = &self.stream_limit {
             limit.until_ready().await;
         }
-        if read { policy.send_read(req).await } else { policy.send(req).await }
+        Ok(policy.send_as(req, retry).await?)
     }
 }
 
 impl http::Host for HttpCtx {
     async fn send(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, WitError>> {
-        Ok(self.send_one(req, false).await)
+        Ok(self.send_one(req, Retry::ByMethod).await)
     }
 
     async fn send_read(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, WitError>> {
-        Ok(self.send_one(req, true).await)
+        Ok(self.send_one(req, Retry::AsRead).await)
     }
 
     async fn send_all(&mut self, reqs: Vec<http::Request>) -> wasmtime::Result<Vec<Result<http::Response, WitError>>> {
         let this = &*self;
-        Ok(futures::future::join_all(reqs.into_iter().map(|r| this.send_one(r, false))).await)
+        Ok(futures::future::join_all(reqs.into_iter().map(|r| this.send_one(r, Retry::ByMethod))).await)
     }
 }
 

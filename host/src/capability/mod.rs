@@ -1,13 +1,18 @@
 //! The host side of the WIT contract: one module per imported interface, each
 //! with its context struct, its `Host` impl and the policy checked at that
-//! boundary. [`HostState`] is the data of one connector `Store`.
+//! boundary, and [`error`], the one place that decides which WIT error a
+//! connector sees. [`HostState`] is the data of one connector `Store`, built
+//! for the call it serves and read back only through [`HostState::finish`].
 
+mod error;
 pub mod files;
 pub mod http;
 pub mod output;
 pub mod state;
 
 use crate::bindings;
+use crate::stream::StreamOutcome;
+use std::collections::BTreeMap;
 use wasmtime::StoreLimits;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -22,16 +27,23 @@ pub struct HostState {
     /// needs the interfaces to exist; the connector's real I/O goes through ours.
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
-    pub(crate) stderr: MemoryOutputPipe,
-    pub http: http::HttpCtx,
-    pub files: files::FilesCtx,
-    pub state: state::StateCtx,
-    pub output: output::OutputCtx,
+    limits: StoreLimits,
+    stderr: MemoryOutputPipe,
+    http: http::HttpCtx,
+    files: files::FilesCtx,
+    state: state::StateCtx,
+    output: output::OutputCtx,
+}
+
+/// What a call left behind: each stream's outcome, and the files it opened.
+pub struct CallOutcome {
+    pub streams: BTreeMap<String, StreamOutcome>,
+    /// Files opened with `files.open` or decoded by `output.load`.
+    pub files_opened: u64,
 }
 
 impl HostState {
-    pub fn new(
+    fn new(
         limits: StoreLimits,
         http: http::HttpCtx,
         files: files::FilesCtx,
@@ -49,14 +61,42 @@ impl HostState {
             limits,
             http::HttpCtx::denied(),
             files::FilesCtx::new(Default::default()),
-            state::StateCtx::default(),
+            state::StateCtx::none(),
             output::OutputCtx::none(connector),
         )
+    }
+
+    /// A state for `check` and `discover`: the pipeline's hosts and file roots, no output.
+    pub fn for_probe(connector: &str, limits: StoreLimits, http: http::HttpCtx, files: files::FilesCtx) -> Self {
+        Self::new(limits, http, files, state::StateCtx::none(), output::OutputCtx::none(connector))
+    }
+
+    /// A state for `read`: the probe's grants, the streams' committed state and their output.
+    pub fn for_read(
+        limits: StoreLimits,
+        http: http::HttpCtx,
+        files: files::FilesCtx,
+        state: state::StateCtx,
+        output: output::OutputCtx,
+    ) -> Self {
+        Self::new(limits, http, files, state, output)
     }
 
     /// The connector's stderr so far (its panic message, if it panicked).
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents()).trim().to_string()
+    }
+
+    /// The store's resource limiter, for `Store::limiter`.
+    pub fn limits(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
+
+    /// Ends the call's output (discarding what no checkpoint committed) and says what it left.
+    pub fn finish(self) -> CallOutcome {
+        let streams = self.output.finish();
+        let loaded: u64 = streams.values().map(|s| s.counts.loaded).sum();
+        CallOutcome { streams, files_opened: self.files.opened() + loaded }
     }
 }
 

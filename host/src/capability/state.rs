@@ -3,7 +3,8 @@
 //! `output.checkpoint`, which commits it together with the rows it covers.
 
 use crate::bindings::headwater::connector::state::Host;
-use crate::store::{PhaseKind, StreamState};
+use crate::config::PhaseKind;
+use crate::store::StreamState;
 use std::collections::BTreeMap;
 
 pub struct StateCtx {
@@ -11,15 +12,15 @@ pub struct StateCtx {
     streams: BTreeMap<String, StreamState>,
 }
 
-impl Default for StateCtx {
-    fn default() -> Self {
-        StateCtx { phase: PhaseKind::Source, streams: BTreeMap::new() }
-    }
-}
-
 impl StateCtx {
+    /// The committed state of `streams`, as the connector of `phase` sees it.
     pub fn new(phase: PhaseKind, streams: BTreeMap<String, StreamState>) -> Self {
         StateCtx { phase, streams }
+    }
+
+    /// No state at all (calls other than `read`).
+    pub fn none() -> Self {
+        StateCtx { phase: PhaseKind::Source, streams: BTreeMap::new() }
     }
 }
 

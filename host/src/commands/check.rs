@@ -3,8 +3,8 @@
 use super::{Output, session};
 use std::path::PathBuf;
 
-/// Validate a pipeline file and each connector's config, then ask each connector
-/// whether it can reach its source.
+/// Validate a pipeline file and each connector's config, ask each connector
+/// whether it can reach its source, and check the streams they offer.
 #[derive(clap::Args)]
 pub struct Check {
     pipeline: PathBuf,
@@ -14,7 +14,7 @@ impl Check {
     pub async fn run(self, out: &Output) -> anyhow::Result<()> {
         let session = session(&self.pipeline).await?;
         session.check().await?;
-        let phases: Vec<_> = session.phases.iter().map(|p| (p.kind.name(), p.connector.name.clone())).collect();
+        let phases: Vec<_> = session.connectors().into_iter().map(|(k, c)| (k.section(), c)).collect();
         out.print(&serde_json::json!({ "status": "ok", "phases": phases }), |_| {
             phases.iter().map(|(k, c)| format!("[{k}] connector `{c}`: ok\n")).collect()
         });

@@ -1,8 +1,8 @@
 //! `headwater connector install|list|inspect|remove`.
 
-use super::{Output, runtime, table};
+use super::{Output, runtime};
 use clap::Subcommand;
-use headwater::registry::Registry;
+use headwater::{Registry, table};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -48,7 +48,8 @@ impl ConnectorCommand {
                     let rows = list
                         .iter()
                         .map(|m| {
-                            vec![m.name.clone(), m.version.clone(), m.sha256[..12].to_string(), m.description.clone()]
+                            let short = m.sha256.get(..12).unwrap_or(&m.sha256);
+                            vec![m.name.clone(), m.version.clone(), short.to_string(), m.description.clone()]
                         })
                         .collect::<Vec<_>>();
                     table(&["NAME", "VERSION", "SHA256", "DESCRIPTION"], &rows)

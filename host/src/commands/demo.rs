@@ -1,8 +1,8 @@
 //! `headwater demo`: the self-contained hybrid-pipeline demo.
 
 use super::{Output, runtime};
+use headwater::Progress;
 use headwater::demo::{self, DemoOptions};
-use headwater::progress::Progress;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -35,7 +35,7 @@ impl Demo {
         let json = out.json;
         let report = demo::run(&options, &registry, &runtime, &progress, |title, summary| {
             if !json {
-                println!("== {title}\n{}", super::run::human(summary));
+                println!("== {title}\n{}", summary.human());
             }
         })
         .await?;

@@ -1,6 +1,7 @@
 //! `headwater discover`: the streams each phase's connector offers.
 
-use super::{Output, session, table};
+use super::{Output, session};
+use headwater::table;
 use std::path::PathBuf;
 
 /// List the streams of a pipeline: columns, primary key and cursor field.
@@ -18,7 +19,7 @@ impl Discover {
             .flat_map(|(kind, streams)| {
                 streams.iter().map(move |s| {
                     serde_json::json!({
-                        "phase": kind.name(),
+                        "phase": kind.section(),
                         "stream": s.name,
                         "fields": s.fields.iter().map(|f| serde_json::json!({"name": f.name, "type": f.data_type, "nullable": f.nullable})).collect::<Vec<_>>(),
                         "primary_key": s.primary_key,
@@ -42,7 +43,7 @@ impl Discover {
                                 .join(", ")
                         };
                         vec![
-                            kind.name().to_string(),
+                            kind.section().to_string(),
                             s.name.clone(),
                             s.primary_key.join(","),
                             s.cursor_field.clone().unwrap_or_default(),

@@ -1,19 +1,17 @@
 //! One module per subcommand; each has a clap struct whose doc comments are its
-//! help text, and a `run`. Shared here: how results are printed, and how a
-//! pipeline file becomes a [`Session`].
+//! help text, and a `run`. Shared here: how results are printed, the arguments
+//! that name a pipeline, and how a pipeline file becomes a [`Session`].
 
 pub mod check;
 pub mod connector;
 pub mod demo;
 pub mod discover;
 pub mod run;
+pub mod schema;
 pub mod state;
 
-use headwater::engine::Runtime;
-use headwater::pipeline::Pipeline;
-use headwater::registry::Registry;
-use headwater::runner::Session;
-use std::path::Path;
+use headwater::{ConnectorRuntime, Pipeline, Registry, Session};
+use std::path::{Path, PathBuf};
 
 /// How to print results.
 pub struct Output {
@@ -34,10 +32,20 @@ impl Output {
     }
 }
 
+/// A pipeline file and, optionally, some of its streams.
+#[derive(clap::Args)]
+pub struct PipelineArgs {
+    /// The pipeline file.
+    pub pipeline: PathBuf,
+    /// Only this stream (repeatable).
+    #[arg(long = "stream", value_name = "S")]
+    pub streams: Vec<String>,
+}
+
 /// The registry and engine every command that runs connectors needs.
-pub fn runtime() -> anyhow::Result<(Registry, Runtime)> {
+pub fn runtime() -> anyhow::Result<(Registry, ConnectorRuntime)> {
     let registry = Registry::from_env()?;
-    let runtime = Runtime::new(&registry.cache_dir())?;
+    let runtime = ConnectorRuntime::new(&registry.cache_dir())?;
     Ok((registry, runtime))
 }
 
@@ -46,20 +54,4 @@ pub async fn session(path: &Path) -> anyhow::Result<Session> {
     let pipeline = Pipeline::load(path)?;
     let (registry, runtime) = runtime()?;
     Ok(Session::open(pipeline, &registry, &runtime).await?)
-}
-
-/// Left-aligned columns for human-readable tables.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
-    };
-    let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
-    out.extend(rows.iter().map(|r| line(r.clone())));
-    out.join("\n")
 }

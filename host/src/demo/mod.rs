@@ -10,11 +10,11 @@
 pub mod api;
 pub mod dataset;
 
-use crate::engine::Runtime;
-use crate::pipeline::Pipeline;
+use crate::config::Pipeline;
+use crate::engine::ConnectorRuntime as Runtime;
 use crate::progress::Progress;
 use crate::registry::Registry;
-use crate::runner::{RunOptions, RunSummary, Session};
+use crate::run::{RunOptions, RunSummary, Session};
 use crate::{Error, Result};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -183,17 +183,17 @@ fn count_sink(stream_dir: &Path) -> Result<(u64, u64)> {
     let mut rows = 0u64;
     let mut ids = HashSet::new();
     for entry in walkdir::WalkDir::new(stream_dir) {
-        let entry = entry.map_err(|e| Error::Sink(e.to_string()))?;
+        let entry = entry.map_err(|e| Error::Usage(e.to_string()))?;
         if entry.path().extension().is_none_or(|e| e != "parquet") {
             continue;
         }
         let file = std::fs::File::open(entry.path()).map_err(Error::io(entry.path().display().to_string()))?;
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|b| b.build())
-            .map_err(|e| Error::Sink(format!("{}: {e}", entry.path().display())))?;
-        let id_index = reader.schema().index_of("id").map_err(|e| Error::Sink(e.to_string()))?;
+            .map_err(|e| Error::Usage(format!("{}: {e}", entry.path().display())))?;
+        let id_index = reader.schema().index_of("id").map_err(|e| Error::Usage(e.to_string()))?;
         for batch in reader {
-            let batch = batch.map_err(|e| Error::Sink(e.to_string()))?;
+            let batch = batch.map_err(|e| Error::Usage(e.to_string()))?;
             rows += batch.num_rows() as u64;
             ids.extend(batch.column(id_index).as_primitive::<Int64Type>().values().iter().copied());
         }

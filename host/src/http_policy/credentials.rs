@@ -7,9 +7,8 @@
 //! A refresh token the provider rotates is persisted in the state store, so the
 //! next run uses the new one.
 
-use super::allowlist::{HostRule, origin};
-use crate::bindings::WitError;
-use crate::pipeline::{Credential, CredentialKind, OAuth2};
+use super::HttpError;
+use crate::config::{Credential, CredentialKind, OAuth2, origin};
 use crate::store::StateStore;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
@@ -30,11 +29,11 @@ pub struct Credentials {
     defs: BTreeMap<String, Credential>,
     tokens: tokio::sync::Mutex<HashMap<String, Token>>,
     client: reqwest::Client,
-    store: Option<Arc<StateStore>>,
+    store: Option<Arc<dyn StateStore>>,
 }
 
 impl Credentials {
-    pub fn new(defs: BTreeMap<String, Credential>, store: Option<Arc<StateStore>>, timeout: Duration) -> Self {
+    pub fn new(defs: BTreeMap<String, Credential>, store: Option<Arc<dyn StateStore>>, timeout: Duration) -> Self {
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(timeout)
@@ -49,25 +48,26 @@ impl Credentials {
     }
 
     /// Adds credential `name` to a request for `url`.
-    pub async fn apply(&self, name: &str, url: &mut Url, headers: &mut HeaderMap) -> Result<(), WitError> {
+    pub async fn apply(&self, name: &str, url: &mut Url, headers: &mut HeaderMap) -> Result<(), HttpError> {
         let cred = self.defs.get(name).ok_or_else(|| {
-            WitError::Config(format!(
+            HttpError::Invalid(format!(
                 "credential `{name}` is not defined: add [auth.{name}] to the pipeline (defined: {})",
                 self.defs.keys().cloned().collect::<Vec<_>>().join(", ")
             ))
         })?;
-        if !cred.hosts.is_empty() && !cred.hosts.iter().any(|h| HostRule::parse(h).is_ok_and(|r| r.allows(url))) {
-            return Err(WitError::Denied(format!(
+        if !cred.granted_for(url) {
+            return Err(HttpError::Denied(format!(
                 "credential `{name}` is not granted for {} (its hosts: {})",
                 origin(url),
-                cred.hosts.join(", ")
+                cred.hosts_text()
             )));
         }
         let header = |v: &str| {
-            let mut value = HeaderValue::from_str(v)
-                .map_err(|_| WitError::Config(format!("credential `{name}` has characters not allowed in a header")))?;
+            let mut value = HeaderValue::from_str(v).map_err(|_| {
+                HttpError::Invalid(format!("credential `{name}` has characters not allowed in a header"))
+            })?;
             value.set_sensitive(true);
-            Ok::<_, WitError>(value)
+            Ok::<_, HttpError>(value)
         };
         match &cred.kind {
             CredentialKind::Bearer { token } => {
@@ -75,7 +75,7 @@ impl Credentials {
             }
             CredentialKind::Header { header: h, value } => {
                 let h = HeaderName::from_bytes(h.as_bytes())
-                    .map_err(|_| WitError::Config(format!("credential `{name}`: header name `{h}` is invalid")))?;
+                    .map_err(|_| HttpError::Invalid(format!("credential `{name}`: header name `{h}` is invalid")))?;
                 headers.insert(h, header(value.expose())?);
             }
             CredentialKind::Basic { username, password } => {
@@ -88,7 +88,7 @@ impl Credentials {
                 url.query_pairs_mut().append_pair(param, value.expose());
             }
             CredentialKind::S3 { .. } | CredentialKind::Ssh(_) => {
-                return Err(WitError::Config(format!(
+                return Err(HttpError::Invalid(format!(
                     "credential `{name}` is for file roots (s3 or ssh); HTTP requests cannot use it"
                 )));
             }
@@ -107,7 +107,7 @@ impl Credentials {
 
     /// A valid access token, fetched or refreshed when needed. The lock is held
     /// across the fetch so concurrent requests refresh once, not once each.
-    async fn token(&self, name: &str, oauth: &OAuth2) -> Result<String, WitError> {
+    async fn token(&self, name: &str, oauth: &OAuth2) -> Result<String, HttpError> {
         let mut tokens = self.tokens.lock().await;
         if let Some(t) = tokens.get(name)
             && t.expires.is_none_or(|e| Instant::now() + EXPIRY_MARGIN < e)
@@ -120,7 +120,7 @@ impl Credentials {
         Ok(access)
     }
 
-    async fn fetch_token(&self, name: &str, oauth: &OAuth2) -> Result<Token, WitError> {
+    async fn fetch_token(&self, name: &str, oauth: &OAuth2) -> Result<Token, HttpError> {
         let configured = oauth.refresh_token.as_ref().map(|t| t.expose().to_string());
         let refresh = configured.as_ref().map(|t| self.stored_refresh_token(name, t).unwrap_or_else(|| t.clone()));
         // Built in a block: the serializer is not `Send` and must not live across an await.
@@ -138,10 +138,10 @@ impl Credentials {
             form.finish()
         };
         let fail =
-            |m: String| WitError::Auth(format!("credential `{name}`: token request to {}: {m}", oauth.token_url));
+            |m: String| HttpError::Auth(format!("credential `{name}`: token request to {}: {m}", oauth.token_url));
         let response = self
             .client
-            .post(&oauth.token_url)
+            .post(oauth.token_url.clone())
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
             .body(form)
@@ -180,11 +180,11 @@ impl Credentials {
         (for_config == fingerprint(configured)).then(|| token.to_string())
     }
 
-    fn store_refresh_token(&self, name: &str, configured: &str, rotated: &str) -> Result<(), WitError> {
+    fn store_refresh_token(&self, name: &str, configured: &str, rotated: &str) -> Result<(), HttpError> {
         match &self.store {
             Some(store) => store
                 .put_secret(name, &format!("{} {rotated}", fingerprint(configured)))
-                .map_err(|e| WitError::Other(format!("credential `{name}`: saving the rotated refresh token: {e}"))),
+                .map_err(|e| HttpError::Host(format!("credential `{name}`: saving the rotated refresh token: {e}"))),
             None => Ok(()),
         }
     }

@@ -12,25 +12,23 @@
 //! The connector sees only the final response.
 
 mod address;
-mod allowlist;
 mod credentials;
+mod error;
 mod pacing;
 mod retry;
 
-pub use allowlist::Allowlist;
+pub use error::HttpError;
 
-use crate::bindings::WitError;
 use crate::bindings::headwater::connector::http::{Request, Response};
-use crate::pipeline::{Credential, Limits};
+use crate::config::{Allowlist, Credential, Limits, origin};
 use crate::store::StateStore;
 use address::{PrivateAddress, VettingResolver};
 use credentials::Credentials;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use pacing::Pacer;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,39 +59,34 @@ pub struct HttpPolicy {
 
 const MAX_REDIRECTS: usize = 10;
 
+/// Which requests are retried after a 5xx or a connection error (429s always are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Idempotent methods only (GET, HEAD, PUT, DELETE, OPTIONS): `http.send`.
+    ByMethod,
+    /// Whatever the method: the connector declares the request a read (a GraphQL
+    /// query, a search by POST) with `http.send-read`.
+    AsRead,
+}
+
 /// What one attempt came to.
 enum Attempt {
     Done(Response),
     Retry { wait: Duration, last: String },
-    Fail(WitError),
+    Fail(HttpError),
 }
 
 impl HttpPolicy {
     pub fn new(
-        allowed_hosts: &[String],
+        allowlist: &Allowlist,
         credentials: BTreeMap<String, Credential>,
         limits: &Limits,
-        store: Option<Arc<StateStore>>,
-    ) -> Result<Self, String> {
-        let allowlist = Arc::new(Allowlist::parse(allowed_hosts)?);
-        let limiter = limits.requests_per_second.map(|rps| {
-            let rps = NonZeroU32::new(rps).expect("validated > 0 when the pipeline was loaded");
-            let burst = limits.burst.and_then(NonZeroU32::new).unwrap_or(rps);
-            RateLimiter::keyed(Quota::per_second(rps).allow_burst(burst))
-        });
+        store: Option<Arc<dyn StateStore>>,
+    ) -> Result<Self, HttpError> {
+        let allowlist = Arc::new(allowlist.clone());
+        let limiter = limits.rate.map(|r| RateLimiter::keyed(r.quota()));
         // Addresses listed literally in [allow] hosts may be private (e.g. a test server).
-        let listed: HashSet<IpAddr> = allowed_hosts
-            .iter()
-            .filter_map(|h| {
-                let h = h.split("://").last().unwrap_or(h);
-                url::Url::parse(&format!("http://{h}")).ok()
-            })
-            .filter_map(|u| match u.host() {
-                Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),
-                Some(url::Host::Ipv6(a)) => Some(IpAddr::V6(a)),
-                _ => None,
-            })
-            .collect();
+        let listed: HashSet<IpAddr> = allowlist.listed_addresses().collect();
         let build = |policy: reqwest::redirect::Policy| {
             reqwest::Client::builder()
                 .no_proxy()
@@ -103,14 +96,14 @@ impl HttpPolicy {
                 .dns_resolver(Arc::new(VettingResolver::new(listed.clone())))
                 .redirect(policy)
                 .build()
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+                .map_err(|e| HttpError::Host(format!("cannot build the HTTP client: {e}")))
         };
         let allow = allowlist.clone();
         let client = build(reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
             } else if !allow.allows(attempt.url()) {
-                let denied = format!("redirect to {} is not in [allow] hosts", allowlist::origin(attempt.url()));
+                let denied = format!("redirect to {} is not in [allow] hosts", origin(attempt.url()));
                 attempt.error(denied)
             } else {
                 attempt.follow()
@@ -118,15 +111,13 @@ impl HttpPolicy {
         }))?;
         let allow = allowlist.clone();
         let client_with_credential = build(reqwest::redirect::Policy::custom(move |attempt| {
-            let first = attempt.previous().first().map(allowlist::origin);
+            let first = attempt.previous().first().map(origin);
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-            } else if first.as_deref() != Some(allowlist::origin(attempt.url()).as_str())
-                || !allow.allows(attempt.url())
-            {
+            } else if first.as_deref() != Some(origin(attempt.url()).as_str()) || !allow.allows(attempt.url()) {
                 let denied = format!(
                     "redirect to {} leaves the origin of a request carrying a credential",
-                    allowlist::origin(attempt.url())
+                    origin(attempt.url())
                 );
                 attempt.error(denied)
             } else {
@@ -156,46 +147,42 @@ impl HttpPolicy {
 
     /// Sends a connector's request under the policy. 5xx and connection errors
     /// are retried only for idempotent methods.
-    pub async fn send(&self, req: Request) -> Result<Response, WitError> {
-        self.send_as(req, false).await
+    pub async fn send(&self, req: Request) -> Result<Response, HttpError> {
+        self.send_as(req, Retry::ByMethod).await
     }
 
-    /// Sends a request the connector declares a read (`http.send-read`): retried
-    /// like a GET whatever its method.
-    pub async fn send_read(&self, req: Request) -> Result<Response, WitError> {
-        self.send_as(req, true).await
-    }
-
-    async fn send_as(&self, req: Request, read: bool) -> Result<Response, WitError> {
+    /// Sends a request under the policy, retrying 5xx and connection errors as `retry` says.
+    pub async fn send_as(&self, req: Request, retry: Retry) -> Result<Response, HttpError> {
         let url =
-            url::Url::parse(&req.url).map_err(|e| WitError::Config(format!("URL `{}` is invalid: {e}", req.url)))?;
+            url::Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("URL `{}` is invalid: {e}", req.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(WitError::Denied(format!("URL `{}`: only http and https are allowed", req.url)));
+            return Err(HttpError::Denied(format!("URL `{}`: only http and https are allowed", req.url)));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(WitError::Denied(format!(
+            return Err(HttpError::Denied(format!(
                 "URL `{}` carries credentials: name a credential from [auth] instead",
-                allowlist::origin(&url)
+                origin(&url)
             )));
         }
-        let host = allowlist::origin(&url);
+        let host = origin(&url);
         if !self.allowlist.allows(&url) {
-            return Err(WitError::Denied(format!(
+            return Err(HttpError::Denied(format!(
                 "host {host} is not in [allow] hosts (allowed: {})",
                 self.allowlist.describe()
             )));
         }
         let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| WitError::Config(format!("HTTP method `{}` is invalid", req.method)))?;
+            .map_err(|_| HttpError::Invalid(format!("HTTP method `{}` is invalid", req.method)))?;
         let mut headers = HeaderMap::new();
         for (k, v) in &req.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| WitError::Config(format!("header name `{k}` is invalid")))?;
-            let value =
-                HeaderValue::from_str(v).map_err(|_| WitError::Config(format!("header `{k}` has an invalid value")))?;
+                .map_err(|_| HttpError::Invalid(format!("header name `{k}` is invalid")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| HttpError::Invalid(format!("header `{k}` has an invalid value")))?;
             headers.append(name, value);
         }
-        let idempotent = read || matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS");
+        let idempotent =
+            retry == Retry::AsRead || matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS");
         // Messages name the URL as the connector wrote it: never with an injected credential.
         let shown = format!("{method} {url}");
         let mut last = String::new();
@@ -243,14 +230,14 @@ impl HttpPolicy {
                 }
             }
         }
-        Err(WitError::Transient(format!(
+        Err(HttpError::Unavailable(format!(
             "{shown}: gave up after {} attempts; last: {last}",
             self.limits.max_retries + 1
         )))
     }
 
     /// Waits for the rate limit and the host's pacing.
-    async fn wait_turn(&self, host: &str, shown: &str) -> Result<(), WitError> {
+    async fn wait_turn(&self, host: &str, shown: &str) -> Result<(), HttpError> {
         let pace = self.pacer.delay(host);
         if pace > Duration::from_secs(self.limits.max_wait_s) {
             return Err(self.paused(shown, pace));
@@ -298,21 +285,21 @@ impl HttpPolicy {
     fn failed(&self, shown: &str, e: reqwest::Error, attempt: u32, idempotent: bool) -> Attempt {
         let e = e.without_url();
         if let Some(private) = find_cause::<PrivateAddress>(&e) {
-            return Attempt::Fail(WitError::Denied(format!("{shown}: {private}")));
+            return Attempt::Fail(HttpError::Denied(format!("{shown}: {private}")));
         }
         if e.is_redirect() {
-            return Attempt::Fail(WitError::Denied(format!("{shown}: {}", error_chain(&e))));
+            return Attempt::Fail(HttpError::Denied(format!("{shown}: {}", error_chain(&e))));
         }
         if idempotent {
             Attempt::Retry { wait: retry::backoff(attempt), last: error_chain(&e) }
         } else {
-            Attempt::Fail(WitError::Transient(format!("{shown}: {}", error_chain(&e))))
+            Attempt::Fail(HttpError::Unavailable(format!("{shown}: {}", error_chain(&e))))
         }
     }
 
-    fn paused(&self, shown: &str, wait: Duration) -> WitError {
+    fn paused(&self, shown: &str, wait: Duration) -> HttpError {
         let resets = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-        WitError::Paused(format!(
+        HttpError::QuotaSpent(format!(
             "rate limit: {shown} must wait {}s, more than [limits] max_wait_s = {} (resets at {})",
             wait.as_secs(),
             self.limits.max_wait_s,
@@ -326,7 +313,7 @@ impl HttpPolicy {
     }
 
     /// Reads the body up to `[limits] max_response_mb`.
-    async fn read(&self, host: &str, shown: &str, mut response: reqwest::Response) -> Result<Response, WitError> {
+    async fn read(&self, host: &str, shown: &str, mut response: reqwest::Response) -> Result<Response, HttpError> {
         let max = self.limits.max_response_mb * 1024 * 1024;
         let status = response.status().as_u16();
         let headers = response
@@ -339,7 +326,7 @@ impl HttpPolicy {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     if (body.len() + chunk.len()) as u64 > max {
-                        return Err(WitError::Denied(format!(
+                        return Err(HttpError::Denied(format!(
                             "{shown}: the response is larger than [limits] max_response_mb = {}",
                             self.limits.max_response_mb
                         )));
@@ -348,7 +335,7 @@ impl HttpPolicy {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    return Err(WitError::Transient(format!(
+                    return Err(HttpError::Unavailable(format!(
                         "{shown}: reading the response: {}",
                         error_chain(&e.without_url())
                     )));

@@ -12,9 +12,8 @@
 //! checkpoint; the first error it meets is shared with the stream at once, so
 //! the next emit fails rather than a later checkpoint.
 
-use super::{EXTRACTED_AT, Lineage, RUN_ID, SinkConfig, StagedFile};
-use crate::pipeline::Compression;
-use crate::{Error, Result};
+use super::{EXTRACTED_AT, Lineage, RUN_ID, RunOutput, SinkError, StagedFile};
+use crate::config::Compression;
 use arrow::array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::Utc;
@@ -23,7 +22,6 @@ use parquet::basic::{Compression as PqCompression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use std::fs::File;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, OnceLock};
@@ -41,7 +39,7 @@ enum Job {
     /// Batches of one schema, written as one.
     Write(Vec<RecordBatch>),
     /// Close the open file, fsync it, and hand back every file staged since the last `Finish`.
-    Finish(SyncSender<Result<Vec<StagedFile>>>),
+    Finish(SyncSender<Result<Vec<StagedFile>, SinkError>>),
     /// Delete every file staged since the last `Finish`.
     Discard(SyncSender<()>),
 }
@@ -52,24 +50,24 @@ pub struct Encoder {
     files: Option<Files>,
     running: Option<(SyncSender<Job>, JoinHandle<()>)>,
     /// The thread's first error, seen by the stream before its next write.
-    failed: Arc<OnceLock<String>>,
+    failed: Arc<OnceLock<SinkError>>,
 }
 
 impl Encoder {
-    pub fn new(stream: &str, config: Arc<SinkConfig>, lineage: Lineage) -> Self {
-        let files = Files { stream: stream.to_string(), config, lineage, current: None, finished: Vec::new() };
+    pub fn new(stream: &str, run: RunOutput, lineage: Lineage) -> Self {
+        let files = Files { stream: stream.to_string(), run, lineage, current: None, finished: Vec::new() };
         Encoder { stream: stream.to_string(), files: Some(files), running: None, failed: Arc::default() }
     }
 
     /// Queues batches of one schema to be written as one; waits only while the queue is full.
-    pub fn write(&mut self, batches: Vec<RecordBatch>) -> Result<()> {
+    pub fn write(&mut self, batches: Vec<RecordBatch>) -> Result<(), SinkError> {
         self.check()?;
         self.send(Job::Write(batches))
     }
 
     /// Waits for every queued write, then closes and fsyncs the open file.
     /// Returns the files staged since the last call.
-    pub fn finish(&mut self) -> Result<Vec<StagedFile>> {
+    pub fn finish(&mut self) -> Result<Vec<StagedFile>, SinkError> {
         if self.running.is_none() {
             self.check()?;
             return Ok(Vec::new());
@@ -90,14 +88,14 @@ impl Encoder {
         }
     }
 
-    fn check(&self) -> Result<()> {
+    fn check(&self) -> Result<(), SinkError> {
         match self.failed.get() {
-            Some(e) => Err(Error::Sink(e.clone())),
+            Some(e) => Err(e.clone()),
             None => Ok(()),
         }
     }
 
-    fn send(&mut self, job: Job) -> Result<()> {
+    fn send(&mut self, job: Job) -> Result<(), SinkError> {
         if self.running.is_none() {
             self.start()?;
         }
@@ -105,24 +103,23 @@ impl Encoder {
         jobs.send(job).map_err(|_| self.stopped())
     }
 
-    fn start(&mut self) -> Result<()> {
+    fn start(&mut self) -> Result<(), SinkError> {
         // Gone only if an earlier start could not spawn the thread.
         let Some(files) = self.files.take() else { return Err(self.stopped()) };
         let (jobs, queue) = sync_channel(QUEUE);
         let failed = self.failed.clone();
-        let thread = std::thread::Builder::new()
-            .name("hw-parquet".into())
-            .spawn(move || files.serve(queue, &failed))
-            .map_err(Error::io("starting the Parquet encoder thread"))?;
+        let thread =
+            std::thread::Builder::new()
+                .name("hw-parquet".into())
+                .spawn(move || files.serve(queue, &failed))
+                .map_err(SinkError::io(format!("stream `{}`: starting the Parquet encoder thread", self.stream)))?;
         self.running = Some((jobs, thread));
         Ok(())
     }
 
     /// The error to give when the thread is gone (it panicked, or never started).
-    fn stopped(&self) -> Error {
-        Error::Sink(self.failed.get().cloned().unwrap_or_else(|| {
-            format!("stream `{}`: the Parquet encoder thread stopped unexpectedly (see the log above)", self.stream)
-        }))
+    fn stopped(&self) -> SinkError {
+        self.failed.get().cloned().unwrap_or_else(|| SinkError::Stopped { stream: self.stream.clone() })
     }
 }
 
@@ -140,22 +137,20 @@ impl Drop for Encoder {
 struct OpenFile {
     writer: ArrowWriter<File>,
     schema: SchemaRef,
-    staging: PathBuf,
-    final_path: PathBuf,
-    rows: u64,
+    placed: StagedFile,
 }
 
 /// What the encoder thread owns: the open file and the files staged since the last checkpoint.
 struct Files {
     stream: String,
-    config: Arc<SinkConfig>,
+    run: RunOutput,
     lineage: Lineage,
     current: Option<OpenFile>,
     finished: Vec<StagedFile>,
 }
 
 impl Files {
-    fn serve(mut self, queue: Receiver<Job>, failed: &OnceLock<String>) {
+    fn serve(mut self, queue: Receiver<Job>, failed: &OnceLock<SinkError>) {
         for job in queue {
             match job {
                 Job::Write(batches) => {
@@ -163,15 +158,12 @@ impl Files {
                     if failed.get().is_none()
                         && let Err(e) = self.write(&batches)
                     {
-                        let _ = failed.set(match e {
-                            Error::Sink(message) => message,
-                            other => other.to_string(),
-                        });
+                        let _ = failed.set(e);
                     }
                 }
                 Job::Finish(reply) => {
                     let result = match failed.get() {
-                        Some(e) => Err(Error::Sink(e.clone())),
+                        Some(e) => Err(e.clone()),
                         None => self.finish_current().map(|()| std::mem::take(&mut self.finished)),
                     };
                     let _ = reply.send(result);
@@ -185,12 +177,11 @@ impl Files {
         self.discard();
     }
 
-    fn write(&mut self, batches: &[RecordBatch]) -> Result<()> {
+    fn write(&mut self, batches: &[RecordBatch]) -> Result<(), SinkError> {
         let batch = match batches {
             [] => return Ok(()),
             [one] => one.clone(),
-            many => arrow::compute::concat_batches(&many[0].schema(), many)
-                .map_err(|e| Error::Sink(format!("stream `{}`: {e}", self.stream)))?,
+            many => arrow::compute::concat_batches(&many[0].schema(), many).map_err(|e| self.encode_error(e))?,
         };
         let batch = self.with_lineage_columns(&batch)?;
         if self.current.as_ref().is_some_and(|f| f.schema != batch.schema()) {
@@ -200,41 +191,41 @@ impl Files {
             self.current = Some(self.open(batch.schema())?);
         }
         let file = self.current.as_mut().expect("opened above");
-        file.writer.write(&batch).map_err(|e| Error::Sink(format!("writing {}: {e}", file.staging.display())))?;
-        file.rows += batch.num_rows() as u64;
-        Ok(())
+        let staging = &file.placed.staging;
+        file.writer
+            .write(&batch)
+            .map_err(|e| SinkError::Io { context: format!("writing {}", staging.display()), reason: e.to_string() })
     }
 
     fn discard(&mut self) {
         if let Some(f) = self.current.take() {
             drop(f.writer);
-            let _ = std::fs::remove_file(&f.staging);
+            let _ = std::fs::remove_file(&f.placed.staging);
         }
         for f in self.finished.drain(..) {
             let _ = std::fs::remove_file(&f.staging);
         }
     }
 
-    fn open(&mut self, schema: SchemaRef) -> Result<OpenFile> {
-        let seq = self.config.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let name = format!("part-{}-{seq:05}.parquet", self.config.run_id);
-        let staging = self.config.staging.join(&self.stream).join(&name);
-        let final_path = self
-            .config
-            .root
-            .join(&self.stream)
-            .join(format!("dt={}", self.config.started_at.format("%Y-%m-%d")))
-            .join(&name);
+    fn open(&mut self, schema: SchemaRef) -> Result<OpenFile, SinkError> {
+        let seq = self.run.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let name = format!("part-{}-{seq:05}.parquet", self.run.run_id);
+        let placed = self.run.sink.place(&self.stream, &name, self.run.started_at);
+        let staging = &placed.staging;
         let dir = staging.parent().expect("staging files sit in a folder");
-        std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
-        let file = File::create(&staging).map_err(Error::io(format!("creating {}", staging.display())))?;
+        std::fs::create_dir_all(dir).map_err(SinkError::io(format!("creating {}", dir.display())))?;
+        let file = File::create(staging).map_err(SinkError::io(format!("creating {}", staging.display())))?;
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(self.properties()))
-            .map_err(|e| Error::Sink(format!("opening {}: {e}", staging.display())))?;
-        Ok(OpenFile { writer, schema, staging, final_path, rows: 0 })
+            .map_err(|e| SinkError::Io { context: format!("opening {}", staging.display()), reason: e.to_string() })?;
+        Ok(OpenFile { writer, schema, placed })
+    }
+
+    fn encode_error(&self, e: impl std::fmt::Display) -> SinkError {
+        SinkError::Encode { stream: self.stream.clone(), reason: e.to_string() }
     }
 
     fn properties(&self) -> WriterProperties {
-        let compression = match self.config.compression {
+        let compression = match self.run.compression {
             Compression::Zstd => PqCompression::ZSTD(ZstdLevel::try_new(3).expect("3 is a valid zstd level")),
             Compression::Snappy => PqCompression::SNAPPY,
             Compression::None => PqCompression::UNCOMPRESSED,
@@ -246,7 +237,7 @@ impl Files {
             ("headwater.connector_version", &l.version),
             ("headwater.connector_sha256", &l.sha256),
             ("headwater.config_sha256", &l.config_hash),
-            ("headwater.run_id", &self.config.run_id),
+            ("headwater.run_id", &self.run.run_id),
             ("headwater.stream", &self.stream),
         ];
         WriterProperties::builder()
@@ -258,15 +249,19 @@ impl Files {
             .build()
     }
 
-    fn finish_current(&mut self) -> Result<()> {
+    fn finish_current(&mut self) -> Result<(), SinkError> {
         let Some(f) = self.current.take() else { return Ok(()) };
-        let file = f.writer.into_inner().map_err(|e| Error::Sink(format!("finishing {}: {e}", f.staging.display())))?;
-        file.sync_all().map_err(Error::io(format!("syncing {}", f.staging.display())))?;
-        self.finished.push(StagedFile { staging: f.staging, final_path: f.final_path, rows: f.rows });
+        let staging = &f.placed.staging;
+        let file = f.writer.into_inner().map_err(|e| SinkError::Io {
+            context: format!("finishing {}", staging.display()),
+            reason: e.to_string(),
+        })?;
+        file.sync_all().map_err(SinkError::io(format!("syncing {}", staging.display())))?;
+        self.finished.push(f.placed);
         Ok(())
     }
 
-    fn with_lineage_columns(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    fn with_lineage_columns(&self, batch: &RecordBatch) -> Result<RecordBatch, SinkError> {
         let n = batch.num_rows();
         let schema = batch.schema();
         let mut fields: Vec<Field> = Vec::with_capacity(schema.fields().len() + 2);
@@ -284,9 +279,9 @@ impl Files {
         // One value for every row: a dictionary of one entry costs 4 bytes a row to build.
         let run_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
         fields.push(Field::new(RUN_ID, run_type, false));
-        let run_id = Arc::new(StringArray::from(vec![self.config.run_id.as_str()]));
+        let run_id = Arc::new(StringArray::from(vec![self.run.run_id.as_str()]));
         columns.push(Arc::new(DictionaryArray::new(Int32Array::from(vec![0; n]), run_id)));
         RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())), columns)
-            .map_err(|e| Error::Sink(format!("stream `{}`: {e}", self.stream)))
+            .map_err(|e| self.encode_error(e))
     }
 }

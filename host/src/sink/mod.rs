@@ -1,37 +1,92 @@
-//! The Parquet sink: emitted batches become zstd Parquet files in staging,
-//! laid out for Hive-style readers once committed:
-//! `<sink>/<stream>/dt=<YYYY-MM-DD>/part-<run-id>-<seq>.parquet`.
+//! Where rows land. A [`Sink`] decides where a stream's files are staged and
+//! where they go when their checkpoint commits, and publishes them; the
+//! [`StreamWriter`] turns a stream's batches into Parquet files in staging,
+//! encoded on a thread of the stream's own (`encoder`). [`HiveSink`], Hive-layout
+//! Parquet on a local folder, is the first sink; the delivery protocol
+//! (`crate::delivery`) commits through the trait, so another sink (a table
+//! format, an object store) is a module beside it.
 //!
 //! Each file carries `_hw_extracted_at` and `_hw_run_id` columns and lineage in
 //! its key-value metadata (connector name, version and sha256, pipeline config
 //! hash), so any file can be traced to what produced it.
 
 mod encoder;
+mod hive;
 
-use crate::Result;
-use crate::pipeline::Compression;
+pub use hive::HiveSink;
+
+use crate::config::{Compression, Pipeline};
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use encoder::Encoder;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
+
+/// The sink a pipeline's file names (`[sink] path`: Hive-layout Parquet).
+pub fn open(pipeline: &Pipeline) -> Arc<dyn Sink> {
+    Arc::new(HiveSink::new(&pipeline.sink.path, &pipeline.name))
+}
 
 pub const EXTRACTED_AT: &str = "_hw_extracted_at";
 pub const RUN_ID: &str = "_hw_run_id";
 
-/// Where and how a run writes, shared by all its streams.
-#[derive(Debug, Clone)]
-pub struct SinkConfig {
-    pub root: PathBuf,
-    /// Staging folder of this pipeline, inside the sink so renames stay on one filesystem.
-    pub staging: PathBuf,
+/// Where a pipeline's files are staged, and how they become visible.
+pub trait Sink: Send + Sync {
+    /// Where a new file of `stream` named `file_name` is staged, and where it will
+    /// be once committed. `stream` is a validated name (one path segment).
+    fn place(&self, stream: &str, file_name: &str, run_started: DateTime<Utc>) -> StagedFile;
+    /// Makes a checkpoint's staged files visible to readers. Idempotent: a file
+    /// already published is left alone, so recovery can publish an intent again;
+    /// a file neither staged nor published is an error.
+    fn publish(&self, stream: &str, files: &[(PathBuf, PathBuf)]) -> Result<(), SinkError>;
+    /// Deletes what is staged: files no intent took (on start, after recovery).
+    fn clear_staging(&self) -> Result<(), SinkError>;
+    /// Where the sink is, for the run summary.
+    fn location(&self) -> String;
+}
+
+/// Writing or committing files failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SinkError {
+    /// A filesystem operation failed.
+    #[error("{context}: {reason}")]
+    Io { context: String, reason: String },
+    /// Encoding Parquet failed.
+    #[error("stream `{stream}`: {reason}")]
+    Encode { stream: String, reason: String },
+    #[error("checkpoint of stream `{stream}`: {} already exists; committed files are never overwritten", path.display())]
+    Exists { stream: String, path: PathBuf },
+    #[error("checkpoint of stream `{stream}` lost its file {}: it is neither staged nor in place", path.display())]
+    Lost { stream: String, path: PathBuf },
+    /// The encoder thread is gone (it panicked, or never started).
+    #[error("stream `{stream}`: the Parquet encoder thread stopped unexpectedly (see the log above)")]
+    Stopped { stream: String },
+}
+
+impl SinkError {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SinkError {
+        let context = context.into();
+        move |e| SinkError::Io { context, reason: e.to_string() }
+    }
+}
+
+/// Where and how one run writes, shared by all its streams.
+#[derive(Clone)]
+pub struct RunOutput {
+    pub sink: Arc<dyn Sink>,
     pub compression: Compression,
     pub run_id: String,
     pub started_at: DateTime<Utc>,
     /// File sequence number, shared by every stream and phase of the run so that
     /// no two files of one run can have the same name.
     seq: Arc<AtomicU32>,
+}
+
+impl RunOutput {
+    pub fn new(sink: Arc<dyn Sink>, compression: Compression, run_id: String, started_at: DateTime<Utc>) -> Self {
+        RunOutput { sink, compression, run_id, started_at, seq: Arc::new(AtomicU32::new(0)) }
+    }
 }
 
 /// Lineage recorded in every file of one connector's output.
@@ -44,36 +99,11 @@ pub struct Lineage {
     pub pipeline: String,
 }
 
-impl SinkConfig {
-    pub fn new(
-        root: &Path,
-        pipeline: &str,
-        compression: Compression,
-        run_id: String,
-        started_at: DateTime<Utc>,
-    ) -> Self {
-        SinkConfig {
-            root: root.to_path_buf(),
-            staging: staging_dir(root, pipeline),
-            compression,
-            run_id,
-            started_at,
-            seq: Arc::new(AtomicU32::new(0)),
-        }
-    }
-}
-
-/// The staging folder of `pipeline` under a sink root.
-pub fn staging_dir(root: &Path, pipeline: &str) -> PathBuf {
-    root.join("_staging").join(pipeline)
-}
-
-/// A finished file waiting for its checkpoint to commit.
+/// A file staged for a checkpoint, and where it goes when the checkpoint commits.
 #[derive(Debug, Clone)]
 pub struct StagedFile {
     pub staging: PathBuf,
     pub final_path: PathBuf,
-    pub rows: u64,
 }
 
 /// Writes one stream's batches to staged Parquet files. A file ends at each
@@ -96,9 +126,9 @@ const COALESCE_ROWS: usize = 64 * 1024;
 const COALESCE_BYTES: usize = 16 << 20;
 
 impl StreamWriter {
-    pub fn new(stream: &str, config: Arc<SinkConfig>, lineage: Lineage) -> Self {
+    pub fn new(stream: &str, run: RunOutput, lineage: Lineage) -> Self {
         StreamWriter {
-            encoder: Encoder::new(stream, config, lineage),
+            encoder: Encoder::new(stream, run, lineage),
             pending: Vec::new(),
             pending_rows: 0,
             pending_bytes: 0,
@@ -106,7 +136,7 @@ impl StreamWriter {
     }
 
     /// Appends a batch (the `_hw_` columns are added when it is written).
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -122,7 +152,7 @@ impl StreamWriter {
         Ok(())
     }
 
-    fn flush_pending(&mut self) -> Result<()> {
+    fn flush_pending(&mut self) -> Result<(), SinkError> {
         self.pending_rows = 0;
         self.pending_bytes = 0;
         match std::mem::take(&mut self.pending) {
@@ -132,7 +162,7 @@ impl StreamWriter {
     }
 
     /// Finishes and fsyncs every file written since the last call.
-    pub fn finish(&mut self) -> Result<Vec<StagedFile>> {
+    pub fn finish(&mut self) -> Result<Vec<StagedFile>, SinkError> {
         self.flush_pending()?;
         self.encoder.finish()
     }
@@ -152,8 +182,10 @@ mod tests {
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::path::Path;
 
     fn writer(root: &Path) -> StreamWriter {
+        let sink: Arc<dyn Sink> = Arc::new(HiveSink::new(root, "p"));
         let lineage = Lineage {
             connector: "rest".into(),
             version: "1".into(),
@@ -161,8 +193,7 @@ mod tests {
             config_hash: "cd".into(),
             pipeline: "p".into(),
         };
-        let config = SinkConfig::new(root, "p", Compression::Zstd, "run1".into(), Utc::now());
-        StreamWriter::new("orders", Arc::new(config), lineage)
+        StreamWriter::new("orders", RunOutput::new(sink, Compression::Zstd, "run1".into(), Utc::now()), lineage)
     }
 
     fn ids(range: std::ops::Range<i64>) -> RecordBatch {
@@ -187,7 +218,8 @@ mod tests {
         let names = RecordBatch::try_new(Arc::new(named), vec![Arc::new(StringArray::from(vec!["a", "b"]))]).unwrap();
         w.write(&names).unwrap();
         let files = w.finish().unwrap();
-        assert_eq!(files.iter().map(|f| f.rows).collect::<Vec<_>>(), [200_000, 2]);
+        let rows = |f: &StagedFile| read(&f.staging).iter().map(RecordBatch::num_rows).sum::<usize>();
+        assert_eq!(files.iter().map(rows).collect::<Vec<_>>(), [200_000, 2]);
         let batches = read(&files[0].staging);
         let got: Vec<i64> = batches
             .iter()
@@ -214,14 +246,18 @@ mod tests {
             w.write(&batch).unwrap();
         }
         assert!(w.pending_rows < 300 && w.pending_bytes < COALESCE_BYTES, "300 rows of 64 KB are 19 MB");
-        assert_eq!(w.finish().unwrap().iter().map(|f| f.rows).sum::<u64>(), 300);
+        let files = w.finish().unwrap();
+        assert_eq!(
+            files.iter().map(|f| read(&f.staging).iter().map(RecordBatch::num_rows).sum::<usize>()).sum::<usize>(),
+            300
+        );
     }
 
     /// What no checkpoint took is deleted, by `discard` and by dropping the writer.
     #[test]
     fn discard_and_drop_delete_staged_files() {
         let dir = tempfile::tempdir().unwrap();
-        let staged = |root: &Path| std::fs::read_dir(staging_dir(root, "p").join("orders")).map_or(0, |d| d.count());
+        let staged = |root: &Path| std::fs::read_dir(root.join("_staging/p/orders")).map_or(0, |d| d.count());
         let mut w = writer(dir.path());
         w.write(&ids(0..70_000)).unwrap();
         w.discard();
@@ -237,7 +273,7 @@ mod tests {
     fn an_encoder_error_reaches_the_stream() {
         let dir = tempfile::tempdir().unwrap();
         // The stream's staging folder cannot be created: a file is in its way.
-        let blocked = staging_dir(dir.path(), "p");
+        let blocked = dir.path().join("_staging/p");
         std::fs::create_dir_all(blocked.parent().unwrap()).unwrap();
         std::fs::write(&blocked, b"").unwrap();
         let mut w = writer(dir.path());

@@ -42,6 +42,7 @@ pub mod arrow;
 mod connector;
 pub mod files;
 pub mod http;
+pub mod load;
 pub mod output;
 pub mod state;
 

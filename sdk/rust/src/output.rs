@@ -2,6 +2,7 @@
 //! the next checkpoint of their stream, together with the checkpoint's state.
 
 use crate::bindings::headwater::connector::output as wit;
+use crate::load::{LoadOptions, LoadStats};
 use crate::{Error, Level, Result};
 
 /// Emits JSON rows, newline-delimited or as one JSON array of objects (e.g. an API
@@ -36,12 +37,10 @@ pub fn emit_ipc(stream: &str, ipc: &[u8]) -> Result<()> {
     wit::emit(stream, ipc)
 }
 
-pub use wit::LoadStats;
-
 /// Asks the host to decode a file under a granted root natively and stage its rows
-/// for `stream` (the fast path for bulk loads; see the WIT `load` for `options`).
-pub fn load(stream: &str, root: &str, path: &str, options: &serde_json::Value) -> Result<LoadStats> {
-    wit::load(stream, root, path, &options.to_string())
+/// for `stream` (the fast path for bulk loads; see [`crate::load`] for the options).
+pub fn load(stream: &str, root: &str, path: &str, options: &LoadOptions) -> Result<LoadStats> {
+    wit::load(stream, root, path, options)
 }
 
 /// Commits everything emitted for `stream` since its last checkpoint, with `state`.

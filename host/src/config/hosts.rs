@@ -1,9 +1,19 @@
-//! The host allowlist: `[allow] hosts` entries such as `api.example.com`,
-//! `127.0.0.1:8080`, `*.example.com` or `https://api.example.com:8443`.
-//! An entry without a scheme allows http and https; without a port, only the
-//! scheme's default port.
+//! Host patterns, as `[allow] hosts` and `[auth.*] hosts` write them:
+//! `api.example.com`, `127.0.0.1:8080`, `*.example.com` or
+//! `https://api.example.com:8443`. An entry without a scheme allows http and
+//! https; without a port, only the scheme's default port. Parsed when the
+//! pipeline loads, so a malformed entry is an error there rather than a rule
+//! that silently never matches.
 
 use url::{Host, Url};
+
+/// A host pattern that does not parse.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{entry}` {reason}")]
+pub struct HostPatternError {
+    pub entry: String,
+    pub reason: String,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostRule {
@@ -20,7 +30,7 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
-    pub fn parse(entries: &[String]) -> Result<Self, String> {
+    pub fn parse(entries: &[String]) -> Result<Self, HostPatternError> {
         let rules =
             entries.iter().map(|e| HostRule::parse(e).map(|r| (e.clone(), r))).collect::<Result<Vec<_>, _>>()?;
         Ok(Allowlist { rules })
@@ -28,6 +38,11 @@ impl Allowlist {
 
     pub fn allows(&self, url: &Url) -> bool {
         self.rules.iter().any(|(_, r)| r.allows(url))
+    }
+
+    /// Whether any rule names exactly this IP address (such addresses may be private).
+    pub fn listed_addresses(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+        self.rules.iter().filter_map(|(_, r)| r.host.trim_matches(['[', ']']).parse().ok())
     }
 
     pub fn describe(&self) -> String {
@@ -40,8 +55,8 @@ impl Allowlist {
 }
 
 impl HostRule {
-    pub fn parse(entry: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("[allow] hosts: `{entry}` {why}");
+    pub fn parse(entry: &str) -> Result<Self, HostPatternError> {
+        let bad = |why: &str| HostPatternError { entry: entry.to_string(), reason: why.to_string() };
         let (scheme, rest) = match entry.split_once("://") {
             Some((s, r)) if s == "http" || s == "https" => (Some(s.to_string()), r),
             Some(_) => return Err(bad("has a scheme other than http or https")),
@@ -127,7 +142,7 @@ mod tests {
 
     #[test]
     fn bad_entries_are_named() {
-        let err = HostRule::parse("ftp://x.com").unwrap_err();
+        let err = HostRule::parse("ftp://x.com").unwrap_err().to_string();
         assert!(err.contains("ftp://x.com"), "{err}");
         assert!(HostRule::parse("x.com/path").is_err());
         assert!(HostRule::parse("user@x.com").is_err());

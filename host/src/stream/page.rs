@@ -21,10 +21,12 @@ type Result<T> = std::result::Result<T, String>;
 
 /// Splits `json` into the value at `pointer` (empty: the whole page) and the rest.
 pub fn split<'a>(json: &'a [u8], pointer: &str) -> Result<Page<'a>> {
-    let segments: Vec<String> = if pointer.is_empty() {
-        Vec::new()
-    } else {
-        pointer[1..].split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
+    // A JSON pointer (RFC 6901) is empty or starts with `/`; anything else is refused
+    // rather than guessed at (and never sliced by byte: it is the connector's string).
+    let segments: Vec<String> = match pointer.strip_prefix('/') {
+        None if pointer.is_empty() => Vec::new(),
+        None => return Err(format!("`{pointer}` is not a JSON pointer: it must be empty or start with `/`")),
+        Some(rest) => rest.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect(),
     };
     let invalid = |e: String| format!("the page is not valid JSON: {e}");
     match find(json, 0, &segments).map_err(invalid)? {
@@ -282,6 +284,18 @@ fn prefix_xor(mut x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pointer is the connector's string: a multi-byte first character once
+    /// panicked the host (it was sliced at byte 1), and a missing `/` lost a character.
+    #[test]
+    fn pointers_without_a_leading_slash_are_refused() {
+        let page = br#"{"data":[1]}"#;
+        for pointer in ["data", "é/x", "\u{0}"] {
+            let err = split(page, pointer).err().unwrap();
+            assert!(err.contains("is not a JSON pointer"), "{pointer}: {err}");
+        }
+        assert_eq!(split(page, "/data").unwrap().records, Some(&b"[1]"[..]));
+    }
 
     #[test]
     fn splits_records_from_the_rest() {

@@ -9,13 +9,20 @@
 //! the same key and the same cursor is the same row and is dropped, while a row
 //! updated since lands as a new version with its newer cursor.
 
-use crate::store::SeamState;
-use crate::watermark::Watermark;
+use super::watermark::Watermark;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{SortOptions, cast, filter_record_batch, sort_to_indices};
 use arrow::datatypes::DataType;
+use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::HashSet;
+
+/// The committed rows at the watermark: their cursor as text and their primary keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeamState {
+    pub cursor: String,
+    pub keys: Vec<String>,
+}
 
 /// More keys than this at one cursor value are not remembered: such a seam
 /// (thousands of rows with one timestamp) is not deduplicated, and says so.
@@ -138,13 +145,6 @@ impl CursorTracker {
                     .join("\u{1f}")
             })
             .collect())
-    }
-
-    /// Forgets what was emitted since the last checkpoint (it was discarded).
-    pub fn discard(&mut self) {
-        self.pending_max = None;
-        self.pending_text = None;
-        self.pending_keys.clear();
     }
 
     /// At a checkpoint: the new watermark and seam, given the committed ones.

@@ -1,0 +1,317 @@
+//! CSV files. The file's own columns, by name, take the declared types where the
+//! stream declares them, else the types inferred from the first `infer_rows`
+//! rows. Columns with a custom timestamp format are read as text and parsed
+//! with chrono. With `bad_rows = fail` the first malformed value fails the load,
+//! naming the file, line and column; with `skip` every column is read as text
+//! and converted here, so that a row whose value does not convert is dropped
+//! and counted rather than failing the file.
+
+use super::{BATCH_ROWS, BadRows, Batches, Input, LoadError, LoadOptions};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::compute::{CastOptions, cast_with_options, filter_record_batch};
+use arrow::csv::reader::BufReader as CsvReader;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::sync::Arc;
+
+/// Rows skipped in `skip` mode that are logged one by one (the rest are counted).
+const LOGGED_BAD_ROWS: usize = 5;
+
+type Reader = CsvReader<Box<dyn BufRead + Send>>;
+
+pub(super) fn open(
+    input: &Input<'_>,
+    options: &LoadOptions,
+    declared: Option<&SchemaRef>,
+) -> Result<Box<dyn Batches>, LoadError> {
+    let shown = input.shown;
+    let o = &options.csv;
+    let ascii = |c: char, what: &str| -> Result<u8, LoadError> {
+        if c.is_ascii() {
+            Ok(c as u8)
+        } else {
+            Err(LoadError::options(shown, format!("csv.{what} `{c}` must be one ASCII character")))
+        }
+    };
+    let mut format = arrow::csv::reader::Format::default()
+        .with_header(o.header)
+        .with_delimiter(ascii(o.delimiter, "delimiter")?)
+        .with_quote(ascii(o.quote, "quote")?);
+    if let Some(e) = o.escape {
+        format = format.with_escape(ascii(e, "escape")?);
+    }
+    if let Some(c) = o.comment {
+        format = format.with_comment(ascii(c, "comment")?);
+    }
+    if !o.null_values.is_empty() {
+        let alternatives: Vec<String> = o.null_values.iter().map(|v| regex::escape(v)).collect();
+        let re = regex::Regex::new(&format!("^(?:{})$", alternatives.join("|")))
+            .map_err(|e| LoadError::options(shown, format!("csv.null_values: {e}")))?;
+        format = format.with_null_regex(re);
+    }
+    let formats: BTreeMap<String, String> = o.timestamp_formats.iter().cloned().collect();
+    // The file's own columns, by name: declared types where declared, else inferred.
+    let (inferred, _) = format
+        .infer_schema(input.open()?, Some(options.infer_rows.max(1) as usize))
+        .map_err(|e| LoadError::file(shown, format!("cannot read the CSV header: {e}")))?;
+    let typed: Vec<Field> = inferred
+        .fields()
+        .iter()
+        .map(|f| {
+            let t = declared
+                .and_then(|d| d.field_with_name(f.name()).ok())
+                .map_or_else(|| f.data_type().clone(), |d| d.data_type().clone());
+            let t = match formats.contains_key(f.name()) && !matches!(t, DataType::Timestamp(..) | DataType::Date32) {
+                true => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false => t,
+            };
+            Field::new(f.name(), t, true)
+        })
+        .collect();
+    let typed = Arc::new(Schema::new(typed));
+    for name in formats.keys() {
+        if typed.field_with_name(name).is_err() {
+            return Err(LoadError::options(
+                shown,
+                format!("csv.timestamp_formats names `{name}`, which is not a column of the file"),
+            ));
+        }
+    }
+    let first_line = if o.header { 2 } else { 1 };
+    let read = match options.bad_rows {
+        // Columns with a custom timestamp format are read as text and parsed here.
+        BadRows::Fail => Schema::new(
+            typed
+                .fields()
+                .iter()
+                .map(|f| match formats.contains_key(f.name()) {
+                    true => f.as_ref().clone().with_data_type(DataType::Utf8),
+                    false => f.as_ref().clone(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        // Skipping bad rows: everything is read as text and converted column by column.
+        BadRows::Skip => {
+            Schema::new(typed.fields().iter().map(|f| Field::new(f.name(), DataType::Utf8, true)).collect::<Vec<_>>())
+        }
+    };
+    let read = Arc::new(read);
+    let reader = arrow::csv::ReaderBuilder::new(read.clone())
+        .with_format(format)
+        .with_batch_size(BATCH_ROWS)
+        .with_truncated_rows(options.bad_rows == BadRows::Skip)
+        .build_buffered(input.open()?)
+        .map_err(|e| LoadError::file(shown, e))?;
+    let csv = Csv { reader, shown: shown.to_string(), read, typed, formats, line: first_line, bad_rows: 0 };
+    Ok(match options.bad_rows {
+        BadRows::Fail => Box::new(FailFast(csv)),
+        BadRows::Skip => Box::new(SkipBad(csv)),
+    })
+}
+
+struct Csv {
+    reader: Reader,
+    shown: String,
+    /// The schema arrow-csv reads with.
+    read: SchemaRef,
+    /// The schema rows land with.
+    typed: SchemaRef,
+    formats: BTreeMap<String, String>,
+    /// The file line of the next batch's first row.
+    line: usize,
+    bad_rows: u64,
+}
+
+/// `bad_rows = fail`: the first value that does not convert fails the load.
+struct FailFast(Csv);
+
+impl Iterator for FailFast {
+    type Item = Result<RecordBatch, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let c = &mut self.0;
+        let batch = match c.reader.next()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(csv_error(&c.shown, &c.read, &e.to_string()))),
+        };
+        let rows = batch.num_rows();
+        let result = if c.formats.is_empty() {
+            Ok(batch)
+        } else {
+            match convert_keeping_good_rows(&batch, &c.typed, &c.formats) {
+                Err(e) => Err(LoadError::file(&c.shown, e)),
+                Ok((_, bad)) if !bad.is_empty() => {
+                    let (row, why) = &bad[0];
+                    Err(LoadError::Line { file: c.shown.clone(), line: c.line + row, reason: why.clone() })
+                }
+                Ok((good, _)) => Ok(good),
+            }
+        };
+        c.line += rows;
+        Some(result)
+    }
+}
+
+impl Batches for FailFast {}
+
+/// `bad_rows = skip`: rows whose values do not convert are dropped and counted.
+struct SkipBad(Csv);
+
+impl Iterator for SkipBad {
+    type Item = Result<RecordBatch, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let c = &mut self.0;
+        let batch = match c.reader.next()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(LoadError::file(&c.shown, e))),
+        };
+        let (good, bad) = match convert_keeping_good_rows(&batch, &c.typed, &c.formats) {
+            Ok(split) => split,
+            Err(e) => return Some(Err(LoadError::file(&c.shown, e))),
+        };
+        for (row, why) in &bad {
+            if (c.bad_rows as usize) < LOGGED_BAD_ROWS {
+                tracing::warn!("{}:{}: skipped a bad row: {why}", c.shown, c.line + row);
+            }
+            c.bad_rows += 1;
+        }
+        c.line += batch.num_rows();
+        Some(Ok(good))
+    }
+}
+
+impl Batches for SkipBad {
+    fn bad_rows(&self) -> u64 {
+        self.0.bad_rows
+    }
+}
+
+/// Text in a chrono `format` to the timestamp (or date) type `target`; values that
+/// do not parse become null (the caller reports them).
+fn parse_timestamps(text: &StringArray, format: &str, target: &DataType) -> Result<ArrayRef, String> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    let zoned = format.contains("%z") || format.contains("%:z") || format.contains("%#z");
+    let micros: TimestampMicrosecondArray = text
+        .iter()
+        .map(|v| {
+            let v = v?;
+            if zoned {
+                return DateTime::parse_from_str(v, format).ok().map(|t| t.timestamp_micros());
+            }
+            NaiveDateTime::parse_from_str(v, format)
+                .ok()
+                .or_else(|| NaiveDate::parse_from_str(v, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                .map(|t| t.and_utc().timestamp_micros())
+        })
+        .collect();
+    let micros = micros.with_timezone("UTC");
+    arrow::compute::cast(&micros, target).map_err(|e| e.to_string())
+}
+
+/// arrow-csv's parse error, restated with the file, the line and the column's
+/// name. arrow-csv puts them only in its message; this is the one place that
+/// reads it (`a_bad_value_names_file_line_and_column` pins the wording).
+fn csv_error(shown: &str, schema: &Schema, message: &str) -> LoadError {
+    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = PATTERN.get_or_init(|| {
+        regex::Regex::new(r"parsing value '(.*)' as type '(.*)' for column (\d+) at line (\d+)")
+            .expect("a valid pattern")
+    });
+    match re.captures(message) {
+        Some(c) => {
+            let column = c[3].parse::<usize>().ok().and_then(|i| schema.fields().get(i)).map_or("?", |f| f.name());
+            // arrow counts lines after the header from 0 when there is one; files count from 1.
+            let line = c[4].parse::<usize>().unwrap_or(0) + 1;
+            LoadError::Line {
+                file: shown.to_string(),
+                line,
+                reason: format!("column `{column}`: `{}` is not a valid {}", &c[1], &c[2]),
+            }
+        }
+        None => LoadError::file(shown, message),
+    }
+}
+
+/// Casts text columns to `typed`; rows where a non-null value does not convert are
+/// dropped and returned with the reason.
+fn convert_keeping_good_rows(
+    batch: &RecordBatch,
+    typed: &SchemaRef,
+    formats: &BTreeMap<String, String>,
+) -> Result<(RecordBatch, Vec<(usize, String)>), String> {
+    let safe = CastOptions { safe: true, ..Default::default() };
+    let mut bad = vec![None::<String>; batch.num_rows()];
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(typed.fields().len());
+    for (i, field) in typed.fields().iter().enumerate() {
+        if batch.column(i).data_type() == field.data_type() {
+            columns.push(batch.column(i).clone());
+            continue;
+        }
+        let text = batch.column(i).as_string::<i32>();
+        let converted = match formats.get(field.name()) {
+            Some(format) => parse_timestamps(text, format, field.data_type())?,
+            None => cast_with_options(batch.column(i), field.data_type(), &safe).map_err(|e| e.to_string())?,
+        };
+        for (row, reason) in bad.iter_mut().enumerate() {
+            if reason.is_none() && text.is_valid(row) && converted.is_null(row) {
+                let expected = match formats.get(field.name()) {
+                    Some(f) => format!("a time in the form `{f}`"),
+                    None => format!("a {}", field.data_type()),
+                };
+                *reason = Some(format!("column `{}`: `{}` is not {expected}", field.name(), text.value(row)));
+            }
+        }
+        columns.push(converted);
+    }
+    let converted = RecordBatch::try_new(typed.clone(), columns).map_err(|e| e.to_string())?;
+    let keep: BooleanArray = bad.iter().map(|b| Some(b.is_none())).collect();
+    let reasons = bad.into_iter().enumerate().filter_map(|(i, b)| b.map(|b| (i, b))).collect();
+    Ok((filter_record_batch(&converted, &keep).map_err(|e| e.to_string())?, reasons))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{collect, options};
+    use super::*;
+
+    #[test]
+    fn custom_timestamp_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        std::fs::write(
+            &path,
+            "id,at,day\n1,25/01/2025 10:30,2025/01/25\n2,26/01/2025 11:00,2025/01/26\n3,soon,2025/01/27\n",
+        )
+        .unwrap();
+        let mut options = options();
+        options.csv.timestamp_formats =
+            vec![("at".to_string(), "%d/%m/%Y %H:%M".to_string()), ("day".to_string(), "%Y/%m/%d".to_string())];
+        let err = collect(&path, &options, None).unwrap_err().to_string();
+        assert!(err.contains("a.csv:4") && err.contains("`soon`") && err.contains("%d/%m/%Y %H:%M"), "{err}");
+        options.bad_rows = BadRows::Skip;
+        let (batches, stats) = collect(&path, &options, None).unwrap();
+        assert_eq!((stats.rows, stats.bad_rows), (2, 1));
+        let at = batches[0].column_by_name("at").unwrap();
+        let text = arrow::compute::cast(at, &DataType::Utf8).unwrap();
+        assert_eq!(text.as_string::<i32>().value(0), "2025-01-25T10:30:00Z");
+    }
+
+    #[test]
+    fn a_bad_value_names_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        std::fs::write(&path, "id,amount\n1,1.5\n2,oops\n3,2.5\n").unwrap();
+        let declared: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("amount", DataType::Float64, true),
+        ]));
+        let err = collect(&path, &options(), Some(&declared)).unwrap_err().to_string();
+        assert_eq!(err, format!("{}:3: column `amount`: `oops` is not a valid Float64", path.display()));
+        let options = LoadOptions { bad_rows: BadRows::Skip, ..options() };
+        let (batches, stats) = collect(&path, &options, Some(&declared)).unwrap();
+        assert_eq!((stats.rows, stats.bad_rows), (2, 1));
+        assert_eq!(batches[0].num_rows(), 2);
+    }
+}

@@ -1,0 +1,89 @@
+//! S3-compatible object stores, through `object_store`: path-style requests so
+//! that local and self-hosted servers work, unsigned requests when no keys are
+//! given. A key is the root's prefix joined with the connector's plain path.
+
+use super::{Opened, RootError};
+use crate::bindings::headwater::connector::files::Entry;
+use crate::config::S3Location;
+use futures::{StreamExt, TryStreamExt};
+use globset::GlobMatcher;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use std::sync::Arc;
+
+pub(super) struct ObjectRoot {
+    name: String,
+    store: Arc<dyn ObjectStore>,
+    /// Key prefix without leading or trailing `/` (empty for the whole bucket).
+    prefix: String,
+}
+
+impl ObjectRoot {
+    pub(super) fn new(name: &str, s3: &S3Location) -> Result<Self, RootError> {
+        let mut b = AmazonS3Builder::new().with_bucket_name(&s3.bucket).with_region(&s3.region);
+        if let Some(endpoint) = &s3.endpoint {
+            b = b
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
+        }
+        b = match &s3.keys {
+            Some((id, secret)) => b.with_access_key_id(id.expose()).with_secret_access_key(secret.expose()),
+            None => b.with_skip_signature(true),
+        };
+        let store = b.build().map_err(|e| RootError::Unavailable { root: name.to_string(), reason: e.to_string() })?;
+        Ok(ObjectRoot { name: name.to_string(), store: Arc::new(store), prefix: s3.prefix.clone() })
+    }
+
+    fn unavailable(&self, e: impl std::fmt::Display) -> RootError {
+        RootError::Unavailable { root: self.name.clone(), reason: e.to_string() }
+    }
+
+    pub(super) async fn open(&self, path: &str) -> Result<Opened, RootError> {
+        let key = if self.prefix.is_empty() { path.to_string() } else { format!("{}/{path}", self.prefix) };
+        let location = ObjectPath::parse(&key).map_err(|_| RootError::Escapes {
+            root: self.name.clone(),
+            path: path.to_string(),
+            how: "not a plain object key",
+        })?;
+        let got = match self.store.get(&location).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(RootError::NotFound { root: self.name.clone(), path: path.to_string() });
+            }
+            Err(e) => return Err(self.unavailable(format!("opening `{path}`: {e}"))),
+        };
+        let (root, path) = (self.name.clone(), path.to_string());
+        let chunks = got.into_stream().map(move |chunk| {
+            chunk.map_err(|e| RootError::Unavailable { root: root.clone(), reason: format!("reading `{path}`: {e}") })
+        });
+        Ok(Opened::Stream(chunks.boxed()))
+    }
+
+    pub(super) async fn list(&self, matcher: &GlobMatcher) -> Result<Vec<Entry>, RootError> {
+        let from = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
+        let objects: Vec<_> = self
+            .store
+            .list(from.as_ref())
+            .try_collect()
+            .await
+            .map_err(|e| self.unavailable(format!("listing: {e}")))?;
+        Ok(objects
+            .into_iter()
+            .filter_map(|o| {
+                let key = o.location.as_ref();
+                let rel = if self.prefix.is_empty() {
+                    key
+                } else {
+                    key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?
+                };
+                matcher.is_match(rel).then(|| Entry {
+                    path: rel.to_string(),
+                    size: o.size,
+                    modified_ms: o.last_modified.timestamp_millis(),
+                })
+            })
+            .collect())
+    }
+}

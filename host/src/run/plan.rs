@@ -1,0 +1,61 @@
+//! Which streams a run reads, and through which phases: discovered streams,
+//! narrowed by `--stream`, each with the phases that offer it (backfill first).
+//! What depends on discovery is checked here, for `check` as for `run`: every
+//! `--stream` and every `[limits.streams.*]` must name a discovered stream.
+
+use super::session::Discovered;
+use crate::bindings::StreamInfo;
+use crate::config::{ConfigError, Pipeline};
+use crate::{Error, Result};
+
+/// One stream and the phases it runs through, by index into the session's phases.
+pub(super) struct StreamPlan<'a> {
+    pub name: &'a str,
+    pub phases: Vec<(usize, &'a StreamInfo)>,
+}
+
+pub(super) struct Plan<'a> {
+    pub streams: Vec<StreamPlan<'a>>,
+}
+
+impl<'a> Plan<'a> {
+    /// The plan for `selected` streams (all when empty).
+    pub fn new(pipeline: &Pipeline, discovered: &'a Discovered, selected: &[String]) -> Result<Plan<'a>> {
+        let mut names: Vec<&str> = Vec::new();
+        for (_, streams) in discovered {
+            for s in streams {
+                if !names.contains(&s.name.as_str()) {
+                    names.push(&s.name);
+                }
+            }
+        }
+        for s in selected {
+            if !names.contains(&s.as_str()) {
+                return Err(Error::Usage(format!(
+                    "--stream {s}: no such stream in {} (streams: {})",
+                    pipeline.file.display(),
+                    names.join(", ")
+                )));
+            }
+        }
+        if let Some(unknown) = pipeline.limits.streams.keys().find(|k| !names.contains(&k.as_str())) {
+            return Err(Error::Config(ConfigError {
+                file: pipeline.file.clone(),
+                message: format!("[limits.streams.{unknown}]: no such stream (streams: {})", names.join(", ")),
+            }));
+        }
+        let streams = names
+            .into_iter()
+            .filter(|n| selected.is_empty() || selected.iter().any(|s| s == n))
+            .map(|name| StreamPlan {
+                name,
+                phases: discovered
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, (_, streams))| streams.iter().find(|s| s.name == name).map(|s| (i, s)))
+                    .collect(),
+            })
+            .collect();
+        Ok(Plan { streams })
+    }
+}

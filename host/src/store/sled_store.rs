@@ -1,0 +1,143 @@
+//! The sled implementation of [`StateStore`]: one database at `[state] path`,
+//! keys `<kind>\0<pipeline>\0<stream>` so several pipelines may share it. One
+//! process at a time holds it; a second run of the same pipeline is refused
+//! with a message saying so.
+
+use super::{StateStore, StoreError, StreamState};
+use crate::delivery::Intent;
+use std::path::{Path, PathBuf};
+
+pub struct SledStore {
+    db: sled::Db,
+    path: PathBuf,
+    pipeline: String,
+}
+
+const STREAM: &str = "stream";
+const INTENT: &str = "intent";
+const SECRET: &str = "secret";
+
+impl SledStore {
+    /// Opens (creating) the store of `pipeline` at `path`.
+    pub fn open(path: &Path, pipeline: &str) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new().path(path).open().map_err(|e| {
+            let message = if e.to_string().contains("lock") {
+                format!("{e}: another headwater process is using this state store; wait for it to finish")
+            } else {
+                e.to_string()
+            };
+            StoreError { path: path.to_path_buf(), message }
+        })?;
+        Ok(SledStore { db, path: path.to_path_buf(), pipeline: pipeline.to_string() })
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError { path: self.path.clone(), message: e.to_string() }
+    }
+
+    fn key(&self, kind: &str, stream: &str) -> Vec<u8> {
+        format!("{kind}\0{}\0{stream}", self.pipeline).into_bytes()
+    }
+
+    fn prefix(&self, kind: &str) -> Vec<u8> {
+        format!("{kind}\0{}\0", self.pipeline).into_bytes()
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+    }
+}
+
+impl StateStore for SledStore {
+    fn get(&self, stream: &str) -> Result<StreamState, StoreError> {
+        match self.db.get(self.key(STREAM, stream)).map_err(|e| self.err(e))? {
+            None => Ok(StreamState::default()),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| self.err(format!("state of stream `{stream}` is unreadable: {e}"))),
+        }
+    }
+
+    fn streams(&self) -> Result<Vec<(String, StreamState)>, StoreError> {
+        let prefix = self.prefix(STREAM);
+        self.db
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                let state = serde_json::from_slice(&v).map_err(|e| self.err(e))?;
+                Ok((name, state))
+            })
+            .collect()
+    }
+
+    fn remove(&self, stream: &str) -> Result<(), StoreError> {
+        self.db.remove(self.key(STREAM, stream)).map_err(|e| self.err(e))?;
+        self.flush()
+    }
+
+    fn put_intent(&self, intent: &Intent) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(intent).map_err(|e| self.err(e))?;
+        self.db.insert(self.key(INTENT, &intent.stream), bytes).map_err(|e| self.err(e))?;
+        self.flush()
+    }
+
+    fn complete_intent(&self, intent: &Intent) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        batch.insert(self.key(STREAM, &intent.stream), serde_json::to_vec(&intent.state).map_err(|e| self.err(e))?);
+        batch.remove(self.key(INTENT, &intent.stream));
+        self.db.apply_batch(batch).map_err(|e| self.err(e))?;
+        self.flush()
+    }
+
+    fn intents(&self) -> Result<Vec<Intent>, StoreError> {
+        self.db
+            .scan_prefix(self.prefix(INTENT))
+            .map(|kv| {
+                let (_, v) = kv.map_err(|e| self.err(e))?;
+                serde_json::from_slice(&v).map_err(|e| self.err(e))
+            })
+            .collect()
+    }
+
+    fn get_secret(&self, credential: &str) -> Result<Option<String>, StoreError> {
+        let v = self.db.get(self.key(SECRET, credential)).map_err(|e| self.err(e))?;
+        Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    fn put_secret(&self, credential: &str, value: &str) -> Result<(), StoreError> {
+        self.db.insert(self.key(SECRET, credential), value.as_bytes()).map_err(|e| self.err(e))?;
+        self.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::Watermark;
+
+    #[test]
+    fn intent_completion_writes_state_and_drops_intent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(&dir.path().join("s"), "p").unwrap();
+        let state = StreamState { rows: 5, watermark: Some(Watermark::Int(9)), ..Default::default() };
+        let intent = Intent { stream: "orders".into(), files: vec![], state: state.clone() };
+        store.put_intent(&intent).unwrap();
+        assert_eq!(store.intents().unwrap().len(), 1);
+        store.complete_intent(&intent).unwrap();
+        assert!(store.intents().unwrap().is_empty());
+        assert_eq!(store.get("orders").unwrap(), state);
+        assert_eq!(store.streams().unwrap(), vec![("orders".to_string(), state)]);
+    }
+
+    #[test]
+    fn pipelines_do_not_see_each_others_streams() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let a = SledStore::open(&dir.path().join("s"), "a").unwrap();
+            let intent = Intent { stream: "orders".into(), files: vec![], state: StreamState::default() };
+            a.complete_intent(&intent).unwrap();
+        }
+        let b = SledStore::open(&dir.path().join("s"), "b").unwrap();
+        assert!(b.streams().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,434 @@
+//! One stream's output during one connector call, from rows handed over to a
+//! committed checkpoint, independent of wasm (the `output` capability is a thin
+//! adapter over it, and it is unit-tested without a component).
+//!
+//! A stream is in one of two states. **Pending**: rows emitted since the last
+//! checkpoint (none right after one) are conformed to the declared columns,
+//! evolved into the stream's schema, deduplicated at the seam and staged by the
+//! sink's writer. A checkpoint commits them with the connector's state and the
+//! new watermark through the delivery protocol, and the stream is pending again
+//! with nothing staged. **Poisoned**: any failed emit, load or checkpoint ends the
+//! stream's output for the call; every later emit and checkpoint is refused with
+//! the first failure, so a connector that ignores an error can never commit part
+//! of what failed, and rows, files and watermark always agree.
+
+mod error;
+mod page;
+mod rows;
+mod schema;
+mod seam;
+mod watermark;
+
+pub use error::{Step, StreamError};
+pub use page::split as split_page;
+pub use rows::{ipc as ipc_rows, json as json_rows};
+pub use schema::declared_schema;
+pub use seam::SeamState;
+pub use watermark::Watermark;
+
+use crate::config::PhaseKind;
+use crate::delivery;
+use crate::progress::StreamProgress;
+use crate::sink::{Sink, StreamWriter};
+use crate::store::{StateStore, StreamState};
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use seam::CursorTracker;
+use std::sync::Arc;
+
+/// What discovery says of a stream, as the data path needs it.
+#[derive(Debug, Clone, Default)]
+pub struct StreamSpec {
+    pub name: String,
+    /// Declared columns, if any.
+    pub declared: Option<SchemaRef>,
+    pub cursor_field: Option<String>,
+    pub primary_key: Vec<String>,
+}
+
+/// Where a stream's checkpoints commit: the sink its files go to and the store its state goes to.
+#[derive(Clone)]
+pub struct Destination {
+    pub sink: Arc<dyn Sink>,
+    pub store: Arc<dyn StateStore>,
+    pub phase: PhaseKind,
+    pub run_id: String,
+}
+
+/// Counters of one call, for the run summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counts {
+    /// Rows and files committed during the call.
+    pub rows: u64,
+    pub files: u64,
+    pub checkpoints: u64,
+    /// Rows skipped as malformed by `load` (with `bad_rows = "skip"`).
+    pub bad_rows: u64,
+    /// Files decoded by `load`.
+    pub loaded: u64,
+}
+
+/// What became of a stream when its call ended.
+#[derive(Debug, Clone)]
+pub struct StreamOutcome {
+    pub counts: Counts,
+    /// Rows emitted after the last checkpoint: discarded, never committed.
+    pub discarded_rows: u64,
+    /// Rows dropped at the seam as already landed.
+    pub deduplicated: u64,
+    /// The state as last committed.
+    pub committed: StreamState,
+}
+
+/// Rows staged since the last checkpoint (none right after one).
+struct Pending {
+    rows: u64,
+    /// The stream's columns so far, including what is staged.
+    schema: Option<Schema>,
+}
+
+enum State {
+    Pending(Pending),
+    /// A step failed: nothing more commits in this call.
+    Poisoned {
+        step: Step,
+        cause: Arc<StreamError>,
+        /// Rows staged and never to be committed by this call.
+        discarded: u64,
+    },
+}
+
+pub struct StreamOutput {
+    spec: StreamSpec,
+    destination: Destination,
+    writer: StreamWriter,
+    /// The cursor column's highest value and the seam, when the stream has a cursor.
+    tracker: Option<CursorTracker>,
+    committed: StreamState,
+    state: State,
+    counts: Counts,
+    progress: StreamProgress,
+}
+
+impl StreamOutput {
+    pub fn new(
+        spec: StreamSpec,
+        committed: StreamState,
+        writer: StreamWriter,
+        destination: Destination,
+        progress: StreamProgress,
+    ) -> Self {
+        let tracker =
+            spec.cursor_field.clone().map(|c| CursorTracker::new(c, spec.primary_key.clone(), committed.seam.as_ref()));
+        let state = State::Pending(Pending { rows: 0, schema: committed.schema.clone() });
+        StreamOutput { spec, destination, writer, tracker, committed, state, counts: Counts::default(), progress }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The declared columns, for decoders.
+    pub fn declared(&self) -> Option<&SchemaRef> {
+        self.spec.declared.as_ref()
+    }
+
+    /// Stages batches; returns the rows staged (after seam deduplication).
+    /// Any failure poisons the stream.
+    pub fn emit(&mut self, step: Step, batches: Vec<RecordBatch>) -> Result<u64, StreamError> {
+        let State::Pending(pending) = &mut self.state else {
+            return Err(self.refusal(step));
+        };
+        let name = &self.spec.name;
+        let schema_error = |reason: String| StreamError::Schema { stream: name.clone(), reason };
+        let mut staged = 0;
+        let mut stage = |batch: RecordBatch| -> Result<(), StreamError> {
+            let batch = match &self.spec.declared {
+                Some(declared) => schema::conform(&batch, declared).map_err(schema_error)?,
+                None => batch,
+            };
+            let (batch, evolved) = schema::evolve(pending.schema.as_ref(), batch).map_err(schema_error)?;
+            pending.schema = Some(evolved);
+            let batch = match &mut self.tracker {
+                Some(t) => t.apply(batch).map_err(schema_error)?,
+                None => batch,
+            };
+            self.writer.write(&batch)?;
+            staged += batch.num_rows() as u64;
+            pending.rows += batch.num_rows() as u64;
+            Ok(())
+        };
+        let result = batches.into_iter().try_for_each(&mut stage);
+        self.progress.rows(self.counts.rows + self.pending_rows());
+        match result {
+            Ok(()) => Ok(staged),
+            Err(e) => Err(self.poison(step, e)),
+        }
+    }
+
+    /// Poisons the stream with `error` (from one of its own steps, or found before
+    /// the rows reached it: bytes that are not rows, a file that does not decode)
+    /// and returns it, for the connector. A stream already poisoned keeps its first failure.
+    pub fn poison(&mut self, step: Step, error: StreamError) -> StreamError {
+        if let State::Pending(pending) = &self.state {
+            self.state = State::Poisoned { step, cause: Arc::new(error.clone()), discarded: pending.rows };
+        }
+        error
+    }
+
+    fn refusal(&self, refused: Step) -> StreamError {
+        match &self.state {
+            State::Poisoned { step, cause, .. } => {
+                StreamError::Poisoned { refused, step: *step, stream: self.spec.name.clone(), cause: cause.clone() }
+            }
+            State::Pending(_) => unreachable!("only a poisoned stream refuses"),
+        }
+    }
+
+    /// Counts a file `load` decoded, and the rows it skipped as malformed.
+    pub fn loaded(&mut self, bad_rows: u64) {
+        self.counts.bad_rows += bad_rows;
+        self.counts.loaded += 1;
+    }
+
+    /// Commits everything staged since the last checkpoint with `connector_state`
+    /// and the new watermark. A failure poisons the stream: what the failed
+    /// checkpoint staged never commits in this call (what it recorded as an
+    /// intent, recovery completes on the next start, whole).
+    pub fn checkpoint(&mut self, connector_state: String) -> Result<(), StreamError> {
+        let State::Pending(pending) = &self.state else {
+            return Err(self.refusal(Step::Checkpoint));
+        };
+        if serde_json::from_str::<serde::de::IgnoredAny>(&connector_state).is_err() {
+            let e = StreamError::StateNotJson { stream: self.spec.name.clone() };
+            return Err(self.poison(Step::Checkpoint, e));
+        }
+        let (rows, schema) = (pending.rows, pending.schema.clone());
+        match self.commit(connector_state, rows, schema.clone()) {
+            Ok(files) => {
+                self.counts.rows += rows;
+                self.counts.files += files;
+                self.counts.checkpoints += 1;
+                self.state = State::Pending(Pending { rows: 0, schema });
+                Ok(())
+            }
+            Err(e) => Err(self.poison(Step::Checkpoint, e)),
+        }
+    }
+
+    fn commit(&mut self, connector_state: String, rows: u64, schema: Option<Schema>) -> Result<u64, StreamError> {
+        let files = self.writer.finish()?;
+        let d = &self.destination;
+        let mut state = self.committed.clone();
+        state.set_connector_state(d.phase, connector_state);
+        if let Some(t) = &mut self.tracker {
+            (state.watermark, state.seam) = t.commit(state.watermark.take(), state.seam.take());
+        }
+        state.rows += rows;
+        state.schema = schema;
+        state.files += files.len() as u64;
+        state.updated_at = Some(chrono::Utc::now());
+        state.last_run_id = Some(d.run_id.clone());
+        delivery::commit(d.sink.as_ref(), d.store.as_ref(), &self.spec.name, &files, state.clone())?;
+        self.committed = state;
+        Ok(files.len() as u64)
+    }
+
+    /// Rows staged and not yet committed (and, once poisoned, never to be).
+    pub fn pending_rows(&self) -> u64 {
+        match self.state {
+            State::Pending(Pending { rows, .. }) => rows,
+            State::Poisoned { discarded, .. } => discarded,
+        }
+    }
+
+    /// Reports the connector's own measure of progress.
+    pub fn progress(&self, done: u64, total: Option<u64>) {
+        self.progress.position(done, total);
+    }
+
+    /// Ends the stream's output for the call: whatever no checkpoint committed is
+    /// discarded (its staged files deleted).
+    pub fn finish(mut self) -> StreamOutcome {
+        let discarded_rows = self.pending_rows();
+        self.writer.discard();
+        self.progress.finish();
+        StreamOutcome {
+            counts: self.counts,
+            discarded_rows,
+            deduplicated: self.tracker.as_ref().map_or(0, |t| t.deduplicated),
+            committed: self.committed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Compression;
+    use crate::delivery::Intent;
+    use crate::progress::Progress;
+    use crate::sink::{HiveSink, Lineage, RunOutput};
+    use crate::store::{SledStore, StoreError};
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A store that fails one chosen step, once, as a full disk or a crash would.
+    struct Flaky {
+        inner: SledStore,
+        fail_complete: AtomicBool,
+    }
+
+    impl StateStore for Flaky {
+        fn get(&self, stream: &str) -> Result<StreamState, StoreError> {
+            self.inner.get(stream)
+        }
+        fn streams(&self) -> Result<Vec<(String, StreamState)>, StoreError> {
+            self.inner.streams()
+        }
+        fn remove(&self, stream: &str) -> Result<(), StoreError> {
+            self.inner.remove(stream)
+        }
+        fn put_intent(&self, intent: &Intent) -> Result<(), StoreError> {
+            self.inner.put_intent(intent)
+        }
+        fn complete_intent(&self, intent: &Intent) -> Result<(), StoreError> {
+            if self.fail_complete.swap(false, Ordering::SeqCst) {
+                return Err(StoreError { path: "flaky".into(), message: "no space left on device".into() });
+            }
+            self.inner.complete_intent(intent)
+        }
+        fn intents(&self) -> Result<Vec<Intent>, StoreError> {
+            self.inner.intents()
+        }
+        fn get_secret(&self, credential: &str) -> Result<Option<String>, StoreError> {
+            self.inner.get_secret(credential)
+        }
+        fn put_secret(&self, credential: &str, value: &str) -> Result<(), StoreError> {
+            self.inner.put_secret(credential, value)
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        lake: std::path::PathBuf,
+        sink: Arc<HiveSink>,
+        store: Arc<Flaky>,
+    }
+
+    fn fixture(fail_complete: bool) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        let sink = Arc::new(HiveSink::new(&lake, "p"));
+        let inner = SledStore::open(&dir.path().join("state"), "p").unwrap();
+        let store = Arc::new(Flaky { inner, fail_complete: AtomicBool::new(fail_complete) });
+        Fixture { _dir: dir, lake, sink, store }
+    }
+
+    fn stream(f: &Fixture) -> StreamOutput {
+        let spec = StreamSpec {
+            name: "orders".into(),
+            declared: None,
+            cursor_field: Some("id".into()),
+            primary_key: vec!["id".into()],
+        };
+        let lineage = Lineage {
+            connector: "c".into(),
+            version: "1".into(),
+            sha256: "s".into(),
+            config_hash: "h".into(),
+            pipeline: "p".into(),
+        };
+        let run = RunOutput::new(f.sink.clone(), Compression::Zstd, "run1".into(), chrono::Utc::now());
+        let destination = Destination {
+            sink: f.sink.clone(),
+            store: f.store.clone(),
+            phase: PhaseKind::Source,
+            run_id: "run1".into(),
+        };
+        let committed = f.store.get("orders").unwrap();
+        StreamOutput::new(
+            spec,
+            committed,
+            StreamWriter::new("orders", run, lineage),
+            destination,
+            Progress::new(false).stream("source", "orders"),
+        )
+    }
+
+    fn ids(range: std::ops::RangeInclusive<i64>) -> RecordBatch {
+        RecordBatch::try_from_iter([("id", Arc::new(Int64Array::from_iter_values(range)) as ArrayRef)]).unwrap()
+    }
+
+    fn committed_files(lake: &Path) -> usize {
+        walkdir::WalkDir::new(lake.join("orders")).into_iter().flatten().filter(|e| e.file_type().is_file()).count()
+    }
+
+    #[test]
+    fn a_checkpoint_commits_rows_files_and_watermark_together() {
+        let f = fixture(false);
+        let mut s = stream(&f);
+        assert_eq!(s.emit(Step::Emit, vec![ids(1..=3), ids(4..=5)]).unwrap(), 5);
+        s.checkpoint("{\"page\":1}".into()).unwrap();
+        s.emit(Step::Emit, vec![ids(6..=6)]).unwrap();
+        let outcome = s.finish();
+        assert_eq!((outcome.counts.rows, outcome.counts.checkpoints, outcome.discarded_rows), (5, 1, 1));
+        let state = f.store.get("orders").unwrap();
+        assert_eq!((state.rows, state.files, state.watermark), (5, 1, Some(Watermark::Int(5))));
+        assert_eq!(state.source_state.as_deref(), Some("{\"page\":1}"));
+        assert_eq!(committed_files(&f.lake), 1);
+    }
+
+    /// Regression: a checkpoint that failed did not poison its stream; a connector
+    /// that ignored the error and checkpointed again overwrote the first intent, and
+    /// rows, files and watermark stopped agreeing. Now the failed checkpoint poisons
+    /// the stream, the second is refused, and recovery completes the first one whole.
+    #[test]
+    fn a_failed_checkpoint_poisons_the_stream() {
+        let f = fixture(true);
+        let mut s = stream(&f);
+        s.emit(Step::Emit, vec![ids(1..=3)]).unwrap();
+        let err = s.checkpoint("{}".into()).unwrap_err().to_string();
+        assert!(err.contains("no space left on device"), "{err}");
+
+        let again = s.emit(Step::Emit, vec![ids(4..=9)]).unwrap_err().to_string();
+        assert!(again.contains("emit refused: an earlier checkpoint of stream `orders` failed"), "{again}");
+        let refused = s.checkpoint("{}".into()).unwrap_err().to_string();
+        assert!(refused.contains("checkpoint refused: an earlier checkpoint"), "{refused}");
+        let outcome = s.finish();
+        assert_eq!((outcome.counts.rows, outcome.counts.checkpoints), (0, 0));
+        assert_eq!(outcome.discarded_rows, 3);
+        assert_eq!(f.store.get("orders").unwrap(), StreamState::default(), "nothing committed in the call");
+
+        // The first checkpoint's intent was recorded: the next start completes it whole.
+        delivery::recover(f.sink.as_ref(), f.store.as_ref()).unwrap();
+        let state = f.store.get("orders").unwrap();
+        assert_eq!((state.rows, state.files, state.watermark), (3, 1, Some(Watermark::Int(3))));
+        assert_eq!(committed_files(&f.lake), 1);
+    }
+
+    #[test]
+    fn a_failed_emit_refuses_the_checkpoint_after_it() {
+        let f = fixture(false);
+        let mut s = stream(&f);
+        s.emit(Step::Emit, vec![ids(1..=2)]).unwrap();
+        let text = RecordBatch::try_from_iter([("id", Arc::new(StringArray::from(vec!["x"])) as ArrayRef)]).unwrap();
+        let err = s.emit(Step::Emit, vec![text]).unwrap_err().to_string();
+        assert!(err.contains("column `id` changed type"), "{err}");
+        let refused = s.checkpoint("{}".into()).unwrap_err().to_string();
+        assert!(refused.contains("checkpoint refused: an earlier emit of stream `orders` failed"), "{refused}");
+        assert_eq!(s.finish().discarded_rows, 2);
+        assert_eq!(committed_files(&f.lake), 0);
+        assert_eq!(f.store.get("orders").unwrap(), StreamState::default());
+    }
+
+    #[test]
+    fn a_state_that_is_not_json_poisons_too() {
+        let f = fixture(false);
+        let mut s = stream(&f);
+        s.emit(Step::Emit, vec![ids(1..=1)]).unwrap();
+        assert!(s.checkpoint("not json".into()).unwrap_err().to_string().contains("not a JSON document"));
+        assert!(s.checkpoint("{}".into()).is_err());
+    }
+}

@@ -1,0 +1,133 @@
+//! Bytes a connector hands over, turned into Arrow batches: Arrow IPC streams
+//! (`emit`) and JSON rows (`emit-json`, the records of `emit-records`, and the
+//! lines of an NDJSON file `load`ed by the host). JSON has one decoder and one
+//! rule, whichever way the rows came: columns the stream declares are decoded
+//! with their declared types; a field the stream does not declare is kept, as a
+//! nullable column typed by inference over the whole input, so a field that
+//! first appears late is never dropped. Across inputs, the stream's schema
+//! evolves as `schema::evolve` says (new columns, safe widening).
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::error::ArrowError;
+use std::io::Cursor;
+use std::sync::Arc;
+
+/// Rows per batch decoded from JSON.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// Bytes that are not rows of the stream.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RowsError {
+    #[error("emitted bytes are not an Arrow IPC stream: {0}")]
+    NotIpc(String),
+    #[error("bad Arrow IPC batch: {0}")]
+    BadIpc(String),
+    #[error("emitted JSON is malformed: {0}")]
+    Malformed(String),
+    #[error("a record does not fit the stream's schema: {0}")]
+    DoesNotFit(String),
+}
+
+/// The batches of an Arrow IPC stream (a schema message and its batches).
+pub fn ipc(bytes: &[u8]) -> Result<Vec<RecordBatch>, RowsError> {
+    let reader = arrow::ipc::reader::StreamReader::try_new(Cursor::new(bytes), None)
+        .map_err(|e| RowsError::NotIpc(e.to_string()))?;
+    reader.collect::<Result<Vec<_>, _>>().map_err(|e| RowsError::BadIpc(e.to_string()))
+}
+
+/// JSON rows, newline-delimited or one array of objects, as batches (see the module doc).
+pub fn json(bytes: &[u8], declared: Option<&SchemaRef>) -> Result<Vec<RecordBatch>, RowsError> {
+    let Some(declared) = declared else {
+        return decode(bytes, Arc::new(infer(bytes)?), false);
+    };
+    // The fast path: strict decoding costs nothing more when no field is new.
+    match decode(bytes, declared.clone(), true) {
+        Err(RowsError::DoesNotFit(message)) if names_an_unknown_field(&message) => {
+            decode(bytes, Arc::new(super::schema::with_undeclared(declared, &infer(bytes)?)), false)
+        }
+        other => other,
+    }
+}
+
+fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBatch>, RowsError> {
+    arrow::json::ReaderBuilder::new(schema)
+        .with_batch_size(BATCH_ROWS)
+        .with_strict_mode(strict)
+        .with_flatten(true)
+        .build(Cursor::new(bytes))
+        .and_then(|reader| reader.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| RowsError::DoesNotFit(arrow_message(e)))
+}
+
+/// The types of every field of the rows, inferred over all of them.
+fn infer(bytes: &[u8]) -> Result<Schema, RowsError> {
+    let malformed = |e: &dyn std::fmt::Display| RowsError::Malformed(e.to_string());
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
+        arrow::json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok)).map_err(|e| malformed(&e))
+    } else {
+        arrow::json::reader::infer_json_schema(Cursor::new(bytes), None)
+            .map(|(schema, _)| schema)
+            .map_err(|e| malformed(&e))
+    }
+}
+
+/// arrow-json reports a field the schema lacks (in strict mode) only in its
+/// message; this is the one place that reads it (`unknown_fields_are_recognised`
+/// pins the wording, so an arrow upgrade that changes it fails a test, not a load).
+fn names_an_unknown_field(message: &str) -> bool {
+    message.contains("missing from schema")
+}
+
+fn arrow_message(e: ArrowError) -> String {
+    match e {
+        ArrowError::JsonError(m) => m,
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::{DataType, Field};
+
+    fn declared() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]))
+    }
+
+    #[test]
+    fn unknown_fields_are_recognised() {
+        let err = decode(br#"{"id":1,"extra":2}"#, declared(), true).unwrap_err();
+        let RowsError::DoesNotFit(message) = err else { panic!("{err}") };
+        assert!(names_an_unknown_field(&message), "arrow-json's wording changed: {message}");
+    }
+
+    /// One rule for every way rows come: a field first seen late, in the last row,
+    /// becomes a nullable column, declared or not.
+    #[test]
+    fn late_fields_are_kept_with_or_without_declared_columns() {
+        let mut ndjson = String::new();
+        for id in 0..5000 {
+            ndjson.push_str(&format!("{{\"id\":{id}}}\n"));
+        }
+        ndjson.push_str("{\"id\":5000,\"late\":\"x\"}\n");
+        for declared in [None, Some(declared())] {
+            let batches = json(ndjson.as_bytes(), declared.as_ref()).unwrap();
+            let late = batches[0].schema().field_with_name("late").cloned().unwrap();
+            assert!(late.is_nullable());
+            assert_eq!(late.data_type(), &DataType::Utf8);
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            assert_eq!(rows, 5001);
+        }
+        let array = br#"[{"id":1},{"id":2,"late":true}]"#;
+        let batches = json(array, Some(&declared())).unwrap();
+        assert_eq!(batches[0].schema().field_with_name("late").unwrap().data_type(), &DataType::Boolean);
+    }
+
+    #[test]
+    fn a_declared_type_that_does_not_fit_is_named() {
+        let err = json(br#"{"id":"one"}"#, Some(&declared())).unwrap_err().to_string();
+        assert!(err.contains("does not fit") && err.contains("one"), "{err}");
+    }
+}

@@ -12,12 +12,13 @@ use crate::capability::output::OutputCtx;
 use crate::capability::state::StateCtx;
 use crate::engine::{EPOCH_TICK, LoadedComponent};
 use crate::error::Call;
-use crate::{Error, Result};
+use crate::footprint::{Footprint, FootprintExceeded};
+use crate::{Error, Result, untrusted_text};
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 use wasmtime::component::ResourceTableError;
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime::{Store, Trap};
 
 /// Limits of one call.
 #[derive(Debug, Clone, Copy)]
@@ -68,11 +69,18 @@ impl Connector {
         HostState::for_read(store_limits(limits), http, files, state, output)
     }
 
+    /// The connector's spec, its name, version and description escaped for printing.
     pub async fn spec(&self, limits: CallLimits) -> Result<ConnectorSpec> {
         let (result, _) = self
             .call(Call::Spec, self.bare_state(limits), limits, async |c, s| c.call_spec(s).await.map(Ok::<_, WitError>))
             .await;
-        result
+        let spec = result?;
+        Ok(ConnectorSpec {
+            name: untrusted_text::one_line(&spec.name),
+            version: untrusted_text::one_line(&spec.version),
+            description: untrusted_text::one_line(&spec.description),
+            config_schema: spec.config_schema,
+        })
     }
 
     pub async fn check(&self, config: &str, state: HostState, limits: CallLimits) -> Result<()> {
@@ -121,8 +129,11 @@ impl Connector {
                 Err(self.fail(call, format!("timed out after {}s ([limits] call_timeout_s)", limits.timeout.as_secs())))
             }
             Some(Ok(Ok(v))) => Ok(v),
-            Some(Ok(Err(WitError::Paused(message)))) => Err(Error::Paused { connector: self.name.clone(), message }),
-            Some(Ok(Err(e))) => Err(self.fail(call, e.describe())),
+            // What the connector says is untrusted text: escaped before anything prints it.
+            Some(Ok(Err(WitError::Paused(message)))) => {
+                Err(Error::Paused { connector: self.name.clone(), message: untrusted_text::one_line(&message) })
+            }
+            Some(Ok(Err(e))) => Err(self.fail(call, untrusted_text::one_line(&e.describe()))),
             Some(Err(trap)) => Err(self.fail(call, describe_trap(&trap, limits, &store.data().stderr_text()))),
         };
         (result, store.into_data())
@@ -138,28 +149,24 @@ async fn with_timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
     tokio::time::timeout(d, f).await.ok()
 }
 
-fn store_limits(limits: CallLimits) -> wasmtime::StoreLimits {
-    StoreLimitsBuilder::new()
-        .memory_size((limits.memory_mb * 1024 * 1024) as usize)
-        .instances(64)
-        .tables(64)
-        .memories(16)
-        .trap_on_grow_failure(true)
-        .build()
+fn store_limits(limits: CallLimits) -> Footprint {
+    Footprint::new(limits.memory_mb)
 }
 
 /// Turns a trap into a sentence a user can act on.
 fn describe_trap(e: &wasmtime::Error, limits: CallLimits, stderr: &str) -> String {
-    let text = format!("{e:#}");
+    // A trap's text carries the guest's own function names: untrusted too.
+    let text = untrusted_text::lines(&format!("{e:#}"));
     let what = if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         format!("was stopped: it used more than its CPU time ([limits] call_timeout_s = {}s)", limits.timeout.as_secs())
-    } else if text.contains("forcing trap when growing memory") || text.contains("memory minimum size") {
-        format!("was stopped: it needed more than [limits] memory_mb = {} of memory", limits.memory_mb)
+    } else if let Some(exceeded) = e.downcast_ref::<FootprintExceeded>() {
+        format!("was stopped: {exceeded}")
     } else if e.downcast_ref::<ResourceTableError>().is_some() {
         format!("used a resource handle wrongly: {text}")
     } else {
         format!("trapped: {text}")
     };
-    let stderr = stderr.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-    if stderr.is_empty() { what } else { format!("{what}\nconnector stderr:\n{stderr}") }
+    let stderr = untrusted_text::lines(stderr);
+    let tail: Vec<&str> = stderr.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
+    if tail.is_empty() { what } else { format!("{what}\nconnector stderr:\n  {}", tail.join("\n  ")) }
 }

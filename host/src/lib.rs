@@ -31,6 +31,7 @@ mod delivery;
 pub mod demo;
 mod engine;
 mod error;
+mod footprint;
 mod http_policy;
 mod load;
 mod names;
@@ -41,6 +42,7 @@ mod run;
 mod sink;
 mod store;
 mod stream;
+mod untrusted_text;
 
 pub use config::file::json_schema as pipeline_schema;
 pub use config::{ConfigError, PhaseKind, Pipeline};

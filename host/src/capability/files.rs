@@ -51,8 +51,8 @@ impl FilesCtx {
         self.opened
     }
 
-    async fn open_file(&mut self, root: &str, path: &str) -> Result<Source, WitError> {
-        let other = |e: std::io::Error| WitError::Other(format!("opening `{path}` in root `{root}`: {e}"));
+    async fn open_file(&mut self, root: &str, path: &str) -> Result<Source, RootError> {
+        let other = |e: std::io::Error| RootError::Io { root: root.into(), path: path.into(), reason: e.to_string() };
         Ok(match self.roots.open(root, path).await? {
             Opened::File(local) => {
                 Source::File { file: tokio::fs::File::open(&local.path).await.map_err(other)?, _local: local }
@@ -70,7 +70,7 @@ impl Host for FilesCtx {
     async fn open(&mut self, root: String, path: String) -> wasmtime::Result<Result<Resource<ReaderHandle>, WitError>> {
         let source = match self.open_file(&root, &path).await {
             Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(e.into())),
         };
         self.opened += 1;
         match self.table.push(ReaderHandle { source, path }) {

@@ -4,7 +4,7 @@
 
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::{http, types};
-use crate::http_policy::{HttpPolicy, Retry};
+use crate::http_policy::{HttpError, HttpPolicy, Retry};
 use governor::DefaultDirectRateLimiter;
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ impl HttpCtx {
 
     async fn send_one(&self, req: http::Request, retry: Retry) -> Result<http::Response, WitError> {
         let Some(policy) = &self.policy else {
-            return Err(WitError::Denied("HTTP is not available in this call".into()));
+            return Err(HttpError::Denied("HTTP is not available in this call".into()).into());
         };
         if let Some(limit) = &self.stream_limit {
             limit.until_ready().await;

@@ -11,9 +11,9 @@ pub mod output;
 pub mod state;
 
 use crate::bindings;
+use crate::footprint::Footprint;
 use crate::stream::StreamOutcome;
 use std::collections::BTreeMap;
-use wasmtime::StoreLimits;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -27,7 +27,7 @@ pub struct HostState {
     /// needs the interfaces to exist; the connector's real I/O goes through ours.
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: Footprint,
     stderr: MemoryOutputPipe,
     http: http::HttpCtx,
     files: files::FilesCtx,
@@ -44,7 +44,7 @@ pub struct CallOutcome {
 
 impl HostState {
     fn new(
-        limits: StoreLimits,
+        limits: Footprint,
         http: http::HttpCtx,
         files: files::FilesCtx,
         state: state::StateCtx,
@@ -56,7 +56,7 @@ impl HostState {
     }
 
     /// A state granting nothing, for calls like `spec` that need no capability.
-    pub fn bare(connector: &str, limits: StoreLimits) -> Self {
+    pub fn bare(connector: &str, limits: Footprint) -> Self {
         Self::new(
             limits,
             http::HttpCtx::denied(),
@@ -67,13 +67,13 @@ impl HostState {
     }
 
     /// A state for `check` and `discover`: the pipeline's hosts and file roots, no output.
-    pub fn for_probe(connector: &str, limits: StoreLimits, http: http::HttpCtx, files: files::FilesCtx) -> Self {
+    pub fn for_probe(connector: &str, limits: Footprint, http: http::HttpCtx, files: files::FilesCtx) -> Self {
         Self::new(limits, http, files, state::StateCtx::none(), output::OutputCtx::none(connector))
     }
 
     /// A state for `read`: the probe's grants, the streams' committed state and their output.
     pub fn for_read(
-        limits: StoreLimits,
+        limits: Footprint,
         http: http::HttpCtx,
         files: files::FilesCtx,
         state: state::StateCtx,
@@ -88,7 +88,7 @@ impl HostState {
     }
 
     /// The store's resource limiter, for `Store::limiter`.
-    pub fn limits(&mut self) -> &mut StoreLimits {
+    pub fn limits(&mut self) -> &mut Footprint {
         &mut self.limits
     }
 

@@ -9,29 +9,42 @@ use crate::bindings::{Level, WitError};
 use crate::load;
 use crate::roots::FileRoots;
 use crate::stream::{self, Step, StreamError, StreamOutcome, StreamOutput};
+use crate::untrusted_text;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Longest log line kept from a connector.
 const MAX_LOG_BYTES: usize = 4096;
 
+/// Log bytes kept from one call: a flood beyond this is dropped (and said once).
+const MAX_LOG_BYTES_PER_CALL: usize = 1 << 20;
+
 pub struct OutputCtx {
     connector: String,
     roots: Arc<FileRoots>,
     /// The streams this call may write; none for calls that may not write.
     streams: BTreeMap<String, StreamOutput>,
+    /// Log bytes kept so far in this call, and whether some were dropped.
+    logged: usize,
+    log_cut: bool,
 }
 
 impl OutputCtx {
     /// Output for a `read` of `streams`, loading files from `roots`.
     pub fn for_read(connector: &str, roots: Arc<FileRoots>, streams: Vec<StreamOutput>) -> Self {
         let streams = streams.into_iter().map(|s| (s.name().to_string(), s)).collect();
-        OutputCtx { connector: connector.to_string(), roots, streams }
+        OutputCtx { connector: connector.to_string(), roots, streams, logged: 0, log_cut: false }
     }
 
     /// For calls that may not write (spec, check, discover).
     pub fn none(connector: &str) -> Self {
-        OutputCtx { connector: connector.to_string(), roots: Arc::default(), streams: BTreeMap::new() }
+        OutputCtx {
+            connector: connector.to_string(),
+            roots: Arc::default(),
+            streams: BTreeMap::new(),
+            logged: 0,
+            log_cut: false,
+        }
     }
 
     /// Ends every stream's output: what no checkpoint committed is discarded.
@@ -53,7 +66,7 @@ impl OutputCtx {
     /// JSON rows (NDJSON or an array) into the stream; returns the rows read.
     fn emit_json(&mut self, name: &str, json: &[u8]) -> Result<u64, StreamError> {
         let out = self.stream(name)?;
-        match stream::json_rows(json, out.declared()) {
+        match stream::json_rows(json, out.declared(), out.intake().max_json_depth) {
             Ok(batches) => {
                 let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
                 out.emit(Step::Emit, batches).map(|_| rows)
@@ -93,8 +106,8 @@ impl OutputCtx {
         let staged = self.roots.clone().stage(root, path).await;
         let out = self.stream(name)?;
         let file = staged.map_err(|e| out.poison(Step::Load, e.into()))?;
-        let mut batches =
-            load::open(&file.path, path, options, out.declared()).map_err(|e| out.poison(Step::Load, e.into()))?;
+        let mut batches = load::open(&file.path, path, options, out.declared(), out.intake().max_json_depth)
+            .map_err(|e| out.poison(Step::Load, e.into()))?;
         for batch in batches.by_ref() {
             let batch = batch.map_err(|e| out.poison(Step::Load, e.into()))?;
             // The stream poisons itself on a batch it refuses.
@@ -153,6 +166,19 @@ impl Host for OutputCtx {
             message.truncate(cut);
             message.push('…');
         }
+        if self.logged + message.len() > MAX_LOG_BYTES_PER_CALL {
+            if !self.log_cut {
+                self.log_cut = true;
+                tracing::warn!(
+                    connector = self.connector.as_str(),
+                    "more than {} KiB of logs in one call: the rest of this call's logs are dropped",
+                    MAX_LOG_BYTES_PER_CALL >> 10
+                );
+            }
+            return Ok(());
+        }
+        self.logged += message.len();
+        let message = untrusted_text::one_line(&message);
         let c = self.connector.as_str();
         match level {
             Level::Trace => tracing::trace!(connector = c, "{message}"),

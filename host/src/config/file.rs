@@ -195,6 +195,14 @@ pub struct LimitsFile {
     /// The largest response body handed to a connector, in MiB.
     #[serde(default = "default_max_response_mb")]
     pub max_response_mb: u64,
+    /// The deepest nesting of arrays and objects in JSON rows a connector emits or a
+    /// file holds; deeper JSON fails the stream rather than the host.
+    #[serde(default = "default_max_json_depth")]
+    pub max_json_depth: u32,
+    /// The most cells (rows × columns, declared columns included) one emit may hand
+    /// the host: it bounds the memory the host allocates for a batch a connector made.
+    #[serde(default = "default_max_emit_cells")]
+    pub max_emit_cells: u64,
     /// A stream's own request rate, on top of the per-host one: `[limits.streams.NAME]`.
     #[serde(default)]
     pub streams: BTreeMap<String, StreamLimitsFile>,
@@ -211,6 +219,8 @@ impl Default for LimitsFile {
             max_wait_s: default_max_wait_s(),
             request_timeout_s: default_request_timeout_s(),
             max_response_mb: default_max_response_mb(),
+            max_json_depth: default_max_json_depth(),
+            max_emit_cells: default_max_emit_cells(),
             streams: BTreeMap::new(),
         }
     }
@@ -244,6 +254,12 @@ pub fn default_request_timeout_s() -> u64 {
 }
 pub fn default_max_response_mb() -> u64 {
     64
+}
+pub fn default_max_json_depth() -> u32 {
+    128
+}
+pub fn default_max_emit_cells() -> u64 {
+    64 << 20
 }
 
 /// `[sink]`: where and how the rows land.

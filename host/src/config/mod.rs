@@ -279,6 +279,10 @@ pub struct Limits {
     pub request_timeout_s: u64,
     /// Largest response body handed to a connector, in MiB.
     pub max_response_mb: u64,
+    /// Deepest JSON nesting the host decodes.
+    pub max_json_depth: u32,
+    /// Most rows × columns one emit may hand the host.
+    pub max_emit_cells: u64,
     /// `[limits.streams.NAME]`: a stream's own rate, on top of the per-host one.
     pub streams: BTreeMap<String, RateLimit>,
 }
@@ -294,6 +298,8 @@ impl Default for Limits {
             max_wait_s: default_max_wait_s(),
             request_timeout_s: default_request_timeout_s(),
             max_response_mb: default_max_response_mb(),
+            max_json_depth: default_max_json_depth(),
+            max_emit_cells: default_max_emit_cells(),
             streams: BTreeMap::new(),
         }
     }

@@ -343,6 +343,8 @@ fn limits(l: LimitsFile) -> Checked<Limits> {
         max_wait_s: l.max_wait_s,
         request_timeout_s: positive("request_timeout_s", l.request_timeout_s)?,
         max_response_mb: positive("max_response_mb", l.max_response_mb)?,
+        max_json_depth: positive("max_json_depth", l.max_json_depth.into())? as u32,
+        max_emit_cells: positive("max_emit_cells", l.max_emit_cells)?,
         streams,
     })
 }

@@ -8,6 +8,7 @@
 //! next run uses the new one.
 
 use super::HttpError;
+use super::scrub::Scrubber;
 use crate::config::{Credential, CredentialKind, OAuth2, origin};
 use crate::store::StateStore;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
@@ -48,7 +49,14 @@ impl Credentials {
     }
 
     /// Adds credential `name` to a request for `url`.
-    pub async fn apply(&self, name: &str, url: &mut Url, headers: &mut HeaderMap) -> Result<(), HttpError> {
+    /// Adds credential `name` to a request for `url`, and every secret value it sent to `sent`.
+    pub async fn apply(
+        &self,
+        name: &str,
+        url: &mut Url,
+        headers: &mut HeaderMap,
+        sent: &mut Scrubber,
+    ) -> Result<(), HttpError> {
         let cred = self.defs.get(name).ok_or_else(|| {
             HttpError::Invalid(format!(
                 "credential `{name}` is not defined: add [auth.{name}] to the pipeline (defined: {})",
@@ -72,20 +80,25 @@ impl Credentials {
         match &cred.kind {
             CredentialKind::Bearer { token } => {
                 headers.insert(AUTHORIZATION, header(&format!("Bearer {}", token.expose()))?);
+                sent.add(token.expose());
             }
             CredentialKind::Header { header: h, value } => {
                 let h = HeaderName::from_bytes(h.as_bytes())
                     .map_err(|_| HttpError::Invalid(format!("credential `{name}`: header name `{h}` is invalid")))?;
                 headers.insert(h, header(value.expose())?);
+                sent.add(value.expose());
             }
             CredentialKind::Basic { username, password } => {
                 use base64::Engine;
                 let pair = format!("{}:{}", username.expose(), password.expose());
                 let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
                 headers.insert(AUTHORIZATION, header(&format!("Basic {encoded}"))?);
+                sent.add(&encoded);
+                sent.add(password.expose());
             }
             CredentialKind::Query { param, value } => {
                 url.query_pairs_mut().append_pair(param, value.expose());
+                sent.add(value.expose());
             }
             CredentialKind::S3 { .. } | CredentialKind::Ssh(_) => {
                 return Err(HttpError::Invalid(format!(
@@ -95,6 +108,7 @@ impl Credentials {
             CredentialKind::OAuth2(oauth) => {
                 let token = self.token(name, oauth).await?;
                 headers.insert(AUTHORIZATION, header(&format!("Bearer {token}"))?);
+                sent.add(&token);
             }
         }
         Ok(())

@@ -16,6 +16,7 @@ mod credentials;
 mod error;
 mod pacing;
 mod retry;
+mod scrub;
 
 pub use error::HttpError;
 
@@ -27,6 +28,7 @@ use credentials::Credentials;
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use pacing::Pacer;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use scrub::Scrubber;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -171,18 +173,9 @@ impl HttpPolicy {
                 self.allowlist.describe()
             )));
         }
-        let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| HttpError::Invalid(format!("HTTP method `{}` is invalid", req.method)))?;
-        let mut headers = HeaderMap::new();
-        for (k, v) in &req.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| HttpError::Invalid(format!("header name `{k}` is invalid")))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| HttpError::Invalid(format!("header `{k}` has an invalid value")))?;
-            headers.append(name, value);
-        }
-        let idempotent =
-            retry == Retry::AsRead || matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS");
+        let method = request_method(&req.method)?;
+        let headers = request_headers(&req.headers)?;
+        let idempotent = retry == Retry::AsRead || matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE");
         // Messages name the URL as the connector wrote it: never with an injected credential.
         let shown = format!("{method} {url}");
         let mut last = String::new();
@@ -195,8 +188,9 @@ impl HttpPolicy {
             self.wait_turn(&host, &shown).await?;
             let mut target = url.clone();
             let mut attempt_headers = headers.clone();
+            let mut sent = Scrubber::default();
             if let Some(name) = &req.auth {
-                self.credentials.apply(name, &mut target, &mut attempt_headers).await?;
+                self.credentials.apply(name, &mut target, &mut attempt_headers, &mut sent).await?;
             }
             let client = if req.auth.is_some() { &self.client_with_credential } else { &self.client };
             let mut builder = client.request(method.clone(), target).headers(attempt_headers);
@@ -209,7 +203,7 @@ impl HttpPolicy {
                 Err(e) => self.failed(&shown, e, attempt, idempotent),
             };
             match outcome {
-                Attempt::Done(response) => {
+                Attempt::Done(mut response) => {
                     // An OAuth2 token the server no longer accepts: refresh once and try again.
                     if response.status == 401
                         && !refreshed
@@ -219,6 +213,7 @@ impl HttpPolicy {
                         self.credentials.invalidate(name).await;
                         continue;
                     }
+                    sent.scrub(&mut response);
                     return Ok(response);
                 }
                 Attempt::Fail(e) => return Err(e),
@@ -347,6 +342,58 @@ impl HttpPolicy {
     }
 }
 
+/// The methods the WIT `request` documents; anything else (TRACE, CONNECT, an
+/// arbitrary token) is refused: TRACE echoes the request, credential included.
+const METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+
+fn request_method(method: &str) -> Result<reqwest::Method, HttpError> {
+    let upper = method.to_ascii_uppercase();
+    match METHODS.iter().find(|m| **m == upper) {
+        Some(m) => Ok(reqwest::Method::from_bytes(m.as_bytes()).expect("a standard method")),
+        None => Err(HttpError::Denied(format!(
+            "HTTP method `{}` is not allowed (allowed: {})",
+            method.escape_debug(),
+            METHODS.join(", ")
+        ))),
+    }
+}
+
+/// Headers the host owns: routing (`Host`), framing and hop-by-hop headers that
+/// would let a connector pick a virtual host behind an allowed address, smuggle
+/// a second request, or tunnel, and proxy credentials.
+const RESERVED_HEADERS: [&str; 12] = [
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "forwarded",
+    "expect",
+];
+
+fn request_headers(headers: &[(String, String)]) -> Result<HeaderMap, HttpError> {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| HttpError::Invalid(format!("header name `{}` is invalid", k.escape_debug())))?;
+        if RESERVED_HEADERS.contains(&name.as_str()) {
+            return Err(HttpError::Denied(format!(
+                "header `{name}` is set by the host, not by a connector (reserved: {})",
+                RESERVED_HEADERS.join(", ")
+            )));
+        }
+        let value = HeaderValue::from_str(v)
+            .map_err(|_| HttpError::Invalid(format!("header `{name}` has an invalid value")))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
 /// An error with its causes, which is where reqwest puts the useful part.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -368,4 +415,28 @@ fn find_cause<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Error 
         current = c.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_documented_methods_are_sent() {
+        for m in ["get", "POST", "Patch", "HEAD"] {
+            request_method(m).unwrap();
+        }
+        for m in ["TRACE", "CONNECT", "OPTIONS", "PROPFIND", "GET\r\nX: y", ""] {
+            assert!(matches!(request_method(m), Err(HttpError::Denied(_))), "{m:?}");
+        }
+    }
+
+    #[test]
+    fn routing_and_hop_by_hop_headers_are_the_hosts() {
+        request_headers(&[("Accept".into(), "application/json".into())]).unwrap();
+        for h in ["Host", "HOST", "Transfer-Encoding", "Content-Length", "Connection", "Proxy-Authorization"] {
+            let err = request_headers(&[(h.into(), "x".into())]).unwrap_err().to_string();
+            assert!(err.contains("is set by the host"), "{h}: {err}");
+        }
+    }
 }

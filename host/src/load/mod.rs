@@ -99,6 +99,7 @@ pub fn open(
     shown: &str,
     options: &LoadOptions,
     declared: Option<&SchemaRef>,
+    max_json_depth: usize,
 ) -> Result<FileBatches, LoadError> {
     let bytes = std::fs::metadata(path).map_err(|e| LoadError::file(shown, e))?.len();
     let (format, compression) = detect::format_and_compression(shown, options)?;
@@ -114,7 +115,7 @@ pub fn open(
             Box::new(parquet::open(path, shown)?)
         }
         FileFormat::Csv => csv::open(&input, options, declared)?,
-        FileFormat::Ndjson => Box::new(ndjson::open(input.open()?, shown, options, declared)),
+        FileFormat::Ndjson => Box::new(ndjson::open(input.open()?, shown, options, declared, max_json_depth)),
     };
     Ok(FileBatches { batches, shown: shown.to_string(), partition: options.partition.clone(), rows: 0, bytes })
 }
@@ -169,7 +170,7 @@ mod tests {
         options: &LoadOptions,
         declared: Option<&SchemaRef>,
     ) -> Result<(Vec<RecordBatch>, LoadStats), LoadError> {
-        let mut batches = open(path, &path.display().to_string(), options, declared)?;
+        let mut batches = open(path, &path.display().to_string(), options, declared, 128)?;
         let out = batches.by_ref().collect::<Result<Vec<_>, _>>()?;
         Ok((out, batches.stats()))
     }

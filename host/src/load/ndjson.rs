@@ -19,6 +19,7 @@ pub(super) struct Ndjson {
     shown: String,
     skip: bool,
     declared: Option<SchemaRef>,
+    max_depth: usize,
     line_no: usize,
     bad_rows: u64,
     ready: VecDeque<RecordBatch>,
@@ -30,12 +31,14 @@ pub(super) fn open(
     shown: &str,
     options: &LoadOptions,
     declared: Option<&SchemaRef>,
+    max_depth: usize,
 ) -> Ndjson {
     Ndjson {
         lines: input.lines(),
         shown: shown.to_string(),
         skip: options.bad_rows == BadRows::Skip,
         declared: declared.cloned(),
+        max_depth,
         line_no: 0,
         bad_rows: 0,
         ready: VecDeque::new(),
@@ -73,7 +76,8 @@ impl Ndjson {
             rows += 1;
         }
         if rows > 0 {
-            let batches = json_rows(&chunk, self.declared.as_ref()).map_err(|e| LoadError::file(&self.shown, e))?;
+            let batches = json_rows(&chunk, self.declared.as_ref(), self.max_depth)
+                .map_err(|e| LoadError::file(&self.shown, e))?;
             self.ready.extend(batches);
         }
         Ok(())

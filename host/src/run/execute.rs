@@ -16,7 +16,7 @@ use crate::config::PhaseKind;
 use crate::error::Call;
 use crate::progress::Progress;
 use crate::sink::{Lineage, RunOutput, StreamWriter};
-use crate::stream::{Destination, StreamOutput, StreamSpec};
+use crate::stream::{Destination, Intake, StreamOutput, StreamSpec};
 use crate::{Error, Result, delivery, stream};
 use chrono::Utc;
 use futures::StreamExt;
@@ -149,7 +149,8 @@ impl Session {
         };
         let writer = StreamWriter::new(&info.name, output.clone(), lineage);
         let bar = progress.stream(p.kind.section(), &info.name);
-        let stream = StreamOutput::new(spec, committed.clone(), writer, destination, bar);
+        let intake = Intake::of(&self.pipeline.limits);
+        let stream = StreamOutput::new(spec, intake, committed.clone(), writer, destination, bar);
         let state = p.connector.read_state(
             self.limits(),
             HttpCtx::for_stream(self.http.clone(), self.stream_limits.get(&info.name).cloned()),
@@ -170,6 +171,10 @@ impl Session {
                      a connector must checkpoint what it emits",
                     p.connector.name
                 ),
+            },
+            // Pausing keeps what was checkpointed; rows emitted after it are said, not dropped silently.
+            Err(Error::Paused { message, .. }) if lost > 0 => StreamStatus::Paused {
+                why: format!("{message}; {lost} rows emitted after the last checkpoint were discarded"),
             },
             Err(Error::Paused { message, .. }) => StreamStatus::Paused { why: message },
             Err(e) => {

@@ -266,13 +266,9 @@ impl Files {
         let schema = batch.schema();
         let mut fields: Vec<Field> = Vec::with_capacity(schema.fields().len() + 2);
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.capacity());
-        for (f, c) in schema.fields().iter().zip(batch.columns()) {
-            // A source column named like ours is replaced: lineage must not be forged.
-            if f.name() != EXTRACTED_AT && f.name() != RUN_ID {
-                fields.push(f.as_ref().clone());
-                columns.push(c.clone());
-            }
-        }
+        // The stream refuses columns with the lineage prefix, so these names are ours alone.
+        fields.extend(schema.fields().iter().map(|f| f.as_ref().clone()));
+        columns.extend(batch.columns().iter().cloned());
         let now = Utc::now().timestamp_micros();
         fields.push(Field::new(EXTRACTED_AT, DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false));
         columns.push(Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")));

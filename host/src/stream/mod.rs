@@ -46,6 +46,21 @@ pub struct StreamSpec {
     pub primary_key: Vec<String>,
 }
 
+/// Bounds on what the host decodes and stages on a connector's behalf (`[limits]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Intake {
+    /// Deepest JSON nesting decoded.
+    pub max_json_depth: usize,
+    /// Most rows × columns one emitted batch may have.
+    pub max_emit_cells: u64,
+}
+
+impl Intake {
+    pub fn of(limits: &crate::config::Limits) -> Self {
+        Intake { max_json_depth: limits.max_json_depth as usize, max_emit_cells: limits.max_emit_cells }
+    }
+}
+
 /// Where a stream's checkpoints commit: the sink its files go to and the store its state goes to.
 #[derive(Clone)]
 pub struct Destination {
@@ -100,6 +115,7 @@ enum State {
 
 pub struct StreamOutput {
     spec: StreamSpec,
+    intake: Intake,
     destination: Destination,
     writer: StreamWriter,
     /// The cursor column's highest value and the seam, when the stream has a cursor.
@@ -113,6 +129,7 @@ pub struct StreamOutput {
 impl StreamOutput {
     pub fn new(
         spec: StreamSpec,
+        intake: Intake,
         committed: StreamState,
         writer: StreamWriter,
         destination: Destination,
@@ -121,7 +138,17 @@ impl StreamOutput {
         let tracker =
             spec.cursor_field.clone().map(|c| CursorTracker::new(c, spec.primary_key.clone(), committed.seam.as_ref()));
         let state = State::Pending(Pending { rows: 0, schema: committed.schema.clone() });
-        StreamOutput { spec, destination, writer, tracker, committed, state, counts: Counts::default(), progress }
+        StreamOutput {
+            spec,
+            intake,
+            destination,
+            writer,
+            tracker,
+            committed,
+            state,
+            counts: Counts::default(),
+            progress,
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -133,6 +160,11 @@ impl StreamOutput {
         self.spec.declared.as_ref()
     }
 
+    /// What the stream's decoders may take on.
+    pub fn intake(&self) -> Intake {
+        self.intake
+    }
+
     /// Stages batches; returns the rows staged (after seam deduplication).
     /// Any failure poisons the stream.
     pub fn emit(&mut self, step: Step, batches: Vec<RecordBatch>) -> Result<u64, StreamError> {
@@ -142,7 +174,21 @@ impl StreamOutput {
         let name = &self.spec.name;
         let schema_error = |reason: String| StreamError::Schema { stream: name.clone(), reason };
         let mut staged = 0;
+        let declared_width = self.spec.declared.as_ref().map_or(0, |d| d.fields().len());
+        let max_cells = self.intake.max_emit_cells;
         let mut stage = |batch: RecordBatch| -> Result<(), StreamError> {
+            // Checked before anything is allocated for the batch: its rows times every
+            // column the host will build for it (declared, its own, lineage).
+            let width = (declared_width + batch.num_columns() + 2) as u64;
+            if step == Step::Emit && (batch.num_rows() as u64).saturating_mul(width) > max_cells {
+                return Err(schema_error(format!(
+                    "a batch of {} rows × {width} columns is more than [limits] max_emit_cells = {max_cells}: \
+                     emit fewer rows at a time",
+                    batch.num_rows()
+                )));
+            }
+            schema::check_reserved(batch.schema_ref().fields().iter().map(|f| f.name().as_str()))
+                .map_err(schema_error)?;
             let batch = match &self.spec.declared {
                 Some(declared) => schema::conform(&batch, declared).map_err(schema_error)?,
                 None => batch,
@@ -350,6 +396,7 @@ mod tests {
         let committed = f.store.get("orders").unwrap();
         StreamOutput::new(
             spec,
+            Intake { max_json_depth: 64, max_emit_cells: 1 << 20 },
             committed,
             StreamWriter::new("orders", run, lineage),
             destination,
@@ -421,6 +468,38 @@ mod tests {
         assert_eq!(s.finish().discarded_rows, 2);
         assert_eq!(committed_files(&f.lake), 0);
         assert_eq!(f.store.get("orders").unwrap(), StreamState::default());
+    }
+
+    /// Regression: `_HW_RUN_ID` from a connector won over the host's `_hw_run_id`
+    /// for case-insensitive readers.
+    #[test]
+    fn lineage_columns_cannot_be_forged_in_any_case() {
+        for name in ["_hw_run_id", "_HW_RUN_ID", "_Hw_Extracted_At", "_hW_anything"] {
+            let f = fixture(false);
+            let mut s = stream(&f);
+            let forged = RecordBatch::try_from_iter([
+                ("id", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+                (name, Arc::new(StringArray::from(vec!["forged"])) as ArrayRef),
+            ])
+            .unwrap();
+            let err = s.emit(Step::Emit, vec![forged]).unwrap_err().to_string();
+            assert!(err.contains(&format!("column `{name}`")) && err.contains("reserved"), "{err}");
+        }
+    }
+
+    /// Regression: an IPC batch claiming billions of rows of a null column is a few
+    /// hundred bytes, and the host allocated gigabytes for it (lineage, casts).
+    #[test]
+    fn a_batch_past_the_cell_limit_is_refused_before_anything_is_allocated() {
+        let f = fixture(false);
+        let mut s = stream(&f);
+        let huge = RecordBatch::try_from_iter([(
+            "id",
+            arrow::array::new_null_array(&arrow::datatypes::DataType::Null, 4_000_000_000) as ArrayRef,
+        )])
+        .unwrap();
+        let err = s.emit(Step::Emit, vec![huge]).unwrap_err().to_string();
+        assert!(err.contains("4000000000 rows × 3 columns") && err.contains("max_emit_cells"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub enum RowsError {
     Malformed(String),
     #[error("a record does not fit the stream's schema: {0}")]
     DoesNotFit(String),
+    #[error("the JSON nests deeper than [limits] max_json_depth = {0}")]
+    TooDeep(usize),
 }
 
 /// The batches of an Arrow IPC stream (a schema message and its batches).
@@ -36,8 +38,13 @@ pub fn ipc(bytes: &[u8]) -> Result<Vec<RecordBatch>, RowsError> {
     reader.collect::<Result<Vec<_>, _>>().map_err(|e| RowsError::BadIpc(e.to_string()))
 }
 
-/// JSON rows, newline-delimited or one array of objects, as batches (see the module doc).
-pub fn json(bytes: &[u8], declared: Option<&SchemaRef>) -> Result<Vec<RecordBatch>, RowsError> {
+/// JSON rows, newline-delimited or one array of objects, as batches (see the
+/// module doc). Nesting deeper than `max_depth` is refused before any decoder
+/// sees it: arrow-json recurses per level and would overflow the host's stack.
+pub fn json(bytes: &[u8], declared: Option<&SchemaRef>, max_depth: usize) -> Result<Vec<RecordBatch>, RowsError> {
+    if nests_deeper_than(bytes, max_depth) {
+        return Err(RowsError::TooDeep(max_depth));
+    }
     let Some(declared) = declared else {
         return decode(bytes, Arc::new(infer(bytes)?), false);
     };
@@ -71,6 +78,41 @@ fn infer(bytes: &[u8]) -> Result<Schema, RowsError> {
             .map(|(schema, _)| schema)
             .map_err(|e| malformed(&e))
     }
+}
+
+/// Whether JSON text nests arrays and objects more than `limit` deep. Strings are
+/// skipped whole (their brackets do not count); malformed text is left to the decoder.
+fn nests_deeper_than(bytes: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
+                        None => return false,
+                        Some(j) if bytes[i + j] == b'\\' => i += j + 2,
+                        Some(j) => {
+                            i += j + 1;
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// arrow-json reports a field the schema lacks (in strict mode) only in its
@@ -113,7 +155,7 @@ mod tests {
         }
         ndjson.push_str("{\"id\":5000,\"late\":\"x\"}\n");
         for declared in [None, Some(declared())] {
-            let batches = json(ndjson.as_bytes(), declared.as_ref()).unwrap();
+            let batches = json(ndjson.as_bytes(), declared.as_ref(), 64).unwrap();
             let late = batches[0].schema().field_with_name("late").cloned().unwrap();
             assert!(late.is_nullable());
             assert_eq!(late.data_type(), &DataType::Utf8);
@@ -121,13 +163,29 @@ mod tests {
             assert_eq!(rows, 5001);
         }
         let array = br#"[{"id":1},{"id":2,"late":true}]"#;
-        let batches = json(array, Some(&declared())).unwrap();
+        let batches = json(array, Some(&declared()), 64).unwrap();
         assert_eq!(batches[0].schema().field_with_name("late").unwrap().data_type(), &DataType::Boolean);
     }
 
     #[test]
     fn a_declared_type_that_does_not_fit_is_named() {
-        let err = json(br#"{"id":"one"}"#, Some(&declared())).unwrap_err().to_string();
+        let err = json(br#"{"id":"one"}"#, Some(&declared()), 64).unwrap_err().to_string();
         assert!(err.contains("does not fit") && err.contains("one"), "{err}");
+    }
+
+    /// Regression: JSON nested tens of thousands deep overflowed the stack of the
+    /// host's call (arrow-json recurses per level when a schema is declared).
+    #[test]
+    fn nesting_beyond_the_limit_is_refused_before_decoding() {
+        let deep = |depth: usize| format!("{{\"id\":1,\"a\":{}{}}}\n", "[".repeat(depth), "]".repeat(depth));
+        for declared in [None, Some(declared())] {
+            let err = json(deep(50_000).as_bytes(), declared.as_ref(), 128).unwrap_err();
+            assert!(matches!(err, RowsError::TooDeep(128)), "{err}");
+        }
+        // Brackets inside strings (escaped quotes too) are text, not nesting.
+        let text = format!("{{\"id\":1,\"a\":\"\\\"{}\"}}\n", "[".repeat(500));
+        assert!(!nests_deeper_than(text.as_bytes(), 2));
+        assert!(nests_deeper_than(deep(3).as_bytes(), 3));
+        assert!(!nests_deeper_than(deep(3).as_bytes(), 4));
     }
 }

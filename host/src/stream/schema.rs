@@ -85,6 +85,7 @@ pub fn declared_schema(fields: &[crate::bindings::Field]) -> Result<Option<Schem
     if fields.is_empty() {
         return Ok(None);
     }
+    check_reserved(fields.iter().map(|f| f.name.as_str()))?;
     let fields = fields
         .iter()
         .map(|f| {
@@ -137,6 +138,26 @@ pub fn conform(batch: &RecordBatch, declared: &Schema) -> Result<RecordBatch, St
         }
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
+}
+
+/// The prefix of the host's lineage columns (`_hw_extracted_at`, `_hw_run_id`),
+/// reserved in any case: a connector column `_HW_RUN_ID` would win over the host's
+/// own for case-insensitive readers (DuckDB), forging lineage.
+const RESERVED_PREFIX: &str = "_hw_";
+
+/// Refuses a column whose name takes the host's reserved prefix, naming it.
+pub fn check_reserved<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+    match names
+        .into_iter()
+        .find(|n| n.get(..RESERVED_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(RESERVED_PREFIX)))
+    {
+        Some(name) => Err(format!(
+            "column `{}`: names starting with `_hw_` (in any case) are reserved for the host's lineage columns; \
+             rename the column",
+            name.escape_debug()
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The declared columns followed by the inferred columns that are not declared

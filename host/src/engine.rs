@@ -29,6 +29,8 @@ pub struct ConnectorRuntime {
 pub struct LoadedComponent {
     pub pre: SourcePre<HostState>,
     pub sha256: String,
+    /// The sha256 of the cached native code it was loaded from or compiled into.
+    pub compiled_sha256: Option<String>,
 }
 
 impl ConnectorRuntime {
@@ -56,23 +58,25 @@ impl ConnectorRuntime {
 
     /// Loads a component file: checks it is a component of the `source` world,
     /// compiles it (or maps the cached native code) and resolves its imports.
-    /// With `pinned`, the file's sha256 must match.
-    pub fn load(&self, path: &Path, pinned: Option<(&str, &str)>) -> Result<LoadedComponent> {
+    /// With a `pin`, the file's sha256 must match, and the cached native code is
+    /// used only when its own sha256 matches the pin too (else it is compiled
+    /// again: a swapped cache file never runs under an installed connector's name).
+    pub fn load(&self, path: &Path, pin: Option<Pin<'_>>) -> Result<LoadedComponent> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::InvalidComponent { path: path.to_path_buf(), message: format!("cannot read: {e}") })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        if let Some((name, expected)) = pinned
-            && expected != sha256
+        if let Some(pin) = &pin
+            && pin.component_sha256 != sha256
         {
             return Err(Error::PinMismatch {
-                name: name.to_string(),
+                name: pin.name.to_string(),
                 path: path.to_path_buf(),
-                pinned: expected.to_string(),
+                pinned: pin.component_sha256.to_string(),
                 actual: sha256,
             });
         }
         check_is_component(path, &bytes)?;
-        let component = self.compile_cached(path, &bytes, &sha256)?;
+        let (component, compiled_sha256) = self.compile_cached(path, &bytes, &sha256, pin.as_ref())?;
         let invalid = |message: String| Error::InvalidComponent { path: path.to_path_buf(), message };
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
             invalid(format!(
@@ -86,37 +90,71 @@ impl ConnectorRuntime {
                  as the `source` world defines it: {e:#}"
             ))
         })?;
-        Ok(LoadedComponent { pre, sha256 })
+        Ok(LoadedComponent { pre, sha256, compiled_sha256 })
     }
 
-    fn compile_cached(&self, path: &Path, bytes: &[u8], sha256: &str) -> Result<Component> {
+    /// The component compiled, from the cache when the cached code may be trusted,
+    /// and the sha256 of the native code it came from (`None` when it could not be cached).
+    fn compile_cached(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        sha256: &str,
+        pin: Option<&Pin<'_>>,
+    ) -> Result<(Component, Option<String>)> {
         let mut h = DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
         let cached = self.cache_dir.join(format!("{sha256}-{:016x}.cwasm", h.finish()));
-        if cached.exists() {
-            // SAFETY: the cache folder only holds files this function wrote with
-            // `Component::serialize` for an engine with the same compatibility hash.
-            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
-                Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!("ignoring unusable compiled cache {}: {e}", cached.display()),
+        if let Ok(native) = std::fs::read(&cached) {
+            let native_sha256 = hex::encode(Sha256::digest(&native));
+            let trusted = match pin.and_then(|p| p.compiled_sha256) {
+                Some(pinned) => pinned == native_sha256,
+                // Not pinned (a component named by path): the cache is this host's own.
+                None => pin.is_none(),
+            };
+            if trusted {
+                // SAFETY: the bytes are native code `Component::serialize` wrote for an
+                // engine with this compatibility hash: the file name says which, and an
+                // installed connector's pin says these are the very bytes it wrote.
+                match unsafe { Component::deserialize(&self.engine, &native) } {
+                    Ok(c) => return Ok((c, Some(native_sha256))),
+                    Err(e) => tracing::warn!("ignoring unusable compiled cache {}: {e}", cached.display()),
+                }
+            } else if pin.is_some_and(|p| p.compiled_sha256.is_some()) {
+                tracing::warn!(
+                    "the compiled code cached at {} is not the one pinned for `{}`: compiling the component again",
+                    cached.display(),
+                    pin.map_or("?", |p| p.name)
+                );
             }
         }
         let component = Component::new(&self.engine, bytes).map_err(|e| Error::InvalidComponent {
             path: path.to_path_buf(),
             message: format!("not a valid WebAssembly component: {e:#}"),
         })?;
-        if let Ok(serialized) = component.serialize() {
-            // Written under a temporary name then renamed, so a reader never maps half a file.
-            let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
-            let written = std::fs::create_dir_all(&self.cache_dir)
-                .and_then(|_| std::fs::write(&tmp, serialized))
-                .and_then(|_| std::fs::rename(&tmp, &cached));
-            if let Err(e) = written {
+        let Ok(serialized) = component.serialize() else { return Ok((component, None)) };
+        let native_sha256 = hex::encode(Sha256::digest(&serialized));
+        // Written under a temporary name then renamed, so a reader never maps half a file.
+        let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+        let written = std::fs::create_dir_all(&self.cache_dir)
+            .and_then(|_| std::fs::write(&tmp, &serialized))
+            .and_then(|_| std::fs::rename(&tmp, &cached));
+        match written {
+            Ok(()) => Ok((component, Some(native_sha256))),
+            Err(e) => {
                 tracing::warn!("cannot cache compiled code at {}: {e}", cached.display());
+                Ok((component, None))
             }
         }
-        Ok(component)
     }
+}
+
+/// What an installed connector is pinned to: its component's sha256 and, once
+/// compiled, the sha256 of its cached native code.
+pub struct Pin<'a> {
+    pub name: &'a str,
+    pub component_sha256: &'a str,
+    pub compiled_sha256: Option<&'a str>,
 }
 
 /// Tells a core module or a non-wasm file from a component, with what to do.

@@ -6,11 +6,12 @@
 use crate::bindings::ConnectorSpec;
 use crate::config::ConnectorRef;
 use crate::connector::{CallLimits, Connector};
-use crate::engine::ConnectorRuntime;
+use crate::engine::{ConnectorRuntime, Pin};
 use crate::names;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,6 +20,9 @@ pub struct Manifest {
     pub version: String,
     pub description: String,
     pub sha256: String,
+    /// sha256 of its compiled native code in the cache: other cached code is never run under this name.
+    #[serde(default)]
+    pub compiled_sha256: Option<String>,
     /// JSON Schema of the config, as the connector's `spec` returned it.
     pub config_schema: serde_json::Value,
     pub installed_from: PathBuf,
@@ -55,7 +59,12 @@ impl Registry {
     /// Validates, compiles and installs a component. The name defaults to the
     /// connector's own (`spec().name`).
     pub async fn install(&self, runtime: &ConnectorRuntime, file: &Path, name: Option<&str>) -> Result<Manifest> {
-        let component = runtime.load(file, None)?;
+        // Compiled afresh, whatever the cache holds: the pin written below is of code this install made.
+        let bytes = std::fs::read(file).map_err(Error::io(format!("reading {}", file.display())))?;
+        let shown = file.display().to_string();
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let fresh = Pin { name: &shown, component_sha256: &sha256, compiled_sha256: None };
+        let component = runtime.load(file, Some(fresh))?;
         let probe = Connector::new(file.display().to_string(), file.to_path_buf(), component.clone());
         let spec = probe.spec(CallLimits::inspection()).await?;
         let config_schema = config_schema(file, &spec)?;
@@ -64,7 +73,6 @@ impl Registry {
             .map_err(|e| Error::Usage(format!("{e}: install it under another name with --name")))?;
         let dir = self.dir(&name);
         std::fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
-        let bytes = std::fs::read(file).map_err(Error::io(format!("reading {}", file.display())))?;
         let tmp = dir.join(format!("{COMPONENT}.tmp"));
         std::fs::write(&tmp, &bytes).map_err(Error::io(format!("writing {}", tmp.display())))?;
         std::fs::rename(&tmp, dir.join(COMPONENT)).map_err(Error::io(format!("installing into {}", dir.display())))?;
@@ -73,13 +81,23 @@ impl Registry {
             version: spec.version,
             description: spec.description,
             sha256: component.sha256,
+            compiled_sha256: component.compiled_sha256,
             config_schema,
             installed_from: std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()),
             installed_at: Utc::now(),
         };
-        let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-        std::fs::write(dir.join(MANIFEST), json).map_err(Error::io(format!("writing {}", dir.display())))?;
+        self.write_manifest(&manifest)?;
         Ok(manifest)
+    }
+
+    /// Writes a manifest whole, under a temporary name then renamed.
+    fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let dir = self.dir(&manifest.name);
+        let json = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
+        let tmp = dir.join(format!("{MANIFEST}.tmp"));
+        std::fs::write(&tmp, json).map_err(Error::io(format!("writing {}", tmp.display())))?;
+        std::fs::rename(&tmp, dir.join(MANIFEST))
+            .map_err(Error::io(format!("writing the manifest in {}", dir.display())))
     }
 
     pub fn list(&self) -> Result<Vec<Manifest>> {
@@ -123,9 +141,19 @@ impl Registry {
     pub fn load(&self, runtime: &ConnectorRuntime, r: &ConnectorRef) -> Result<Connector> {
         match r {
             ConnectorRef::Installed(name) => {
-                let manifest = self.manifest(name)?;
+                let mut manifest = self.manifest(name)?;
                 let file = self.dir(name).join(COMPONENT);
-                let component = runtime.load(&file, Some((name, &manifest.sha256)))?;
+                let pin = Pin {
+                    name,
+                    component_sha256: &manifest.sha256,
+                    compiled_sha256: manifest.compiled_sha256.as_deref(),
+                };
+                let component = runtime.load(&file, Some(pin))?;
+                // Compiled again (another engine, or the cache did not match): pin the new code.
+                if component.compiled_sha256.is_some() && component.compiled_sha256 != manifest.compiled_sha256 {
+                    manifest.compiled_sha256 = component.compiled_sha256.clone();
+                    self.write_manifest(&manifest)?;
+                }
                 Ok(Connector::new(name.clone(), file, component))
             }
             ConnectorRef::Path(path) => {

@@ -5,8 +5,13 @@
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::{http, types};
 use crate::http_policy::{HttpError, HttpPolicy, Retry};
+use futures::StreamExt;
 use governor::DefaultDirectRateLimiter;
 use std::sync::Arc;
+
+/// Requests one `send-all` may carry, and how many of them are in flight at once.
+const MAX_SEND_ALL: usize = 64;
+const IN_FLIGHT: usize = 8;
 
 pub struct HttpCtx {
     policy: Option<Arc<HttpPolicy>>,
@@ -51,8 +56,38 @@ impl http::Host for HttpCtx {
     }
 
     async fn send_all(&mut self, reqs: Vec<http::Request>) -> wasmtime::Result<Vec<Result<http::Response, WitError>>> {
+        if reqs.len() > MAX_SEND_ALL {
+            let refused = format!("send-all takes at most {MAX_SEND_ALL} requests at once (got {})", reqs.len());
+            return Ok(reqs.iter().map(|_| Err(HttpError::Denied(refused.clone()).into())).collect());
+        }
+        let Some(policy) = &self.policy else {
+            return Ok(reqs
+                .iter()
+                .map(|_| Err(HttpError::Denied("HTTP is not available in this call".into()).into()))
+                .collect());
+        };
+        // Responses wait in host memory until all are back: bounded together, as one response is.
+        let budget = policy.max_response_bytes();
         let this = &*self;
-        Ok(futures::future::join_all(reqs.into_iter().map(|r| this.send_one(r, Retry::ByMethod))).await)
+        let mut sent =
+            futures::stream::iter(reqs.into_iter().map(|r| this.send_one(r, Retry::ByMethod))).buffered(IN_FLIGHT);
+        let mut results = Vec::new();
+        let mut held = 0u64;
+        while let Some(result) = sent.next().await {
+            let result = match result {
+                Ok(r) if held + r.body.len() as u64 > budget => Err(HttpError::Denied(format!(
+                    "send-all's responses together are larger than [limits] max_response_mb = {}: send fewer at once",
+                    budget >> 20
+                ))
+                .into()),
+                other => other,
+            };
+            if let Ok(r) = &result {
+                held += r.body.len() as u64;
+            }
+            results.push(result);
+        }
+        Ok(results)
     }
 }
 

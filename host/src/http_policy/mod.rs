@@ -139,6 +139,11 @@ impl HttpPolicy {
         })
     }
 
+    /// The largest response body handed to a connector (`[limits] max_response_mb`).
+    pub fn max_response_bytes(&self) -> u64 {
+        self.limits.max_response_mb << 20
+    }
+
     pub fn stats(&self) -> BTreeMap<String, HostStats> {
         self.stats.lock().expect("stats lock").clone()
     }

@@ -25,12 +25,29 @@ use wasmtime::{Store, Trap};
 pub struct CallLimits {
     pub memory_mb: u64,
     pub timeout: Duration,
+    /// The most bytes the connector may hand the host in one host call (wasmtime's
+    /// hostcall fuel): at least a whole response, so a page the policy let through
+    /// can always be handed back with `emit-records`.
+    pub handoff_mb: u64,
 }
+
+/// wasmtime's default hostcall fuel, in MiB: the floor of `handoff_mb`.
+const DEFAULT_HANDOFF_MB: u64 = 128;
 
 impl CallLimits {
     /// Limits for the short calls made at install and inspection.
     pub fn inspection() -> Self {
-        CallLimits { memory_mb: 256, timeout: Duration::from_secs(30) }
+        CallLimits { memory_mb: 256, timeout: Duration::from_secs(30), handoff_mb: DEFAULT_HANDOFF_MB }
+    }
+
+    /// Limits for a pipeline's calls.
+    pub fn of(limits: &crate::config::Limits) -> Self {
+        CallLimits {
+            memory_mb: limits.memory_mb,
+            timeout: Duration::from_secs(limits.call_timeout_s),
+            // A response and the headers and arguments that go with it.
+            handoff_mb: DEFAULT_HANDOFF_MB.max(limits.max_response_mb.saturating_add(8)),
+        }
     }
 }
 
@@ -116,6 +133,7 @@ impl Connector {
     {
         let mut store = Store::new(self.component.pre.engine(), state);
         store.limiter(|s| s.limits());
+        store.set_hostcall_fuel(usize::try_from(limits.handoff_mb << 20).unwrap_or(usize::MAX));
         let ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
@@ -161,6 +179,12 @@ fn describe_trap(e: &wasmtime::Error, limits: CallLimits, stderr: &str) -> Strin
         format!("was stopped: it used more than its CPU time ([limits] call_timeout_s = {}s)", limits.timeout.as_secs())
     } else if let Some(exceeded) = e.downcast_ref::<FootprintExceeded>() {
         format!("was stopped: {exceeded}")
+    } else if text.contains("fuel allocated for hostcalls has been exhausted") {
+        format!(
+            "was stopped: it handed the host more than {} MiB in one call (the larger of 128 MiB and \
+             [limits] max_response_mb + 8): emit less at once, or raise max_response_mb",
+            limits.handoff_mb
+        )
     } else if e.downcast_ref::<ResourceTableError>().is_some() {
         format!("used a resource handle wrongly: {text}")
     } else {

@@ -20,7 +20,6 @@ use crate::{Error, Result, names, sink, store, stream};
 use governor::{DefaultDirectRateLimiter, RateLimiter};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A connector of one phase, loaded, with its config validated.
 pub(super) struct PhaseConnector {
@@ -91,10 +90,7 @@ impl Session {
     }
 
     pub(super) fn limits(&self) -> CallLimits {
-        CallLimits {
-            memory_mb: self.pipeline.limits.memory_mb,
-            timeout: Duration::from_secs(self.pipeline.limits.call_timeout_s),
-        }
+        CallLimits::of(&self.pipeline.limits)
     }
 
     /// HTTP and files as the pipeline grants them, for any call but `spec`.

@@ -46,6 +46,7 @@ mod untrusted_text;
 
 pub use config::file::json_schema as pipeline_schema;
 pub use config::{ConfigError, PhaseKind, Pipeline};
+pub use delivery::Intent;
 pub use engine::ConnectorRuntime;
 pub use error::{Call, Error, Result};
 pub use progress::Progress;

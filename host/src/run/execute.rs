@@ -49,6 +49,7 @@ impl Session {
         let started = Instant::now();
         let now = Utc::now();
         let run_id = new_run_id(now);
+        let _claim = self.sink.claim().map_err(delivery::DeliveryError::from)?;
         let recovered = delivery::recover(self.sink.as_ref(), self.store.as_ref())?;
         let discovered = self.discover().await?;
         let plan = Plan::new(&self.pipeline, &discovered, &options.streams)?;

@@ -44,6 +44,20 @@ pub trait Sink: Send + Sync {
     fn clear_staging(&self) -> Result<(), SinkError>;
     /// Where the sink is, for the run summary.
     fn location(&self) -> String;
+    /// Claims the sink for one run of the pipeline: a second run writing to it
+    /// meanwhile is refused. The claim lasts as long as the returned value.
+    fn claim(&self) -> Result<Claim, SinkError>;
+}
+
+/// A sink claimed for a run; dropping it lets the next run in.
+pub struct Claim {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl Claim {
+    pub fn new(held: impl Send + Sync + 'static) -> Self {
+        Claim { _held: Box::new(held) }
+    }
 }
 
 /// Writing or committing files failed.
@@ -59,6 +73,12 @@ pub enum SinkError {
     Exists { stream: String, path: PathBuf },
     #[error("checkpoint of stream `{stream}` lost its file {}: it is neither staged nor in place", path.display())]
     Lost { stream: String, path: PathBuf },
+    /// Another run of the pipeline holds the sink.
+    #[error(
+        "another headwater run of pipeline `{pipeline}` is writing to this sink ({} is locked): wait for it to finish",
+        path.display()
+    )]
+    Busy { pipeline: String, path: PathBuf },
     /// The encoder thread is gone (it panicked, or never started).
     #[error("stream `{stream}`: the Parquet encoder thread stopped unexpectedly (see the log above)")]
     Stopped { stream: String },

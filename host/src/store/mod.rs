@@ -92,6 +92,8 @@ pub trait StateStore: Send + Sync {
     fn complete_intent(&self, intent: &Intent) -> Result<(), StoreError>;
     /// Intents recorded and not completed (checkpoints a crash interrupted).
     fn intents(&self) -> Result<Vec<Intent>, StoreError>;
+    /// Drops a stream's intent without completing it (`state reset`).
+    fn drop_intent(&self, stream: &str) -> Result<(), StoreError>;
     /// A secret the host keeps between runs (a rotated OAuth2 refresh token), by
     /// credential name. Never listed by [`streams`](Self::streams).
     fn get_secret(&self, credential: &str) -> Result<Option<String>, StoreError>;

@@ -99,6 +99,11 @@ impl StateStore for SledStore {
             .collect()
     }
 
+    fn drop_intent(&self, stream: &str) -> Result<(), StoreError> {
+        self.db.remove(self.key(INTENT, stream)).map_err(|e| self.err(e))?;
+        self.flush()
+    }
+
     fn get_secret(&self, credential: &str) -> Result<Option<String>, StoreError> {
         let v = self.db.get(self.key(SECRET, credential)).map_err(|e| self.err(e))?;
         Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))

@@ -348,6 +348,9 @@ mod tests {
         fn intents(&self) -> Result<Vec<Intent>, StoreError> {
             self.inner.intents()
         }
+        fn drop_intent(&self, stream: &str) -> Result<(), StoreError> {
+            self.inner.drop_intent(stream)
+        }
         fn get_secret(&self, credential: &str) -> Result<Option<String>, StoreError> {
             self.inner.get_secret(credential)
         }

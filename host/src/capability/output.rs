@@ -106,7 +106,7 @@ impl OutputCtx {
         let staged = self.roots.clone().stage(root, path).await;
         let out = self.stream(name)?;
         let file = staged.map_err(|e| out.poison(Step::Load, e.into()))?;
-        let mut batches = load::open(&file.path, path, options, out.declared(), out.intake().max_json_depth)
+        let mut batches = load::open(&file.path, path, options, out.declared(), out.intake())
             .map_err(|e| out.poison(Step::Load, e.into()))?;
         for batch in batches.by_ref() {
             let batch = batch.map_err(|e| out.poison(Step::Load, e.into()))?;

@@ -50,9 +50,8 @@ fn show(target: PipelineArgs, out: &Output) -> anyhow::Result<()> {
         .into_iter()
         .filter(|(n, _)| wanted(n))
         .map(|(name, s)| {
-            let json = |text: &Option<String>| {
-                text.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-            };
+            let json =
+                |text: &Option<String>| text.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
             let intent = intents.remove(&name);
             serde_json::json!({
                 "stream": name,

@@ -199,6 +199,10 @@ pub struct LimitsFile {
     /// file holds; deeper JSON fails the stream rather than the host.
     #[serde(default = "default_max_json_depth")]
     pub max_json_depth: u32,
+    /// The longest line of a CSV or NDJSON file the host decodes, in MiB (a record
+    /// longer than this fails the file rather than exhausting memory).
+    #[serde(default = "default_max_record_mb")]
+    pub max_record_mb: u64,
     /// The most cells (rows × columns, declared columns included) one emit may hand
     /// the host: it bounds the memory the host allocates for a batch a connector made.
     #[serde(default = "default_max_emit_cells")]
@@ -220,6 +224,7 @@ impl Default for LimitsFile {
             request_timeout_s: default_request_timeout_s(),
             max_response_mb: default_max_response_mb(),
             max_json_depth: default_max_json_depth(),
+            max_record_mb: default_max_record_mb(),
             max_emit_cells: default_max_emit_cells(),
             streams: BTreeMap::new(),
         }
@@ -257,6 +262,9 @@ pub fn default_max_response_mb() -> u64 {
 }
 pub fn default_max_json_depth() -> u32 {
     128
+}
+pub fn default_max_record_mb() -> u64 {
+    64
 }
 pub fn default_max_emit_cells() -> u64 {
     64 << 20

@@ -281,6 +281,8 @@ pub struct Limits {
     pub max_response_mb: u64,
     /// Deepest JSON nesting the host decodes.
     pub max_json_depth: u32,
+    /// Longest line of a CSV or NDJSON file, in MiB.
+    pub max_record_mb: u64,
     /// Most rows × columns one emit may hand the host.
     pub max_emit_cells: u64,
     /// `[limits.streams.NAME]`: a stream's own rate, on top of the per-host one.
@@ -299,6 +301,7 @@ impl Default for Limits {
             request_timeout_s: default_request_timeout_s(),
             max_response_mb: default_max_response_mb(),
             max_json_depth: default_max_json_depth(),
+            max_record_mb: default_max_record_mb(),
             max_emit_cells: default_max_emit_cells(),
             streams: BTreeMap::new(),
         }

@@ -344,6 +344,7 @@ fn limits(l: LimitsFile) -> Checked<Limits> {
         request_timeout_s: positive("request_timeout_s", l.request_timeout_s)?,
         max_response_mb: positive("max_response_mb", l.max_response_mb)?,
         max_json_depth: positive("max_json_depth", l.max_json_depth.into())? as u32,
+        max_record_mb: positive("max_record_mb", l.max_record_mb)?,
         max_emit_cells: positive("max_emit_cells", l.max_emit_cells)?,
         streams,
     })

@@ -18,6 +18,7 @@ mod parquet;
 
 pub use crate::bindings::headwater::connector::output::{BadRows, Compression, FileFormat, LoadOptions, LoadStats};
 
+use crate::stream::Intake;
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
@@ -99,11 +100,11 @@ pub fn open(
     shown: &str,
     options: &LoadOptions,
     declared: Option<&SchemaRef>,
-    max_json_depth: usize,
+    intake: Intake,
 ) -> Result<FileBatches, LoadError> {
     let bytes = std::fs::metadata(path).map_err(|e| LoadError::file(shown, e))?.len();
     let (format, compression) = detect::format_and_compression(shown, options)?;
-    let input = Input { path, shown, compression };
+    let input = Input { path, shown, compression, max_line: intake.max_record_bytes };
     let batches: Box<dyn Batches> = match format {
         FileFormat::Parquet => {
             if compression != Compression::None {
@@ -115,7 +116,7 @@ pub fn open(
             Box::new(parquet::open(path, shown)?)
         }
         FileFormat::Csv => csv::open(&input, options, declared)?,
-        FileFormat::Ndjson => Box::new(ndjson::open(input.open()?, shown, options, declared, max_json_depth)),
+        FileFormat::Ndjson => Box::new(ndjson::open(input.open()?, shown, options, declared, intake.max_json_depth)),
     };
     Ok(FileBatches { batches, shown: shown.to_string(), partition: options.partition.clone(), rows: 0, bytes })
 }
@@ -125,6 +126,8 @@ struct Input<'a> {
     path: &'a Path,
     shown: &'a str,
     compression: Compression,
+    /// The longest line allowed, in bytes.
+    max_line: u64,
 }
 
 impl Input<'_> {
@@ -138,7 +141,39 @@ impl Input<'_> {
                 Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| LoadError::file(self.shown, e))?)
             }
         };
-        Ok(Box::new(BufReader::with_capacity(1 << 20, raw)))
+        let guarded = LineGuard { inner: raw, run: 0, max: self.max_line };
+        Ok(Box::new(BufReader::with_capacity(1 << 20, guarded)))
+    }
+}
+
+/// Fails a read once a line runs longer than `max` bytes, whatever its quoting:
+/// a decoder buffers a whole record, so one endless line would otherwise take
+/// all memory (arrow-csv aborts the process at 2 GB).
+struct LineGuard<R> {
+    inner: R,
+    /// Bytes since the last line feed.
+    run: u64,
+    max: u64,
+}
+
+impl<R: Read> Read for LineGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let read = &buf[..n];
+        let (line_before, run) = match (memchr::memchr(b'\n', read), memchr::memrchr(b'\n', read)) {
+            // The line that ends here began before this read; the bytes after its last
+            // line feed begin the next. Lines wholly inside one read are shorter than a read.
+            (Some(first), Some(last)) => (self.run + first as u64, (n - last - 1) as u64),
+            _ => (0, self.run + n as u64),
+        };
+        self.run = run;
+        if line_before.max(run) > self.max {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a line is longer than [limits] max_record_mb = {}", self.max >> 20),
+            ));
+        }
+        Ok(n)
     }
 }
 
@@ -170,7 +205,8 @@ mod tests {
         options: &LoadOptions,
         declared: Option<&SchemaRef>,
     ) -> Result<(Vec<RecordBatch>, LoadStats), LoadError> {
-        let mut batches = open(path, &path.display().to_string(), options, declared, 128)?;
+        let intake = Intake { max_json_depth: 128, max_emit_cells: u64::MAX, max_record_bytes: 1 << 20 };
+        let mut batches = open(path, &path.display().to_string(), options, declared, intake)?;
         let out = batches.by_ref().collect::<Result<Vec<_>, _>>()?;
         Ok((out, batches.stats()))
     }
@@ -191,6 +227,22 @@ mod tests {
             bad_rows: BadRows::Fail,
             partition: Vec::new(),
             infer_rows: 1000,
+        }
+    }
+
+    /// Regression: a CSV whose one line is a gigabyte aborted the host at 2 GB.
+    #[test]
+    fn a_line_longer_than_the_limit_fails_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            ("long.csv", format!("id,blob\n1,{}\n2,b\n", "x".repeat(3 << 20))),
+            ("long.ndjson", format!("{{\"id\":1}}\n{{\"id\":2,\"blob\":\"{}\"}}\n", "x".repeat(3 << 20))),
+            ("endless.csv", format!("id,blob\n1,\"{}", "y".repeat(3 << 20))),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let err = collect(&path, &options(), None).unwrap_err().to_string();
+            assert!(err.contains("max_record_mb = 1"), "{name}: {err}");
         }
     }
 

@@ -53,11 +53,17 @@ pub struct Intake {
     pub max_json_depth: usize,
     /// Most rows × columns one emitted batch may have.
     pub max_emit_cells: u64,
+    /// Longest line of a file `load` decodes, in bytes.
+    pub max_record_bytes: u64,
 }
 
 impl Intake {
     pub fn of(limits: &crate::config::Limits) -> Self {
-        Intake { max_json_depth: limits.max_json_depth as usize, max_emit_cells: limits.max_emit_cells }
+        Intake {
+            max_json_depth: limits.max_json_depth as usize,
+            max_emit_cells: limits.max_emit_cells,
+            max_record_bytes: limits.max_record_mb.saturating_mul(1 << 20),
+        }
     }
 }
 
@@ -399,7 +405,7 @@ mod tests {
         let committed = f.store.get("orders").unwrap();
         StreamOutput::new(
             spec,
-            Intake { max_json_depth: 64, max_emit_cells: 1 << 20 },
+            Intake { max_json_depth: 64, max_emit_cells: 1 << 20, max_record_bytes: 1 << 20 },
             committed,
             StreamWriter::new("orders", run, lineage),
             destination,

@@ -20,6 +20,7 @@ const SECRET: &str = "secret";
 impl SledStore {
     /// Opens (creating) the store of `pipeline` at `path`.
     pub fn open(path: &Path, pipeline: &str) -> Result<SledStore, StoreError> {
+        remove_unfinished_snapshots(path);
         let db = sled::Config::new().path(path).open().map_err(|e| {
             let message = if e.to_string().contains("lock") {
                 format!("{e}: another headwater process is using this state store; wait for it to finish")
@@ -45,6 +46,26 @@ impl SledStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+    }
+}
+
+/// sled writes a snapshot as `snap.<n>.generating` and renames it when complete;
+/// a process killed meanwhile (or a full disk) leaves the partial file, and sled
+/// then refuses to open the store ("Read corrupted data") for good. Such a file
+/// is never a snapshot sled could use, so it is removed before opening.
+fn remove_unfinished_snapshots(path: &Path) {
+    let Ok(entries) = std::fs::read_dir(path) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!("state store {}: removed an unfinished snapshot {name}", path.display()),
+                Err(e) => {
+                    tracing::warn!("state store {}: cannot remove the unfinished snapshot {name}: {e}", path.display())
+                }
+            }
+        }
     }
 }
 
@@ -132,6 +153,22 @@ mod tests {
         assert!(store.intents().unwrap().is_empty());
         assert_eq!(store.get("orders").unwrap(), state);
         assert_eq!(store.streams().unwrap(), vec![("orders".to_string(), state)]);
+    }
+
+    /// Regression: a kill while sled wrote a snapshot at open left a partial
+    /// `snap.*.generating`, and every later open failed with "Read corrupted data".
+    #[test]
+    fn an_unfinished_snapshot_does_not_break_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let state = StreamState { rows: 3, ..Default::default() };
+        {
+            let s = SledStore::open(&path, "p").unwrap();
+            s.complete_intent(&Intent { stream: "a".into(), files: vec![], state: state.clone() }).unwrap();
+        }
+        drop(SledStore::open(&path, "p").unwrap());
+        std::fs::write(path.join("snap.0000000000000131.generating"), b"cut short").unwrap();
+        assert_eq!(SledStore::open(&path, "p").unwrap().get("a").unwrap(), state);
     }
 
     #[test]

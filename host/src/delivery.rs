@@ -18,6 +18,7 @@
 //! (staged data files are invisible until the log names them) and completing the
 //! intent is the table commit that adds the files and records the state at once.
 
+use crate::fault;
 use crate::sink::{Sink, SinkError, StagedFile};
 use crate::store::{StateStore, StoreError, StreamState};
 use serde::{Deserialize, Serialize};
@@ -54,9 +55,14 @@ pub fn commit(
         files: files.iter().map(|f| (f.staging.clone(), f.final_path.clone())).collect(),
         state,
     };
+    fault::point("commit.before-intent");
     store.put_intent(&intent)?;
+    fault::point("commit.after-intent");
     sink.publish(&intent.stream, &intent.files)?;
-    Ok(store.complete_intent(&intent)?)
+    fault::point("commit.after-publish");
+    store.complete_intent(&intent)?;
+    fault::point("commit.after-state");
+    Ok(())
 }
 
 /// Commits a new state that no files go with (e.g. a finished backfill handing
@@ -70,6 +76,7 @@ pub fn recover(sink: &dyn Sink, store: &dyn StateStore) -> Result<Vec<String>, D
     let mut recovered = Vec::new();
     for intent in store.intents()? {
         sink.publish(&intent.stream, &intent.files)?;
+        fault::point("recover.after-publish");
         store.complete_intent(&intent)?;
         recovered.push(intent.stream);
     }

@@ -31,6 +31,7 @@ mod delivery;
 pub mod demo;
 mod engine;
 mod error;
+mod fault;
 mod footprint;
 mod http_policy;
 mod load;

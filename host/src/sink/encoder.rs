@@ -257,6 +257,7 @@ impl Files {
             reason: e.to_string(),
         })?;
         file.sync_all().map_err(SinkError::io(format!("syncing {}", staging.display())))?;
+        crate::fault::point("stage.after-fsync");
         self.finished.push(f.placed);
         Ok(())
     }

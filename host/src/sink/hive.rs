@@ -55,6 +55,7 @@ impl Sink for HiveSink {
                     final_path.display()
                 )))?;
                 sync_dir(dir)?;
+                crate::fault::point("publish.after-rename");
             } else if !final_path.exists() {
                 return Err(SinkError::Lost { stream: stream.to_string(), path: final_path.clone() });
             }

@@ -72,6 +72,10 @@ pub struct StreamConfig {
     /// Pages fetched at once by the `offset` and `page` paginators (within the host's rate limit).
     #[serde(default = "one")]
     pub concurrency: u32,
+    /// The most pages one sync of the stream fetches: a paginator that never ends
+    /// (a new cursor on every page) fails here, naming this setting.
+    #[serde(default = "max_pages")]
+    pub max_pages: u64,
     /// A GraphQL query instead of a plain request; the stream is then a POST of `{query, variables}`.
     #[serde(default)]
     pub graphql: Option<GraphQl>,
@@ -185,6 +189,10 @@ fn yes() -> bool {
 
 fn one() -> u32 {
     1
+}
+
+fn max_pages() -> u64 {
+    100_000
 }
 
 fn after() -> String {

@@ -17,6 +17,7 @@ use paginate::Page;
 use request::RequestSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashSet;
 
 struct Rest;
 
@@ -144,6 +145,7 @@ fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
         stream,
         rows: 0,
         pages: 0,
+        requested: HashSet::new(),
         seen: previous.seen.clone().unwrap_or_default(),
         max_cursor: None,
         lookback,
@@ -219,6 +221,8 @@ struct Sync<'a> {
     stream: &'a StreamConfig,
     rows: u64,
     pages: u64,
+    /// Every request of this sync, to tell a paginator that goes round in circles.
+    requested: HashSet<String>,
     seen: Seen,
     max_cursor: Option<CursorValue>,
     lookback: Option<i64>,
@@ -247,6 +251,7 @@ impl Sync<'_> {
                     .collect()
             };
             for (spec, page) in batch.iter().zip(fetched) {
+                self.bound(spec).map_err(|e| (e, None))?;
                 let page = page.map_err(|e| (e, Some(spec.clone())))?;
                 let (count, skeleton) = self.land(&page, parent_vars).map_err(|e| (e, None))?;
                 let page_ref = Page { url: &page.url, body: &skeleton, headers: &page.headers, records: count };
@@ -256,6 +261,29 @@ impl Sync<'_> {
                 }
             }
         }
+    }
+
+    /// Stops a paginator that never ends: a request sent before in this sync (a
+    /// cursor returned again), or more pages than the stream's `max_pages`.
+    fn bound(&mut self, spec: &RequestSpec) -> Result<()> {
+        let name = &self.stream.name;
+        let key = serde_json::to_string(spec).map_err(|e| Error::Other(e.to_string()))?;
+        if !self.requested.insert(key) {
+            return Err(Error::Data(format!(
+                "stream `{name}`: the paginator asked for a page it already fetched ({}{}): \
+                 the API returned the same cursor again; stopping rather than looping forever",
+                spec.url,
+                if spec.query.is_empty() { String::new() } else { format!(" with {:?}", spec.query) }
+            )));
+        }
+        if self.requested.len() as u64 > self.stream.max_pages {
+            return Err(Error::Data(format!(
+                "stream `{name}`: more than max_pages = {} pages in one sync: the paginator does not end \
+                 (raise max_pages if the API really has that many)",
+                self.stream.max_pages
+            )));
+        }
+        Ok(())
     }
 
     /// Emits one page's records; returns how many the page held and the rest of its body.

@@ -105,6 +105,7 @@ impl Session {
             let summary = self.read_stream(p, info, output, progress).await?;
             let finished = summary.status == StreamStatus::Ok;
             if finished && p.kind == PhaseKind::Backfill {
+                crate::fault::point("handoff.before-backfill-done");
                 let mut done = self.store.get(&info.name)?;
                 done.backfill_done = true;
                 delivery::commit_state(self.store.as_ref(), &info.name, done)?;

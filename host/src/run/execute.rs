@@ -49,10 +49,12 @@ impl Session {
         let started = Instant::now();
         let now = Utc::now();
         let run_id = new_run_id(now);
-        let _claim = self.sink.claim().map_err(delivery::DeliveryError::from)?;
-        let recovered = delivery::recover(self.sink.as_ref(), self.store.as_ref())?;
         let discovered = self.discover().await?;
         let plan = Plan::new(&self.pipeline, &discovered, &options.streams)?;
+        // Nothing is written before the plan holds; then the sink is this run's alone,
+        // and what a crash interrupted is completed before anything new is staged.
+        let _claim = self.sink.claim().map_err(delivery::DeliveryError::from)?;
+        let recovered = delivery::recover(self.sink.as_ref(), self.store.as_ref())?;
         if options.full_refresh {
             for s in &plan.streams {
                 self.store.remove(s.name)?;

@@ -28,7 +28,6 @@ mod capability;
 mod config;
 mod connector;
 mod delivery;
-pub mod demo;
 mod engine;
 mod error;
 mod fault;

@@ -83,8 +83,12 @@ impl Connector for Hostile {
                 output::emit_json_rows("someone_elses", &[serde_json::json!({"value": "x"})])?;
                 output::checkpoint("someone_elses", &serde_json::json!({}))
             }
-            // Emit and never checkpoint.
-            "no-checkpoint" => loot("uncommitted"),
+            // Emit `target` rows (default 1) and never checkpoint.
+            "no-checkpoint" => {
+                let rows: usize = target.parse().unwrap_or(1);
+                let page: Vec<_> = (0..rows).map(|i| serde_json::json!({ "value": format!("uncommitted {i}") })).collect();
+                output::emit_json_rows(STREAM, &page).map(|_| ())
+            }
             // Ignore a failed emit and checkpoint anyway, hoping the good rows commit.
             "ignore-error" => {
                 loot("good row")?;

@@ -1,8 +1,9 @@
 //! SFTP file roots against a real OpenSSH server on 127.0.0.1: loading,
 //! file-level incremental, host-key checking, and the root's bounds.
 
-use headwater_tests::sftp::SftpServer;
-use headwater_tests::{Env, assert_same_orders, orders, orders_csv};
+use headwater_mock::{orders, orders_csv};
+use headwater_testkit::sftp::SftpServer;
+use headwater_testkit::{Env, assert_same_orders};
 
 fn pipeline(env: &mut Env, server: &SftpServer, connector: &str, config: &str) {
     env.write("known_hosts", &server.known_hosts);
@@ -30,7 +31,7 @@ path = "lake"
 
 #[test]
 fn loads_exports_over_sftp_and_reruns_load_only_new_files() {
-    let mut env = Env::new();
+    let mut env = crate::env();
     env.install("files");
     let server = SftpServer::start();
     std::fs::create_dir_all(server.data.join("orders/dt=2025-01-01")).unwrap();
@@ -53,7 +54,7 @@ fn loads_exports_over_sftp_and_reruns_load_only_new_files() {
 
 #[test]
 fn a_server_whose_host_key_does_not_match_is_refused() {
-    let mut env = Env::new();
+    let mut env = crate::env();
     env.install("files");
     let server = SftpServer::start();
     let other = SftpServer::start();
@@ -69,7 +70,7 @@ fn a_server_whose_host_key_does_not_match_is_refused() {
 
 #[test]
 fn a_connector_cannot_read_outside_its_sftp_root() {
-    let mut env = Env::new();
+    let mut env = crate::env();
     env.install("hostile");
     let server = SftpServer::start();
     let secret = server.data.parent().unwrap().join("secret.txt");
@@ -86,8 +87,8 @@ fn a_connector_cannot_read_outside_its_sftp_root() {
 
 #[test]
 fn password_authentication() {
-    use headwater_tests::sftp::{PASSWORD, PASSWORD_USER};
-    let mut env = Env::new();
+    use headwater_testkit::sftp::{PASSWORD, PASSWORD_USER};
+    let mut env = crate::env();
     env.install("files");
     let server = SftpServer::start_with_passwords();
     std::fs::write(server.data.join("a.csv"), orders_csv(&orders(1..=25))).unwrap();

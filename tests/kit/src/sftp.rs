@@ -1,6 +1,13 @@
 //! A real SFTP server for tests: an OpenSSH sshd of the test's own (its own
 //! config, keys and folder) on a free loopback port, key authentication only,
-//! SFTP only. `.ci/run` installs openssh-server.
+//! SFTP only.
+//!
+//! These tests change the machine they run on, so they need root: sshd wants
+//! its privilege-separation folder `/run/sshd`, and the password test creates a
+//! system user ([`PASSWORD_USER`], with `useradd` and `chpasswd`). Every server
+//! checks that first and fails saying so, rather than failing halfway; `just
+//! setup` installs openssh-server. They are never skipped: a missing
+//! prerequisite is a failure.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -17,6 +24,29 @@ pub struct SftpServer {
     pub known_hosts: String,
     _dir: tempfile::TempDir,
     child: Child,
+}
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// Fails up front, naming what is missing, unless this process is root and
+/// OpenSSH's server and key tools are installed.
+#[track_caller]
+fn require_root_and_sshd() {
+    use std::os::unix::fs::MetadataExt;
+    // A process's /proc entry belongs to its effective user.
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let missing: Vec<&str> = [SSHD, "/usr/bin/ssh-keygen", "/usr/bin/ssh-keyscan"]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    assert!(
+        root && missing.is_empty(),
+        "the SFTP tests need root and OpenSSH's server: they start {SSHD} (which needs /run/sshd) and \
+         create the system user `{PASSWORD_USER}` with useradd and chpasswd.{}{} Run `just setup` as root \
+         (it installs openssh-server), then the tests as root.",
+        if root { "" } else { " This process is not root." },
+        if missing.is_empty() { String::new() } else { format!(" Missing: {}.", missing.join(", ")) },
+    );
 }
 
 fn keygen(path: &Path) {
@@ -51,18 +81,19 @@ fn ensure_password_user() {
 
 impl SftpServer {
     pub fn start() -> SftpServer {
+        require_root_and_sshd();
         Self::start_with(false)
     }
 
     /// A server that also takes passwords (for `PASSWORD_USER`).
     pub fn start_with_passwords() -> SftpServer {
+        require_root_and_sshd();
         ensure_password_user();
         Self::start_with(true)
     }
 
     fn start_with(passwords: bool) -> SftpServer {
-        let sshd = Path::new("/usr/sbin/sshd");
-        assert!(sshd.exists(), "/usr/sbin/sshd is missing: install openssh-server (.ci/run does)");
+        let sshd = Path::new(SSHD);
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let data = d.join("data");

@@ -6,9 +6,9 @@
 
 use crate::measure::{self, Measured, Stdout};
 use crate::report::{self, mb, rate};
-use crate::server::MockApi;
 use crate::{Ctx, verify};
 use anyhow::{Context, Result, ensure};
+use headwater_mock::{MockApi, Shape};
 use std::process::Command;
 
 /// Targets from the issue.
@@ -28,8 +28,9 @@ pub struct ApiArgs {
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
     let rest = ctx.component("rest")?;
     eprintln!("== api: rendering {} records in pages of {}", args.records, args.page);
-    let api = MockApi::start(args.records, args.page)?;
-    eprintln!("   mock API on {}: {} pages, {:.1} MB of JSON", api.url(), api.pages, mb(api.bytes));
+    let api = MockApi::prerendered(args.records, args.page, Shape::Full).context("starting the mock API")?;
+    let (pages, bytes) = api.pages().map(|p| (p.count(), p.bytes())).context("the mock API has no pre-rendered pages")?;
+    eprintln!("   mock API on {}: {pages} pages, {:.1} MB of JSON", api.url(), mb(bytes));
 
     let work = ctx.workdir("api")?;
     let home = work.path().join("home");
@@ -60,10 +61,8 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
     // Every program read (a) or landed (b, c) every record.
     let fetched: serde_json::Value = serde_json::from_str(a.stdout.trim()).context("fetch-only's summary")?;
     ensure!(
-        fetched["pages"] == api.pages && fetched["bytes"] == api.bytes,
-        "(a) fetched {fetched} where the API serves {} pages, {} bytes",
-        api.pages,
-        api.bytes
+        fetched["pages"] == pages && fetched["bytes"] == bytes,
+        "(a) fetched {fetched} where the API serves {pages} pages, {bytes} bytes"
     );
     let (b_size, c_size) = verify::baseline_and_headwater(&native_out, &lake, &c.stdout, args.records)?;
 
@@ -73,7 +72,7 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
             name.to_string(),
             format!("{:.2}", m.seconds),
             rate(n / m.seconds),
-            format!("{:.1}", mb(api.bytes) / m.seconds),
+            format!("{:.1}", mb(bytes) / m.seconds),
             format!("{:.1}", mb(m.max_rss)),
             format!("{:.2}", m.cpu_seconds),
             out.map_or("-".into(), |s| format!("{:.1}", mb(s))),
@@ -83,8 +82,8 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
         "## API ingestion: {} records, pages of {} ({} pages, {:.1} MB of JSON)\n\n",
         args.records,
         args.page,
-        api.pages,
-        mb(api.bytes)
+        pages,
+        mb(bytes)
     );
     md.push_str(&report::table(
         &["program", "seconds", "records/s", "JSON MB/s", "peak RSS MB", "CPU s", "Parquet MB"],
@@ -122,6 +121,7 @@ schema = [
   {{ name = "customer", type = "string" }},
   {{ name = "amount", type = "float64" }},
   {{ name = "status", type = "string" }},
+  {{ name = "quantity", type = "int64" }},
   {{ name = "updated_at", type = "string" }},
 ]
 [allow]

@@ -1,6 +1,7 @@
 //! The `files` connector over folders of CSV exports.
 
-use headwater_tests::{Env, assert_same_orders, orders, orders_csv};
+use headwater_mock::{orders, orders_csv};
+use headwater_testkit::assert_same_orders;
 
 const PIPELINE: &str = r#"
 name = "exports"
@@ -26,8 +27,7 @@ path = "lake"
 
 #[test]
 fn loads_every_csv_and_a_rerun_loads_only_the_new_file() {
-    let env = Env::new();
-    env.install("files");
+    let env = crate::env_with("files");
     env.write("exports/orders/dt=2025-01-01/a.csv", orders_csv(&orders(1..=1000)));
     env.write("exports/orders/dt=2025-01-02/b.csv", orders_csv(&orders(1001..=2000)));
     env.write("exports/orders/dt=2025-01-03/c.csv", orders_csv(&orders(2001..=2500)));
@@ -54,8 +54,7 @@ fn loads_every_csv_and_a_rerun_loads_only_the_new_file() {
 
 #[test]
 fn infers_column_types_when_none_are_declared() {
-    let env = Env::new();
-    env.install("files");
+    let env = crate::env_with("files");
     env.write("exports/orders/a.csv", orders_csv(&orders(1..=50)));
     let pipeline = PIPELINE
         .lines()
@@ -65,7 +64,7 @@ fn infers_column_types_when_none_are_declared() {
     env.write("pipeline.toml", pipeline);
     env.headwater(&["run", "pipeline.toml"]).ok();
     let files = env.parquet_files("lake/orders");
-    let batches = headwater_tests::read_parquet(&files[0]);
+    let batches = headwater_testkit::read_parquet(&files[0]);
     let schema = batches[0].schema();
     use arrow::datatypes::DataType;
     assert_eq!(schema.field_with_name("id").unwrap().data_type(), &DataType::Int64);
@@ -76,8 +75,7 @@ fn infers_column_types_when_none_are_declared() {
 
 #[test]
 fn a_value_that_does_not_fit_its_declared_type_fails_naming_file_and_column() {
-    let env = Env::new();
-    env.install("files");
+    let env = crate::env_with("files");
     env.write("exports/orders/a.csv", orders_csv(&orders(1..=3)));
     env.write("exports/orders/b.csv", "id,customer,amount,updated_at\n4,c4,not-a-number,2025-01-01T00:04:00Z\n");
     env.write("pipeline.toml", PIPELINE);

@@ -1,8 +1,13 @@
-//! Shared by the end-to-end tests: a fresh folder and `HEADWATER_HOME` per test,
-//! the real `headwater` binary, the real components built for wasm32-wasip2, a
-//! mock JSON API on 127.0.0.1, and Parquet read back as rows.
+//! What Headwater's end-to-end tests share, so that each test reads as the
+//! scenario it checks: the guest components this crate's build script builds
+//! (see build.rs), a fresh folder and `HEADWATER_HOME` per test driving the
+//! real `headwater` binary, Parquet read back as rows, and real S3 (moto) and
+//! SFTP (OpenSSH) servers on 127.0.0.1.
+//!
+//! The binary is not found here but handed in: `Env::new(env!("CARGO_BIN_EXE_headwater"))`
+//! only compiles in the `headwater` package's own tests, and there cargo
+//! rebuilds the binary before it runs them.
 
-pub mod api;
 pub mod s3;
 pub mod sftp;
 
@@ -12,28 +17,25 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The workspace root.
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
+/// The components build.rs built, as `pub const REST: &str = "…/rest.wasm"` and so on,
+/// [`COMPONENTS`] and `foreach_component!`.
+mod built {
+    include!(concat!(env!("OUT_DIR"), "/components.rs"));
+}
+pub use built::*;
+
+/// The repository root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("tests/kit sits in the repository")
 }
 
-/// The `headwater` binary the tests drive (built by `just test` before the tests).
-pub fn bin() -> PathBuf {
-    let path =
-        std::env::var_os("HEADWATER_BIN").map(PathBuf::from).unwrap_or_else(|| root().join("target/debug/headwater"));
-    assert!(path.exists(), "{} is missing: run the tests with `just test`, which builds it", path.display());
-    path
-}
-
-/// A component built for wasm32-wasip2 from connectors/ or tests/components/.
+/// The built component named `name` (its package name: `rest`, `other-world`).
 pub fn component(name: &str) -> PathBuf {
-    let path = root().join("target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `just test`, which builds the components",
-        path.display()
-    );
-    path
+    let (_, path) = COMPONENTS.iter().find(|(n, _)| *n == name).unwrap_or_else(|| {
+        let names: Vec<_> = COMPONENTS.iter().map(|(n, _)| *n).collect();
+        panic!("no component `{name}`: the guests are {names:?}")
+    });
+    PathBuf::from(path)
 }
 
 /// What one `headwater` invocation did.
@@ -62,6 +64,8 @@ impl Run {
         self
     }
 
+    /// Stdout parsed as JSON (the output of `--json`).
+    #[track_caller]
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
@@ -70,28 +74,27 @@ impl Run {
 /// A test's own folder, `HEADWATER_HOME` and environment.
 pub struct Env {
     pub dir: tempfile::TempDir,
+    bin: PathBuf,
     vars: Vec<(String, String)>,
 }
 
-impl Default for Env {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Env {
-    pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().expect("a temp dir"), vars: Vec::new() }
+    /// A fresh environment that runs the `headwater` binary at `bin`.
+    pub fn new(bin: impl Into<PathBuf>) -> Env {
+        let bin = bin.into();
+        assert!(bin.exists(), "{} is missing", bin.display());
+        Env { dir: tempfile::tempdir().expect("a temp dir"), bin, vars: Vec::new() }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
+    /// Writes `contents` to `rel`, creating its folders.
     pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let path = self.path(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
+        std::fs::create_dir_all(path.parent().expect("a file has a folder")).expect("creating the folder");
+        std::fs::write(&path, contents).expect("writing the file");
         path
     }
 
@@ -100,8 +103,9 @@ impl Env {
         self.vars.push((key.into(), value.into()));
     }
 
+    /// Runs `headwater args…` in the test's folder, with its own `HEADWATER_HOME` and no `RUST_LOG`.
     pub fn headwater(&self, args: &[&str]) -> Run {
-        let out = Command::new(bin())
+        let out = Command::new(&self.bin)
             .args(args)
             .current_dir(self.dir.path())
             .env("HEADWATER_HOME", self.path("home"))
@@ -119,7 +123,7 @@ impl Env {
     /// Installs a built component under `name`.
     pub fn install(&self, name: &str) {
         let file = component(name);
-        self.headwater(&["connector", "install", file.to_str().unwrap(), "--name", name]).ok();
+        self.headwater(&["connector", "install", file.to_str().expect("a UTF-8 path"), "--name", name]).ok();
     }
 
     /// Every Parquet file under `rel`, sorted.
@@ -139,56 +143,29 @@ impl Env {
 }
 
 pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
-    let file = std::fs::File::open(path).unwrap();
-    ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().collect::<Result<Vec<_>, _>>().unwrap()
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .and_then(|r| r.collect::<Result<Vec<_>, _>>().map_err(Into::into))
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 /// Batches as JSON rows (timestamps as RFC 3339 text).
 pub fn rows_of(batches: &[RecordBatch]) -> Vec<Map<String, Value>> {
     let mut writer = arrow::json::ArrayWriter::new(Vec::new());
     for b in batches {
-        writer.write(b).unwrap();
+        writer.write(b).expect("a batch converts to JSON");
     }
-    writer.finish().unwrap();
+    writer.finish().expect("the JSON array closes");
     let bytes = writer.into_inner();
     if bytes.is_empty() {
         return Vec::new();
     }
-    serde_json::from_slice(&bytes).unwrap()
+    serde_json::from_slice(&bytes).expect("arrow writes JSON")
 }
 
-/// Orders as a source dataset: id, customer, amount, updated_at (one a minute from 2025-01-01).
-pub fn orders(ids: std::ops::RangeInclusive<i64>) -> Vec<Value> {
-    ids.map(order).collect()
-}
-
-pub fn order(id: i64) -> Value {
-    let minutes = id - 1;
-    let (d, h, m) = (1 + minutes / 1440, (minutes % 1440) / 60, minutes % 60);
-    serde_json::json!({
-        "id": id,
-        "customer": format!("c{}", id % 37),
-        "amount": (id * 37 % 10_000) as f64 / 100.0,
-        "updated_at": format!("2025-01-{d:02}T{h:02}:{m:02}:00Z"),
-    })
-}
-
-/// The rows of `orders` as CSV text with a header.
-pub fn orders_csv(rows: &[Value]) -> String {
-    let mut csv = String::from("id,customer,amount,updated_at\n");
-    for r in rows {
-        csv.push_str(&format!(
-            "{},{},{},{}\n",
-            r["id"],
-            r["customer"].as_str().unwrap(),
-            r["amount"],
-            r["updated_at"].as_str().unwrap()
-        ));
-    }
-    csv
-}
-
-/// Asserts that the sink's rows are exactly `expected`, each once, field by field.
+/// Asserts that the sink's rows are exactly the orders `expected`, each once,
+/// field by field.
 #[track_caller]
 pub fn assert_same_orders(sink: &[Map<String, Value>], expected: &[Value]) {
     let mut by_id: std::collections::BTreeMap<i64, &Map<String, Value>> = std::collections::BTreeMap::new();
@@ -198,16 +175,17 @@ pub fn assert_same_orders(sink: &[Map<String, Value>], expected: &[Value]) {
     }
     assert_eq!(by_id.len(), expected.len(), "sink has {} orders, source has {}", by_id.len(), expected.len());
     for e in expected {
-        let id = e["id"].as_i64().unwrap();
+        let id = e["id"].as_i64().expect("an order has an integer id");
         let row = by_id.get(&id).unwrap_or_else(|| panic!("order {id} is missing from the sink"));
         assert_eq!(row["customer"], e["customer"], "order {id}: customer");
         assert_eq!(row["amount"].as_f64(), e["amount"].as_f64(), "order {id}: amount");
         // Inferred timestamps land without a zone (UTC values); declared ones with `Z` or `+00:00`.
-        let mut landed = row["updated_at"].as_str().unwrap().replace(".000000", "").replace("+00:00", "Z");
+        let landed = row["updated_at"].as_str().unwrap_or_else(|| panic!("order {id}: updated_at is not text"));
+        let mut landed = landed.replace(".000000", "").replace("+00:00", "Z");
         if !landed.ends_with('Z') {
             landed.push('Z');
         }
-        assert_eq!(landed, e["updated_at"].as_str().unwrap(), "order {id}: updated_at");
+        assert_eq!(Some(landed.as_str()), e["updated_at"].as_str(), "order {id}: updated_at");
     }
 }
 

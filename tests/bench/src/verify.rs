@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use arrow::array::{Array, Int64Array};
-use headwater_tests::parquet_files;
+use headwater_testkit::parquet_files;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::Path;

@@ -3,8 +3,8 @@
 //! and the host's HTTP policy (retries, pacing, rate limits, private addresses,
 //! a spent quota). Each asserts on the Parquet rows read back.
 
-use headwater_tests::api::{Auth, MockApi};
-use headwater_tests::{Env, assert_same_orders, orders};
+use headwater_mock::{Auth, MockApi, calendar, orders};
+use headwater_testkit::{Env, assert_same_orders};
 use std::time::Duration;
 
 const COLUMNS: &str = r#"schema = [
@@ -42,9 +42,7 @@ path = "lake"
 }
 
 fn env() -> Env {
-    let env = Env::new();
-    env.install("rest");
-    env
+    crate::env_with("rest")
 }
 
 /// The `orders` stream paged by cursor, with the declared columns.
@@ -223,9 +221,29 @@ fn each_credential_kind_is_injected() {
         let run = env.headwater(&["run", "api.toml"]).ok();
         assert!(!run.stdout.contains("k3y") && !run.stderr.contains("k3y"), "a secret was printed");
         assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
-        let state = std::fs::read_dir(env.path(".headwater")).unwrap().count();
-        assert!(state > 0);
+        // The rows were committed with the stream's state, and the secret was not.
+        let state = env.headwater(&["state", "show", "api.toml", "--json"]).ok();
+        assert_eq!(state.json()[0]["stream"], "orders", "{}", state.stdout);
+        assert_eq!(state.json()[0]["rows"], 30, "{}", state.stdout);
+        assert!(!state.stdout.contains("k3y"), "state show reveals the secret:\n{}", state.stdout);
+        for file in files_under(&env.path(".headwater")) {
+            let bytes = std::fs::read(&file).unwrap();
+            assert!(!bytes.windows(3).any(|w| w == b"k3y"), "the secret was written to {}", file.display());
+        }
     }
+}
+
+/// Every file under `dir`, at any depth.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() { stack.push(e.path()) } else { files.push(e.path()) }
+        }
+    }
+    assert!(!files.is_empty(), "no state store under {}", dir.display());
+    files
 }
 
 fn oauth_pipeline(env: &Env, api: &MockApi, refresh: bool) {
@@ -254,33 +272,71 @@ fn oauth2_client_credentials() {
     assert_eq!(api.with(|s| s.token_requests.clone()), ["client_credentials"], "one token for the whole run");
 }
 
-#[test]
-fn oauth2_refreshes_before_expiry_and_on_401_and_keeps_the_rotated_refresh_token() {
-    let mut env = env();
+/// An OAuth2 server with a refresh token `refresh-0` and the orders `1..=30` in pages of 10.
+fn oauth_api(env: &mut Env) -> MockApi {
     env.var("CLIENT_SECRET", "shh");
     env.var("REFRESH", "refresh-0");
     let api = MockApi::start(orders(1..=30), 10);
     api.with(|s| {
         s.auth = Auth::OAuth;
         s.refresh_token = "refresh-0".into();
-        // Tokens that expire within the refresh margin: each request refreshes first.
-        s.expires_in = 30;
+        s.expires_in = 3600;
     });
-    oauth_pipeline(&env, &api, true);
+    oauth_pipeline(env, &api, true);
+    api
+}
+
+#[test]
+fn oauth2_refreshes_a_token_before_it_expires() {
+    let mut env = env();
+    let api = oauth_api(&mut env);
+    // Tokens that expire within the refresh margin: each request refreshes first.
+    api.with(|s| s.expires_in = 30);
     env.headwater(&["run", "api.toml"]).ok();
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
-    let refreshes = api.with(|s| s.token_requests.len());
-    assert!(refreshes >= 3, "a short-lived token is refreshed before it expires: {refreshes} token requests");
+    let grants = api.with(|s| s.token_requests.clone());
+    assert!(grants.len() >= 3, "a short-lived token is refreshed before it expires: {grants:?}");
+    assert!(grants.iter().all(|g| g == "refresh_token"), "{grants:?}");
+    assert_eq!(api.with(|s| s.unauthorized), 0, "no request went out with an expired token");
+}
 
-    // The server revokes every access token: the next request gets a 401, refreshes once, goes on.
-    // The refresh token in the environment is long rotated away: the stored one must be used.
-    api.with(|s| {
-        s.access_tokens.clear();
-        s.expires_in = 3600;
-        s.orders.extend(orders(31..=40));
-    });
+/// The server revokes its access tokens after the first page, long before they
+/// expire: the next request is answered 401, and within the same run the host
+/// refreshes the token once and sends the request again.
+#[test]
+fn oauth2_refreshes_once_on_a_401_and_the_run_goes_on() {
+    let mut env = env();
+    let api = oauth_api(&mut env);
+    api.with(|s| s.revoke_tokens_after = Some(1));
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 30, "{run}");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
+    assert_eq!(api.with(|s| s.unauthorized), 1, "exactly one request met the revoked token");
+    assert_eq!(
+        api.with(|s| s.token_requests.clone()),
+        ["refresh_token", "refresh_token"],
+        "one token to start, one refresh after the 401"
+    );
+    let requests = api.requests();
+    assert_eq!(requests.len(), 4, "page 1, the 401, page 2 again, page 3: {requests:?}");
+    assert_eq!(requests[1], requests[2], "the refused request is the one sent again: {requests:?}");
+}
+
+/// The refresh token in the environment is rotated away by the first run: the
+/// next run (a new process, with no token in memory) must use the rotated one
+/// the host stored, and `state show` must not reveal it.
+#[test]
+fn oauth2_keeps_the_rotated_refresh_token_across_runs() {
+    let mut env = env();
+    let api = oauth_api(&mut env);
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_eq!(api.with(|s| s.refresh_token.clone()), "refresh-1", "the first run rotated the refresh token");
+
+    api.with(|s| s.orders.extend(orders(31..=40)));
     let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
     assert_eq!(run["streams"][0]["rows"], 40, "no incremental config: the stream is read whole");
+    assert_eq!(api.with(|s| s.token_requests.len()), 2, "one refresh per run, none refused");
+    assert_eq!(api.with(|s| s.refresh_token.clone()), "refresh-2");
     let state = env.headwater(&["state", "show", "api.toml", "--json"]).ok();
     assert!(!state.stdout.contains("refresh-"), "state show must not reveal refresh tokens:\n{}", state.stdout);
 }
@@ -288,7 +344,7 @@ fn oauth2_refreshes_before_expiry_and_on_401_and_keeps_the_rotated_refresh_token
 #[test]
 fn retry_after_as_an_http_date_and_a_burst_of_5xx() {
     let (env, api) = (env(), MockApi::start(orders(1..=40), 20));
-    let date = httpdate(std::time::SystemTime::now() + Duration::from_secs(2));
+    let date = calendar::http_date(std::time::SystemTime::now() + Duration::from_secs(2));
     api.with(|s| {
         s.throttle = 1;
         s.retry_after = date;
@@ -309,27 +365,6 @@ fn retry_after_as_an_http_date_and_a_burst_of_5xx() {
     let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
     assert_eq!(run["hosts"][format!("http://{}", api.host())]["retries"], 3);
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=40));
-}
-
-fn httpdate(t: std::time::SystemTime) -> String {
-    // RFC 7231 IMF-fixdate, computed here independently of the host.
-    let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    let (y, m, d) = {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        (yoe + era * 400 + i64::from(m <= 2), m, d)
-    };
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(m - 1) as usize];
-    format!("{weekday}, {d:02} {month} {y} {:02}:{:02}:{:02} GMT", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[test]

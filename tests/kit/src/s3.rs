@@ -1,6 +1,6 @@
 //! A real S3-compatible server for tests: moto's standalone server on a free
-//! loopback port, one per test (state is in memory and dies with it). `.ci/run`
-//! installs it (`pip install 'moto[server]'`).
+//! loopback port, one per test (state is in memory and dies with it). `just
+//! setup` installs it (`pip install 'moto[server]'`).
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -20,7 +20,10 @@ impl S3Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start moto_server ({e}): install it with `pip install 'moto[server]'` (.ci/run does)")
+                panic!(
+                    "cannot start moto_server ({e}): the S3 tests need moto's server; `just setup` installs it \
+                     (pip install 'moto[server]')"
+                )
             });
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {

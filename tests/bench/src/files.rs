@@ -6,10 +6,10 @@
 
 use crate::measure::{self, Measured, Stdout};
 use crate::report::{self, mb, rate};
-use crate::{Ctx, dataset, verify};
+use crate::{Ctx, verify};
 use anyhow::{Context, Result};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use headwater_mock::{Shape, dataset};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// Targets from the issue.
@@ -94,25 +94,17 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
 
 /// The CSV of `rows` rows, generated once and cached under target/bench/ by row count.
 fn csv_file(ctx: &Ctx, rows: u64) -> Result<PathBuf> {
-    let path = ctx.dir.join(format!("orders-{rows}.csv"));
+    // Named after the dataset crate: a CSV cached from another generator is not reused.
+    let path = ctx.dir.join(format!("headwater-mock-orders-{rows}.csv"));
     if path.exists() {
         return Ok(path);
     }
     eprintln!("== files: generating {} ({rows} rows)", path.display());
     let partial = path.with_extension("csv.partial");
-    write_csv(&partial, rows).with_context(|| format!("writing {}", partial.display()))?;
+    dataset::write_csv_file(&partial, 1..=rows as i64, Shape::Full)
+        .with_context(|| format!("writing {}", partial.display()))?;
     std::fs::rename(&partial, &path)?;
     Ok(path)
-}
-
-fn write_csv(path: &Path, rows: u64) -> Result<()> {
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    out.write_all(dataset::CSV_HEADER.as_bytes())?;
-    for id in 1..=rows as i64 {
-        dataset::write_csv_row(&mut out, id)?;
-    }
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    Ok(())
 }
 
 const PIPELINE: &str = r#"# Written by headwater-bench (files).

@@ -2,7 +2,8 @@
 //! Hive partitions and pruning, changed files, schema evolution, malformed
 //! rows, and an interrupted backfill resumed. Each reads the Parquet back.
 
-use headwater_tests::{Env, assert_same_orders, orders, orders_csv};
+use headwater_mock::{orders, orders_csv};
+use headwater_testkit::{Env, assert_same_orders};
 use serde_json::Value;
 use std::io::Write;
 
@@ -38,41 +39,31 @@ const DECLARED: &str = r#"schema = [
 ]"#;
 
 fn env() -> Env {
-    let env = Env::new();
-    env.install("files");
-    env
+    crate::env_with("files")
 }
 
 fn ndjson(rows: &[Value]) -> String {
     rows.iter().map(|r| format!("{r}\n")).collect()
 }
 
+/// `bytes` gzip-compressed by the system's `gzip`, a compressor other than the
+/// flate2 the host decodes with.
 fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        // A gzip member: header, raw deflate via the `deflate` stored blocks, trailer.
-        // Written with the system's gzip to stay independent of the host's decoder.
-        let mut child = std::process::Command::new("gzip")
-            .arg("-c")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("gzip is installed");
-        child.stdin.take().unwrap().write_all(bytes).unwrap();
-        out.extend(child.wait_with_output().unwrap().stdout);
-    }
-    out
-}
-
-fn zstd_cli(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut child = std::process::Command::new("zstd")
-        .args(["-q", "-c"])
+    let mut child = std::process::Command::new("gzip")
+        .arg("-c")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .ok()?;
+        .expect("gzip is installed");
     child.stdin.take().unwrap().write_all(bytes).unwrap();
-    Some(child.wait_with_output().unwrap().stdout)
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "gzip failed");
+    out.stdout
+}
+
+/// `bytes` as one zstd frame, compressed in-process (no `zstd` CLI needed).
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    zstd::encode_all(bytes, 3).expect("compressing in memory")
 }
 
 /// A Parquet file of `rows` written by arrow-rs (independently of the host's sink).
@@ -101,15 +92,13 @@ fn every_format_and_compression_lands_every_row() {
     env.write("exports/c.ndjson", ndjson(&orders(201..=300)));
     env.write("exports/d.jsonl.gz", gzip(ndjson(&orders(301..=400)).as_bytes()));
     env.write("exports/e.parquet", parquet(&orders(401..=500)));
-    let mut expected = orders(1..=500);
-    if let Some(z) = zstd_cli(orders_csv(&orders(501..=600)).as_bytes()) {
-        env.write("exports/f.csv.zst", z);
-        expected = orders(1..=600);
-    }
+    env.write("exports/f.csv.zst", zstd(orders_csv(&orders(501..=600)).as_bytes()));
+    env.write("exports/g.ndjson.zst", zstd(ndjson(&orders(601..=700)).as_bytes()));
     pipeline(&env, "*", DECLARED);
     let run = env.headwater(&["run", "batch.toml", "--json"]).ok().json();
-    assert_eq!(run["streams"][0]["rows"], expected.len());
-    assert_same_orders(&env.rows("lake/orders"), &expected);
+    assert_eq!(run["streams"][0]["rows"], 700, "{run}");
+    assert_eq!(run["streams"][0]["files_opened"], 7, "{run}");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=700));
 }
 
 #[test]

@@ -1,14 +1,24 @@
-//! A mock JSON API on 127.0.0.1 that tests control. It serves one orders
-//! dataset through every pagination style (cursor, offset, page, next URL, Link
-//! header, GraphQL pageInfo), a parent/child pair, every auth kind including an
-//! OAuth2 token endpoint that rotates refresh tokens, and failure modes on
-//! demand: 429 with Retry-After (seconds or date), bursts of 5xx, rate-limit
-//! headers. It logs every request with its time. It runs on its own thread and
-//! runtime so that tests stay plain `#[test]` functions driving the real binary.
+//! The one mock orders API on 127.0.0.1. It serves the orders it holds through
+//! every pagination style the `rest` connector speaks (cursor in the query or a
+//! POST body, offset, page number, next URL, Link header, GraphQL pageInfo), a
+//! parent/child pair, every credential kind including an OAuth2 token endpoint
+//! that rotates refresh tokens and can revoke its access tokens mid-run, bulk
+//! export jobs, and failures on demand: 429 with Retry-After (seconds or an
+//! HTTP date), bursts of 5xx, rate-limit headers. It logs every data request
+//! with its time.
+//!
+//! It runs on a thread and runtime of its own, so that tests stay plain
+//! `#[test]` functions driving the real binary, and the demo's and the
+//! benchmarks' measured processes never share a scheduler with it. For the
+//! benchmarks, [`MockApi::prerendered`] renders every `/orders` page of the
+//! dataset before the server starts, so that a request costs the server no
+//! more than handing out a shared buffer and the figures measure the clients.
 
+use crate::dataset::{self, Shape};
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -32,6 +42,8 @@ pub enum Auth {
     OAuth,
 }
 
+/// Everything the server serves and how it misbehaves; tests change it while
+/// the server runs, through [`MockApi::with`].
 #[derive(Default)]
 pub struct ApiState {
     pub orders: Vec<Value>,
@@ -58,7 +70,14 @@ pub struct ApiState {
     pub refresh_token: String,
     pub access_tokens: Vec<String>,
     pub expires_in: u64,
+    /// The grant type of every request to `/token`.
     pub token_requests: Vec<String>,
+    /// OAuth2: once this many data requests were served, every access token
+    /// issued so far is revoked (once), as a server does when it rotates keys:
+    /// the next request is answered 401 although its token has not expired.
+    pub revoke_tokens_after: Option<u32>,
+    /// Data requests answered 401 because of their credentials.
+    pub unauthorized: u32,
     /// Export jobs: polls that answer "InProgress" before the job completes, and jobs started.
     pub export_polls: u32,
     pub exports_started: u32,
@@ -66,7 +85,63 @@ pub struct ApiState {
     pub base_url: String,
     /// Path and query of every request to a data endpoint, and when it came.
     pub log: Vec<(Instant, String)>,
+    /// `/orders` pages rendered once (see [`MockApi::prerendered`]); when set, GET
+    /// `/orders` serves these instead of `orders`.
+    pages: Option<Arc<Pages>>,
     served: u32,
+}
+
+impl ApiState {
+    /// A server holding `orders`, served in pages of `page_size`, with no credentials and no failures.
+    pub fn new(orders: Vec<Value>, page_size: usize) -> ApiState {
+        ApiState { orders, page_size, retry_after: "1".into(), ..Default::default() }
+    }
+}
+
+/// Every `/orders` page's body, rendered before the server starts.
+pub struct Pages {
+    page_size: u64,
+    bodies: Vec<Bytes>,
+}
+
+impl Pages {
+    /// Orders `1..=records` of `shape` in cursor pages of `page_size`:
+    /// `{"data":[…],"next_cursor":"K"}`, the last with `"next_cursor":null`.
+    fn render(records: u64, page_size: u64, shape: Shape) -> Pages {
+        let page_size = page_size.max(1);
+        let count = records.div_ceil(page_size).max(1);
+        let bodies = (0..count)
+            .map(|p| {
+                let (start, end) = (p * page_size, ((p + 1) * page_size).min(records));
+                let mut body = Vec::with_capacity((end - start) as usize * 128 + 64);
+                body.extend_from_slice(br#"{"data":["#);
+                for id in start + 1..=end {
+                    if id > start + 1 {
+                        body.push(b',');
+                    }
+                    dataset::write_json(&mut body, id as i64, shape);
+                }
+                body.extend_from_slice(br#"],"next_cursor":"#);
+                if end < records {
+                    body.extend_from_slice(format!("\"{end}\"").as_bytes());
+                } else {
+                    body.extend_from_slice(b"null");
+                }
+                body.push(b'}');
+                Bytes::from(body)
+            })
+            .collect();
+        Pages { page_size, bodies }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.bodies.len() as u64
+    }
+
+    /// Total bytes of every page's body.
+    pub fn bytes(&self) -> u64 {
+        self.bodies.iter().map(|b| b.len() as u64).sum()
+    }
 }
 
 pub struct MockApi {
@@ -78,10 +153,15 @@ pub struct MockApi {
 type Shared = Arc<Mutex<ApiState>>;
 
 impl MockApi {
+    /// Serves `orders` in pages of `page_size`. For tests: panics if the server cannot start.
     pub fn start(orders: Vec<Value>, page_size: usize) -> MockApi {
-        let state = Arc::new(Mutex::new(ApiState { orders, page_size, retry_after: "1".into(), ..Default::default() }));
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        MockApi::serve(ApiState::new(orders, page_size), 1).expect("the mock API starts on 127.0.0.1")
+    }
+
+    /// Serves `state` on a free port of 127.0.0.1, on `threads` runtime threads
+    /// of its own (1: a current-thread runtime).
+    pub fn serve(state: ApiState, threads: usize) -> std::io::Result<MockApi> {
+        let state = Arc::new(Mutex::new(state));
         let app = axum::Router::new()
             .route("/orders", axum::routing::get(cursor_page).post(cursor_page_post))
             .route("/offset", axum::routing::get(offset_page))
@@ -98,22 +178,44 @@ impl MockApi {
             .route("/token", axum::routing::post(token))
             .route("/redirect", axum::routing::get(redirect))
             .with_state(state.clone());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop.await;
-                    })
-                    .await
-                    .unwrap();
+        let runtime = match threads {
+            0 | 1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+            n => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .thread_name("mock-api")
+                .enable_all()
+                .build()?,
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new().name("mock-api".into()).spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("a listener of this runtime");
+                let served = axum::serve(listener, app).with_graceful_shutdown(async {
+                    let _ = stop.await;
+                });
+                if let Err(e) = served.await {
+                    eprintln!("mock API stopped: {e}");
+                }
             });
-        });
-        let port = port_rx.recv().expect("the mock API starts");
-        state.lock().unwrap().base_url = format!("http://127.0.0.1:{port}");
-        MockApi { port, state, _shutdown: shutdown }
+        })?;
+        state.lock().expect("mock API state").base_url = format!("http://127.0.0.1:{port}");
+        Ok(MockApi { port, state, _shutdown: shutdown })
+    }
+
+    /// The benchmarks' server: orders `1..=records` of `shape`, every `/orders`
+    /// page rendered before it starts, served on two threads.
+    pub fn prerendered(records: u64, page_size: u64, shape: Shape) -> std::io::Result<MockApi> {
+        let pages = Pages::render(records, page_size, shape);
+        let state = ApiState { pages: Some(Arc::new(pages)), ..ApiState::new(Vec::new(), page_size as usize) };
+        MockApi::serve(state, 2)
+    }
+
+    /// The pre-rendered pages, if this is a [`prerendered`](Self::prerendered) server.
+    pub fn pages(&self) -> Option<Arc<Pages>> {
+        self.with(|s| s.pages.clone())
     }
 
     pub fn url(&self) -> String {
@@ -125,7 +227,7 @@ impl MockApi {
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&mut ApiState) -> T) -> T {
-        f(&mut self.state.lock().unwrap())
+        f(&mut self.state.lock().expect("mock API state"))
     }
 
     /// Path and query of every data request, in order.
@@ -142,6 +244,10 @@ impl MockApi {
 /// `Ok` holds headers to add to the answer.
 fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(&'static str, String)>, Box<Response>> {
     s.log.push((Instant::now(), uri.to_string()));
+    if s.revoke_tokens_after == Some(s.served) {
+        s.revoke_tokens_after = None;
+        s.access_tokens.clear();
+    }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let query: HashMap<String, String> =
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
@@ -156,6 +262,7 @@ fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(&'stati
             .is_some_and(|t| s.access_tokens.contains(&t)),
     };
     if !authorized {
+        s.unauthorized += 1;
         return Err(Box::new((StatusCode::UNAUTHORIZED, Json(json!({"error": "unauthorized"}))).into_response()));
     }
     if s.throttle_after > 0 {
@@ -196,7 +303,7 @@ fn matching(s: &ApiState, since: Option<&str>) -> Vec<Value> {
 /// Logging, auth, injected failures and rate-limit headers, for every data
 /// endpoint: a layer, so that each handler only serves its data.
 async fn gatekeeper(State(st): State<Shared>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let extra = match gate(&mut st.lock().unwrap(), req.headers(), req.uri()) {
+    let extra = match gate(&mut st.lock().expect("mock API state"), req.headers(), req.uri()) {
         Ok(extra) => extra,
         Err(refusal) => return *refusal,
     };
@@ -219,7 +326,10 @@ fn page_of(s: &ApiState, all: &[Value], start: usize, end: usize) -> Vec<Value> 
 }
 
 async fn cursor_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let s = st.lock().unwrap();
+    let s = st.lock().expect("mock API state");
+    if let Some(pages) = &s.pages {
+        return prerendered_page(pages, q.get("cursor"));
+    }
     let all = matching(&s, q.get("updated_since").map(String::as_str));
     let start: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
     let end = start + s.page_size;
@@ -228,9 +338,24 @@ async fn cursor_page(State(st): State<Shared>, Query(q): Query<HashMap<String, S
     Json(json!({ "data": data, "next_cursor": next })).into_response()
 }
 
+/// A pre-rendered page: the cursor must be where a page starts.
+fn prerendered_page(pages: &Pages, cursor: Option<&String>) -> Response {
+    let cursor = match cursor.map(|c| c.parse::<u64>()) {
+        None => 0,
+        Some(Ok(c)) => c,
+        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "cursor is not a number").into_response(),
+    };
+    match pages.bodies.get((cursor / pages.page_size) as usize) {
+        Some(body) if cursor % pages.page_size == 0 => {
+            ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
+        }
+        _ => (StatusCode::BAD_REQUEST, "no page starts at this cursor").into_response(),
+    }
+}
+
 /// POST /orders with `{"cursor": …, "updated_since": …}` in the body.
 async fn cursor_page_post(State(st): State<Shared>, Json(body): Json<Value>) -> Response {
-    let s = st.lock().unwrap();
+    let s = st.lock().expect("mock API state");
     if body.get("kind") != Some(&json!("orders")) {
         return (StatusCode::BAD_REQUEST, "the body must carry kind = orders").into_response();
     }
@@ -243,7 +368,7 @@ async fn cursor_page_post(State(st): State<Shared>, Json(body): Json<Value>) -> 
 }
 
 async fn offset_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let s = st.lock().unwrap();
+    let s = st.lock().expect("mock API state");
     let all = matching(&s, None);
     let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
     let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(10);
@@ -252,7 +377,7 @@ async fn offset_page(State(st): State<Shared>, Query(q): Query<HashMap<String, S
 }
 
 async fn numbered_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let s = st.lock().unwrap();
+    let s = st.lock().expect("mock API state");
     let all = matching(&s, None);
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
     let per: usize = q.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(s.page_size);
@@ -261,7 +386,7 @@ async fn numbered_page(State(st): State<Shared>, Query(q): Query<HashMap<String,
 }
 
 async fn next_url_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let s = st.lock().unwrap();
+    let s = st.lock().expect("mock API state");
     let all = matching(&s, None);
     let start: usize = q.get("after").and_then(|v| v.parse().ok()).unwrap_or(0);
     let end = start + s.page_size;
@@ -270,7 +395,7 @@ async fn next_url_page(State(st): State<Shared>, Query(q): Query<HashMap<String,
 }
 
 async fn link_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let s = st.lock().unwrap();
+    let s = st.lock().expect("mock API state");
     let all = matching(&s, None);
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
     let (start, end) = ((page - 1) * s.page_size, page * s.page_size);
@@ -285,7 +410,7 @@ async fn link_page(State(st): State<Shared>, Query(q): Query<HashMap<String, Str
 
 /// Ten customers, two pages of five.
 async fn customers(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let _s = st.lock().unwrap();
+    let _s = st.lock().expect("mock API state");
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
     let list: Vec<Value> = ((page - 1) * 5 + 1..=(page * 5).min(10)).map(|i| json!({"id": format!("c{i}")})).collect();
     Json(json!({ "customers": list })).into_response()
@@ -293,14 +418,14 @@ async fn customers(State(st): State<Shared>, Query(q): Query<HashMap<String, Str
 
 /// A customer's orders: those with `customer == id`.
 async fn customer_orders(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    let s = st.lock().unwrap();
+    let s = st.lock().expect("mock API state");
     let list: Vec<Value> = s.orders.iter().filter(|o| o["customer"] == id.as_str()).cloned().collect();
     Json(json!({ "orders": list })).into_response()
 }
 
 /// GraphQL: `{ orders(first, after, since) { nodes pageInfo { hasNextPage endCursor } } }`.
 async fn graphql(State(st): State<Shared>, Json(body): Json<Value>) -> Response {
-    let s = st.lock().unwrap();
+    let s = st.lock().expect("mock API state");
     let query = body["query"].as_str().unwrap_or("");
     if !query.contains("orders") {
         return Json(json!({"data": null, "errors": [{"message": "Cannot query field on type Query"}]}))
@@ -318,7 +443,7 @@ async fn graphql(State(st): State<Shared>, Json(body): Json<Value>) -> Response 
 
 /// OAuth2 token endpoint: client credentials, or a refresh token that rotates on each use.
 async fn token(State(st): State<Shared>, body: String) -> Response {
-    let mut s = st.lock().unwrap();
+    let mut s = st.lock().expect("mock API state");
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
     s.token_requests.push(form.get("grant_type").cloned().unwrap_or_default());
     if form.get("client_id").map(String::as_str) != Some("app")
@@ -326,7 +451,8 @@ async fn token(State(st): State<Shared>, body: String) -> Response {
     {
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
     }
-    let n = s.access_tokens.len() + 1;
+    // Numbered by request, so that a token issued after a revocation is a new one.
+    let n = s.token_requests.len();
     let mut answer =
         json!({ "access_token": format!("access-{n}"), "token_type": "bearer", "expires_in": s.expires_in });
     match form.get("grant_type").map(String::as_str) {
@@ -349,13 +475,13 @@ async fn redirect(Query(q): Query<HashMap<String, String>>) -> Response {
 }
 
 async fn export_start(State(st): State<Shared>) -> Response {
-    let mut s = st.lock().unwrap();
+    let mut s = st.lock().expect("mock API state");
     s.exports_started += 1;
     Json(json!({ "id": format!("job-{}", s.exports_started), "state": "UploadComplete" })).into_response()
 }
 
 async fn export_status(State(st): State<Shared>) -> Response {
-    let mut s = st.lock().unwrap();
+    let mut s = st.lock().expect("mock API state");
     if s.export_polls > 0 {
         s.export_polls -= 1;
         return Json(json!({ "state": "InProgress" })).into_response();
@@ -366,12 +492,12 @@ async fn export_status(State(st): State<Shared>) -> Response {
 
 /// The export's files: the orders in two CSV halves.
 async fn export_file(State(st): State<Shared>, Path(name): Path<String>) -> Response {
-    let s = st.lock().unwrap();
+    let s = st.lock().expect("mock API state");
     let half = s.orders.len() / 2;
     let rows = match name.as_str() {
         "part-1.csv" => &s.orders[..half],
         "part-2.csv" => &s.orders[half..],
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    crate::orders_csv(rows).into_response()
+    dataset::orders_csv(rows).into_response()
 }

@@ -1,8 +1,8 @@
 //! The hybrid pattern: a batch backfill from CSV exports hands its watermark to
 //! incremental API syncs, with no gap and no duplicate at the seam.
 
-use headwater_tests::api::MockApi;
-use headwater_tests::{Env, assert_same_orders, orders, orders_csv};
+use headwater_mock::{MockApi, orders, orders_csv};
+use headwater_testkit::assert_same_orders;
 
 /// The orders' columns, declared alike in both phases so that their cursors compare.
 const COLUMNS: &str = r#"schema = [
@@ -50,8 +50,7 @@ path = "lake"
 
 #[test]
 fn backfill_hands_its_watermark_to_the_incremental_phase() {
-    let env = Env::new();
-    env.install("files");
+    let env = crate::env_with("files");
     env.install("rest");
     // History in exports; the API holds the history and what came after.
     env.write("exports/dt=2025-01-01/orders.csv", orders_csv(&orders(1..=1440)));
@@ -88,8 +87,7 @@ fn backfill_hands_its_watermark_to_the_incremental_phase() {
 /// the export lands as a new version.
 #[test]
 fn the_seam_of_an_inclusive_api_lands_each_row_once() {
-    let env = Env::new();
-    env.install("files");
+    let env = crate::env_with("files");
     env.install("rest");
     env.write("exports/dt=2025-01-01/orders.csv", orders_csv(&orders(1..=500)));
     let mut source = orders(1..=600);
@@ -120,8 +118,7 @@ fn the_seam_of_an_inclusive_api_lands_each_row_once() {
 /// incremental phase continues from the export's watermark.
 #[test]
 fn a_bulk_export_job_backfills_then_the_api_syncs_incrementally() {
-    let env = Env::new();
-    env.install("rest");
+    let env = crate::env_with("rest");
     let api = MockApi::start(orders(1..=800), 1000);
     api.with(|s| s.export_polls = 2);
     env.write(
@@ -183,8 +180,7 @@ path = "lake"
 /// file loads again, landing beside what is there; the watermark never moves back.
 #[test]
 fn backfill_flag_reloads_the_exports_deliberately() {
-    let env = Env::new();
-    env.install("files");
+    let env = crate::env_with("files");
     env.install("rest");
     env.write("exports/dt=2025-01-01/orders.csv", orders_csv(&orders(1..=100)));
     let api = MockApi::start(orders(1..=150), 1000);

@@ -1,8 +1,8 @@
 //! The `rest` connector against the mock API: pagination, incremental reruns,
 //! 429s, credentials, lineage.
 
-use headwater_tests::api::{Auth, MockApi};
-use headwater_tests::{Env, assert_same_orders, orders};
+use headwater_mock::{Auth, MockApi, orders};
+use headwater_testkit::{Env, assert_same_orders};
 
 fn pipeline(api: &MockApi, extra: &str) -> String {
     format!(
@@ -42,7 +42,7 @@ path = "lake"
 }
 
 fn env_with_token() -> Env {
-    let mut env = Env::new();
+    let mut env = crate::env();
     env.var("SHOP_TOKEN", "t0ps3cret");
     env.install("rest");
     env
@@ -103,22 +103,25 @@ fn too_many_429s_fail_the_run_naming_the_url_and_commit_nothing() {
     assert!(env.parquet_files("lake").is_empty());
 }
 
-/// Parquet is written on an encoder thread: its failure still fails the stream,
-/// naming the path, and commits nothing; the next run, with the way clear, loads everything.
+/// A sink folder that cannot be written fails the checkpoint, naming the path,
+/// and commits nothing; what the checkpoint recorded is completed whole by the
+/// next run, once the way is clear: every row lands once.
 #[test]
 fn a_sink_that_cannot_be_written_fails_the_stream_and_commits_nothing() {
     let env = env_with_token();
     let api = MockApi::start(orders(1..=1200), 500);
     env.write("shop.toml", pipeline(&api, ""));
-    // A file where the staging folders must go (a run clears what is inside them, not this).
-    let blocked = env.write("lake/_staging", "in the way");
-    env.headwater(&["run", "shop.toml"]).fails(1, &["orders", "creating", "_staging"]);
-    assert!(env.parquet_files("lake/orders").is_empty());
+    // A file where the stream's folder must go.
+    let blocked = env.write("lake/orders", "in the way");
+    env.headwater(&["run", "shop.toml"]).fails(1, &["orders", "creating", "lake/orders/dt="]);
+    assert!(env.parquet_files("lake").is_empty(), "nothing is visible to a reader of the lake");
     let state = env.headwater(&["state", "show", "shop.toml", "--json"]).ok().json();
     assert!(state[0]["watermark"].is_null(), "nothing was committed: {state}");
+    assert_eq!(state[0]["interrupted_commit"]["lost_files"], serde_json::json!([]), "{state}");
 
     std::fs::remove_file(blocked).unwrap();
-    env.headwater(&["run", "shop.toml"]).ok();
+    let run = env.headwater(&["run", "shop.toml", "--json"]).ok().json();
+    assert_eq!(run["recovered"], serde_json::json!(["orders"]), "{run}");
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=1200));
 }
 
@@ -155,7 +158,7 @@ fn parquet_files_carry_lineage_and_hw_columns() {
         .iter()
         .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
         .collect();
-    let sha = sha256_hex(&std::fs::read(headwater_tests::component("rest")).unwrap());
+    let sha = sha256_hex(&std::fs::read(headwater_testkit::component("rest")).unwrap());
     assert_eq!(kv["headwater.connector"], "rest");
     assert_eq!(kv["headwater.connector_sha256"], sha);
     assert_eq!(kv["headwater.run_id"], run_id);

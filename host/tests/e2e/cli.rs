@@ -1,10 +1,11 @@
 //! The connector registry and state commands.
 
-use headwater_tests::{Env, component, orders, orders_csv};
+use headwater_mock::{orders, orders_csv};
+use headwater_testkit::component;
 
 #[test]
 fn install_list_inspect_remove() {
-    let env = Env::new();
+    let env = crate::env();
     let file = component("files");
     let installed = env.headwater(&["connector", "install", file.to_str().unwrap(), "--json"]).ok().json();
     assert_eq!(installed["name"], "files", "the name defaults to the connector's own");
@@ -26,8 +27,7 @@ fn install_list_inspect_remove() {
 
 #[test]
 fn an_installed_connector_whose_bytes_changed_is_refused() {
-    let env = Env::new();
-    env.install("files");
+    let env = crate::env_with("files");
     let installed = env.path("home/connectors/files/component.wasm");
     let mut bytes = std::fs::read(&installed).unwrap();
     // Tamper with the last byte (inside a custom section: still a valid component).
@@ -45,8 +45,7 @@ fn an_installed_connector_whose_bytes_changed_is_refused() {
 
 #[test]
 fn check_discover_and_state_reset() {
-    let env = Env::new();
-    env.install("files");
+    let env = crate::env_with("files");
     env.write("exports/a.csv", orders_csv(&orders(1..=20)));
     env.write(
         "p.toml",

@@ -29,6 +29,7 @@ pub fn api_schema() -> SchemaRef {
         Field::new("customer", DataType::Utf8, true),
         Field::new("amount", DataType::Float64, true),
         Field::new("status", DataType::Utf8, true),
+        Field::new("quantity", DataType::Int64, true),
         Field::new("updated_at", DataType::Utf8, true),
     ]))
 }

@@ -6,14 +6,16 @@
 //! Each measured program runs as a child process (this binary re-invoked with a
 //! hidden subcommand, `cat`, or the real `headwater`), timed by wall clock and
 //! sized by its peak RSS from `wait4` (see measure.rs for why through a launcher).
+//!
+//! The orders and the mock API serving them are headwater-mock's, the same the
+//! end-to-end tests and the demo use; the connectors are the ones
+//! headwater-testkit's build script (and `just build-connectors`) builds.
 
 mod api;
-mod dataset;
 mod files;
 mod measure;
 mod native;
 mod report;
-mod server;
 mod verify;
 
 use anyhow::{Context, Result, ensure};
@@ -81,7 +83,6 @@ enum Cmd {
 
 /// What every benchmark needs: where things are and how to run them.
 pub struct Ctx {
-    root: PathBuf,
     /// target/bench/: cached inputs, work folders, results.md.
     dir: PathBuf,
     /// This binary, re-invoked for the native programs.
@@ -93,7 +94,7 @@ pub struct Ctx {
 
 impl Ctx {
     fn new(runs: u32, keep: bool) -> Result<Ctx> {
-        let root = headwater_tests::root();
+        let root = headwater_testkit::workspace_root();
         let headwater = std::env::var_os("HEADWATER_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target/release/headwater"));
@@ -101,12 +102,12 @@ impl Ctx {
         let dir = root.join("target/bench");
         std::fs::create_dir_all(&dir)?;
         let bench = std::env::current_exe().context("locating headwater-bench")?;
-        Ok(Ctx { root, dir, bench, headwater, runs, keep })
+        Ok(Ctx { dir, bench, headwater, runs, keep })
     }
 
     /// A connector built for wasm32-wasip2.
     fn component(&self, name: &str) -> Result<PathBuf> {
-        let path = self.root.join("target/wasm32-wasip2/release").join(format!("{name}.wasm"));
+        let path = headwater_testkit::component(name);
         ensure!(path.exists(), "{} is missing: run `just bench`, which builds the connectors", path.display());
         Ok(path)
     }
@@ -197,7 +198,7 @@ fn main() -> Result<()> {
             vec![api::run(&ctx, api)?, files::run(&ctx, files)?]
         }
     };
-    let ctx_dir = headwater_tests::root().join("target/bench");
+    let ctx_dir = headwater_testkit::workspace_root().join("target/bench");
     let mut md = String::from("# headwater-bench results\n\n");
     md.push_str(&machine(cli.runs));
     for s in &sections {
@@ -220,7 +221,7 @@ fn machine(runs: u32) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let commit = Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(headwater_tests::root())
+        .current_dir(headwater_testkit::workspace_root())
         .output()
         .ok()
         .filter(|o| o.status.success())

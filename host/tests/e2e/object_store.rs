@@ -1,8 +1,9 @@
 //! File roots in an S3-compatible object store (a real moto server on 127.0.0.1):
 //! listing, streaming and bulk loads, file-level incremental, and the root's bounds.
 
-use headwater_tests::s3::S3Server;
-use headwater_tests::{Env, assert_same_orders, orders, orders_csv};
+use headwater_mock::{orders, orders_csv};
+use headwater_testkit::s3::S3Server;
+use headwater_testkit::{Env, assert_same_orders};
 
 fn pipeline(env: &Env, s3: &S3Server, connector: &str, config: &str) {
     env.write(
@@ -28,7 +29,7 @@ path = "lake"
 }
 
 fn env() -> Env {
-    let mut env = Env::new();
+    let mut env = crate::env();
     env.var("S3_KEY", "testing");
     env.var("S3_SECRET", "testing-secret");
     env

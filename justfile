@@ -1,47 +1,64 @@
 # Headwater's tasks. `just` alone lists them.
-# Connectors and test components are WebAssembly guests built for wasm32-wasip2;
-# the host and the tests are native.
+# Connectors and test components are WebAssembly guests built for wasm32-wasip2
+# into target/guests (the folder the test kit's build script builds into too, so
+# whichever runs second finds nothing to do); the host and the tests are native.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-wasm := "target/wasm32-wasip2/release"
+guests := "target/guests"
+wasm := guests + "/wasm32-wasip2/release"
 
+[private]
 default:
     @just --list
 
-# Install the toolchain pieces the build needs (the wasm32-wasip2 target).
+# Install what building needs: the wasm32-wasip2 target; OpenSSL's headers (SFTP client) from apt when missing.
 setup:
     rustup target add wasm32-wasip2
+    @if ! dpkg -s libssl-dev pkg-config >/dev/null 2>&1; then just _apt libssl-dev pkg-config; fi
+
+# Install the servers the tests run against (each test starts its own): OpenSSH's sshd and moto's S3 server.
+setup-test: setup
+    @if ! [ -x /usr/sbin/sshd ]; then just _apt openssh-server; fi
+    @if ! command -v moto_server >/dev/null; then python3 -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.1'; fi
+    @command -v moto_server >/dev/null || { echo "moto_server is not on PATH after installing moto[server]: add Python's scripts folder to PATH" >&2; exit 1; }
+
+_apt *packages:
+    {{ if `id -u` == "0" { "" } else { "sudo " } }}apt-get update -qq
+    {{ if `id -u` == "0" { "" } else { "sudo " } }}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {{packages}}
 
 # Build the shipped connectors (rest, files) and the test components.
 build-connectors: setup
-    cargo build --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir target
-    cargo build --release --target wasm32-wasip2 --manifest-path tests/components/Cargo.toml --target-dir target
+    cargo build --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir {{guests}}
+    cargo build --release --target wasm32-wasip2 --manifest-path tests/components/Cargo.toml --target-dir {{guests}}
 
 # Build the connectors and the host, then run the self-contained demo.
 demo: setup
-    cargo build --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir target
+    cargo build --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir {{guests}}
     cargo run -p headwater -- demo --connectors {{wasm}}
 
-# Build everything and run every test: unit tests and end-to-end tests.
-test: build-connectors
-    cargo build -p headwater
+# The host's unit, end-to-end and UI tests (these build the guests first), then the connectors' own unit tests.
+test: setup-test
     cargo test --workspace
+    cargo test --manifest-path connectors/Cargo.toml --target-dir {{guests}}
 
-# Formatting, lints (host, SDK, connectors) and docs, warnings as errors.
+# Formatting, lints (host, tests, SDK, connectors, test components) and docs, warnings as errors.
 lint: setup
     cargo fmt --all -- --check
     cargo fmt --manifest-path connectors/Cargo.toml --all -- --check
     cargo fmt --manifest-path tests/components/Cargo.toml --all -- --check
+    cargo fmt --manifest-path sdk/rust/Cargo.toml -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    cargo clippy --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir target --all-targets -- -D warnings
-    cargo clippy --release --target wasm32-wasip2 --manifest-path tests/components/Cargo.toml --target-dir target --all-targets -- -D warnings
+    cargo clippy --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir {{guests}} --all-targets -- -D warnings
+    cargo clippy --release --target wasm32-wasip2 --manifest-path tests/components/Cargo.toml --target-dir {{guests}} --all-targets -- -D warnings
+    cargo clippy --release --target wasm32-wasip2 --manifest-path sdk/rust/Cargo.toml --target-dir {{guests}} -- -D warnings
     RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps
+    RUSTDOCFLAGS=-Dwarnings cargo doc --target wasm32-wasip2 --manifest-path sdk/rust/Cargo.toml --target-dir {{guests}} --no-deps
 
 # Release builds; prints the tables and writes target/bench/results.md. Sizes, e.g.:
 # `just bench api --records 200000`, `just bench files --rows 1000000`, `just bench all --runs 3`.
+
 # Benchmark headwater against native Rust baselines (API and CSV ingestion).
-bench *args: setup
-    cargo build --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir target
-    cargo build --release -p headwater -p headwater-tests --bins
+bench *args: build-connectors
+    cargo build --release -p headwater -p headwater-bench --bins
     target/release/headwater-bench {{ if args == "" { "all" } else { args } }}

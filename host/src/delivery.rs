@@ -92,7 +92,7 @@ mod tests {
     use std::path::Path;
 
     fn staged(sink: &HiveSink, name: &str) -> StagedFile {
-        let file = sink.place("orders", name, chrono::DateTime::UNIX_EPOCH);
+        let file = sink.place("orders", name, chrono::DateTime::UNIX_EPOCH).unwrap();
         std::fs::create_dir_all(file.staging.parent().unwrap()).unwrap();
         std::fs::write(&file.staging, name).unwrap();
         file

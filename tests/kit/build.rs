@@ -74,7 +74,12 @@ fn main() {
     let mut code = String::new();
     for (name, workspace, path) in &components {
         let _ = writeln!(code, "/// `{name}`, built from `{workspace}/`.");
-        let _ = writeln!(code, "pub const {}: &str = {:?};", name.to_uppercase().replace('-', "_"), path.display().to_string());
+        let _ = writeln!(
+            code,
+            "pub const {}: &str = {:?};",
+            name.to_uppercase().replace('-', "_"),
+            path.display().to_string()
+        );
     }
     code.push_str("/// Every component by its package name.\npub const COMPONENTS: &[(&str, &str)] = &[\n");
     for (name, _, _) in &components {

@@ -139,7 +139,9 @@ impl Demo {
         on_run("first run: backfill from the CSV exports, then incremental sync from the API", &first);
         runs.push(first);
 
-        api.with(|s| s.orders.extend((source_rows + 1..=source_rows + LATER_ROWS).map(|id| dataset::record(id, Shape::Full))));
+        api.with(|s| {
+            s.orders.extend((source_rows + 1..=source_rows + LATER_ROWS).map(|id| dataset::record(id, Shape::Full)))
+        });
         source_rows += LATER_ROWS;
         let second = run_once(&pipeline_file, registry, runtime, progress).await?;
         on_run(&format!("second run, after {LATER_ROWS} new orders reached the API: incremental only"), &second);

@@ -210,7 +210,7 @@ impl Files {
     fn open(&mut self, schema: SchemaRef) -> Result<OpenFile, SinkError> {
         let seq = self.run.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let name = format!("part-{}-{seq:05}.parquet", self.run.run_id);
-        let placed = self.run.sink.place(&self.stream, &name, self.run.started_at);
+        let placed = self.run.sink.place(&self.stream, &name, self.run.started_at)?;
         let staging = &placed.staging;
         let dir = staging.parent().expect("staging files sit in a folder");
         std::fs::create_dir_all(dir).map_err(SinkError::io(format!("creating {}", dir.display())))?;

@@ -9,6 +9,7 @@
 //! never share a sink, whatever their state paths.
 
 use super::{Claim, Sink, SinkError, StagedFile};
+use crate::names;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
@@ -34,11 +35,12 @@ impl HiveSink {
 }
 
 impl Sink for HiveSink {
-    fn place(&self, stream: &str, file_name: &str, run_started: DateTime<Utc>) -> StagedFile {
-        StagedFile {
+    fn place(&self, stream: &str, file_name: &str, run_started: DateTime<Utc>) -> Result<StagedFile, SinkError> {
+        names::check(names::Kind::Stream, stream)?;
+        Ok(StagedFile {
             staging: self.staging.join(stream).join(format!("{file_name}.{STAGED}")),
             final_path: self.root.join(stream).join(format!("dt={}", run_started.format("%Y-%m-%d"))).join(file_name),
-        }
+        })
     }
 
     fn publish(&self, stream: &str, files: &[(PathBuf, PathBuf)]) -> Result<(), SinkError> {
@@ -105,10 +107,20 @@ mod tests {
     fn staged_files_are_out_of_every_readers_sight() {
         let dir = tempfile::tempdir().unwrap();
         let sink = HiveSink::new(&dir.path().join("lake"), "p");
-        let f = sink.place("orders", "part-r-00001.parquet", chrono::DateTime::UNIX_EPOCH);
+        let f = sink.place("orders", "part-r-00001.parquet", chrono::DateTime::UNIX_EPOCH).unwrap();
         assert!(f.staging.starts_with(dir.path().join("lake/_staging/p/orders")));
         assert_eq!(f.staging.extension().unwrap(), "staged", "a `**/*.parquet` glob must not match it");
         assert_eq!(f.final_path, dir.path().join("lake/orders/dt=1970-01-01/part-r-00001.parquet"));
+    }
+
+    /// Defence in depth: a name discovery did not check never becomes a path.
+    #[test]
+    fn a_stream_name_that_is_not_one_segment_is_never_placed() {
+        let sink = HiveSink::new(Path::new("lake"), "p");
+        for name in ["../x", "/abs", "s/dt=2099-01-01", "_staging"] {
+            let err = sink.place(name, "part.parquet", chrono::DateTime::UNIX_EPOCH).err().expect(name).to_string();
+            assert!(err.contains("stream name"), "{name}: {err}");
+        }
     }
 
     /// Regression: the lock was on the state store's path only, so two copies of a

@@ -34,8 +34,9 @@ pub const RUN_ID: &str = "_hw_run_id";
 /// Where a pipeline's files are staged, and how they become visible.
 pub trait Sink: Send + Sync {
     /// Where a new file of `stream` named `file_name` is staged, and where it will
-    /// be once committed. `stream` is a validated name (one path segment).
-    fn place(&self, stream: &str, file_name: &str, run_started: DateTime<Utc>) -> StagedFile;
+    /// be once committed. Names were validated at discovery; a sink checks again
+    /// wherever a name becomes a path, so no caller can place a file outside.
+    fn place(&self, stream: &str, file_name: &str, run_started: DateTime<Utc>) -> Result<StagedFile, SinkError>;
     /// Makes a checkpoint's staged files visible to readers. Idempotent: a file
     /// already published is left alone, so recovery can publish an intent again;
     /// a file neither staged nor published is an error.
@@ -79,6 +80,9 @@ pub enum SinkError {
         path.display()
     )]
     Busy { pipeline: String, path: PathBuf },
+    /// A stream name that is not one safe path segment.
+    #[error(transparent)]
+    Name(#[from] crate::names::NameError),
     /// The encoder thread is gone (it panicked, or never started).
     #[error("stream `{stream}`: the Parquet encoder thread stopped unexpectedly (see the log above)")]
     Stopped { stream: String },

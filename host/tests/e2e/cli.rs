@@ -70,3 +70,53 @@ fn check_discover_and_state_reset() {
     let run = env.headwater(&["run", "p.toml", "--json"]).ok().json();
     assert_eq!(run["streams"][0]["rows"], 20);
 }
+
+/// `check` lists the root it was given: a root folder that does not exist fails
+/// naming it, as does a `[limits.streams.*]` table for a stream no connector offers.
+#[test]
+fn check_fails_on_a_missing_root_and_on_limits_for_an_unknown_stream() {
+    let env = crate::env_with("files");
+    let pipeline = |root: &str, extra: &str| {
+        format!(
+            "name = \"p\"\n[source]\nconnector = \"files\"\nconfig = {{ root = \"{root}\", glob = \"*.csv\", stream = \"o\" }}\n[allow]\nfiles = [\"{root}\"]\n[sink]\npath = \"lake\"\n{extra}"
+        )
+    };
+    env.write("exports/a.csv", orders_csv(&orders(1..=2)));
+    env.write("p.toml", pipeline("./exports", ""));
+    let ok = env.headwater(&["check", "p.toml", "--json"]).ok().json();
+    assert_eq!(ok["status"], "ok");
+
+    env.write("p.toml", pipeline("./nowhere", ""));
+    env.headwater(&["check", "p.toml"]).fails(1, &["nowhere"]);
+
+    env.write("p.toml", pipeline("./exports", "[limits.streams.orderz]\nrequests_per_second = 1\n"));
+    env.headwater(&["check", "p.toml"]).fails(2, &["[limits.streams.orderz]", "o"]);
+    assert!(!env.exists("lake"), "check wrote to the sink");
+}
+
+/// `headwater schema` prints the pipeline file's JSON Schema, generated from the types.
+#[test]
+fn schema_prints_the_pipeline_files_json_schema() {
+    let env = crate::env();
+    let schema = env.headwater(&["schema"]).ok().json();
+    assert_eq!(schema["type"], "object");
+    let props = schema["properties"].as_object().unwrap();
+    for section in ["name", "source", "backfill", "allow", "auth", "sink", "limits"] {
+        assert!(props.contains_key(section), "no `{section}` in the schema: {schema}");
+    }
+    assert_eq!(schema["additionalProperties"], false, "unknown fields are refused, and the schema says so");
+    assert!(schema["required"].as_array().unwrap().contains(&"name".into()));
+}
+
+/// A connector name becomes `$HEADWATER_HOME/connectors/<name>`: `remove` and
+/// `inspect` refuse a name that would reach anywhere else.
+#[test]
+fn connector_names_that_are_paths_are_refused() {
+    let env = crate::env_with("files");
+    env.write("home/keep/file", "kept");
+    for name in ["../keep", "/tmp", "files/../../keep", ".."] {
+        env.headwater(&["connector", "remove", name]).fails(2, &["connector name"]);
+        env.headwater(&["connector", "inspect", name]).fails(2, &["connector name"]);
+    }
+    assert!(env.exists("home/keep/file") && env.exists("home/connectors/files"));
+}

@@ -183,8 +183,27 @@ fn a_huge_log_line_is_cut_and_the_run_goes_on() {
     assert!(run.stderr.len() < 64 * 1024, "the 8 MiB log line reached stderr whole ({} bytes)", run.stderr.len());
     // The line is there, cut at the host's 4 KiB limit and marked as cut.
     let cut = format!("{}…", "x".repeat(4096));
-    let line = run.stderr.lines().find(|l| l.contains("xxxx")).unwrap_or_else(|| panic!("no log line:\n{}", run.stderr));
+    let line =
+        run.stderr.lines().find(|l| l.contains("xxxx")).unwrap_or_else(|| panic!("no log line:\n{}", run.stderr));
     assert!(line.contains(&cut) && !line.contains(&"x".repeat(4097)), "not cut at 4096 bytes with `…`: {line:.200}");
     assert!(line.contains("INFO") && line.contains("hostile"), "the line names its level and connector: {line:.200}");
     assert_eq!(env.rows("lake/loot").len(), 1);
+}
+
+/// A stream name becomes `<sink>/<stream>/`: every name that would leave that
+/// folder, read as a Hive partition or reach the sink's staging is refused at
+/// discovery, before anything is written anywhere.
+#[test]
+fn stream_names_that_would_escape_their_folder_are_refused() {
+    let env = env();
+    for name in ["../../escaped", "/tmp/escaped", "loot/dt=2099-01-01", "_staging/attack", ".hidden", "a\\u0000b"] {
+        hostile(&env, "stream-name", name, "");
+        let run = env.headwater(&["run", "attack.toml"]).fails(1, &["connector `hostile`", "stream name", "discover"]);
+        assert!(!run.stderr.contains("panicked"), "the host panicked:\n{}", run.stderr);
+        assert!(!env.exists("lake"), "`{name}`: the run wrote into the sink");
+        assert!(!env.path("..").join("escaped").exists() && !std::path::Path::new("/tmp/escaped").exists());
+    }
+    // `check` refuses the same names, so a bad connector is found before a run.
+    hostile(&env, "stream-name", "../../escaped", "");
+    env.headwater(&["check", "attack.toml"]).fails(1, &["stream name `../../escaped`"]);
 }

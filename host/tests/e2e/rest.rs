@@ -182,3 +182,25 @@ fn sha256_hex(bytes: &[u8]) -> String {
     let out = child.wait_with_output().unwrap();
     String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
 }
+
+/// `check` asks the API for a first page: it passes when the API answers,
+/// and fails naming the URL when the API is down or refuses the credential.
+#[test]
+fn check_reaches_the_api_and_names_what_is_wrong_when_it_cannot() {
+    let env = env_with_token();
+    let api = MockApi::start(orders(1..=10), 5);
+    api.with(|s| s.auth = Auth::Bearer("t0ps3cret".into()));
+    env.write("shop.toml", pipeline(&api, ""));
+    let ok = env.headwater(&["check", "shop.toml"]).ok();
+    assert_eq!(ok.stdout.trim(), "[source] connector `rest`: ok");
+    assert_eq!(api.requests().len(), 1, "check fetches one page: {:?}", api.requests());
+    assert!(!env.exists("lake"), "check wrote to the sink");
+
+    api.with(|s| s.auth = Auth::Bearer("another".into()));
+    env.headwater(&["check", "shop.toml"]).fails(1, &["connector `rest`", "check", "401", &api.host()]);
+
+    // Nothing listens on a port just freed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    env.write("shop.toml", pipeline(&api, "").replace(&api.port.to_string(), &closed.to_string()));
+    env.headwater(&["check", "shop.toml"]).fails(1, &["connector `rest`", "check", &format!("127.0.0.1:{closed}")]);
+}

@@ -29,7 +29,8 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
     let rest = ctx.component("rest")?;
     eprintln!("== api: rendering {} records in pages of {}", args.records, args.page);
     let api = MockApi::prerendered(args.records, args.page, Shape::Full).context("starting the mock API")?;
-    let (pages, bytes) = api.pages().map(|p| (p.count(), p.bytes())).context("the mock API has no pre-rendered pages")?;
+    let (pages, bytes) =
+        api.pages().map(|p| (p.count(), p.bytes())).context("the mock API has no pre-rendered pages")?;
     eprintln!("   mock API on {}: {pages} pages, {:.1} MB of JSON", api.url(), mb(bytes));
 
     let work = ctx.workdir("api")?;

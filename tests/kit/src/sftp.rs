@@ -35,10 +35,8 @@ fn require_root_and_sshd() {
     use std::os::unix::fs::MetadataExt;
     // A process's /proc entry belongs to its effective user.
     let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    let missing: Vec<&str> = [SSHD, "/usr/bin/ssh-keygen", "/usr/bin/ssh-keyscan"]
-        .into_iter()
-        .filter(|p| !Path::new(p).exists())
-        .collect();
+    let missing: Vec<&str> =
+        [SSHD, "/usr/bin/ssh-keygen", "/usr/bin/ssh-keyscan"].into_iter().filter(|p| !Path::new(p).exists()).collect();
     assert!(
         root && missing.is_empty(),
         "the SFTP tests need root and OpenSSH's server: they start {SSHD} (which needs /run/sshd) and \

@@ -26,16 +26,7 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 /// [`rfc3339`] straight into a writer, without an intermediate string: the
 /// benchmarks write millions of them.
 pub fn write_rfc3339(out: &mut impl Write, t: DateTime<Utc>) -> io::Result<()> {
-    write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    write!(out, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second())
 }
 
 /// `2025-01-01`: the day of a Hive `dt=` partition.
@@ -61,6 +52,9 @@ mod tests {
         write_rfc3339(&mut written, t).unwrap();
         assert_eq!(String::from_utf8(written).unwrap(), rfc3339(t));
         assert_eq!(day(minutes_after_start(59 * 24 * 60)), "2025-03-01");
-        assert_eq!(http_date(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(784_111_777)), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            http_date(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(784_111_777)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
     }
 }

@@ -206,18 +206,23 @@ mod tests {
 
     #[test]
     fn values_the_tests_rely_on() {
-        assert_eq!(orders(1..=1)[0], json!({"id": 1, "customer": "c1", "amount": 0.37, "updated_at": "2025-01-01T00:00:00Z"}));
+        assert_eq!(
+            orders(1..=1)[0],
+            json!({"id": 1, "customer": "c1", "amount": 0.37, "updated_at": "2025-01-01T00:00:00Z"})
+        );
         // One order a minute: order 2500 is at 1 day, 17 h 39 min.
         assert_eq!(record(2500, Shape::Basic)["updated_at"], "2025-01-02T17:39:00Z");
-        assert_eq!(orders_csv(&orders(100..=100)), "id,customer,amount,updated_at\n100,c26,37.00,2025-01-01T01:39:00Z\n");
+        assert_eq!(
+            orders_csv(&orders(100..=100)),
+            "id,customer,amount,updated_at\n100,c26,37.00,2025-01-01T01:39:00Z\n"
+        );
     }
 
     #[test]
     fn exports_are_split_by_day() {
         let dir = std::env::temp_dir().join(format!("headwater-mock-exports-{}", std::process::id()));
         let files = write_exports(&dir, 1..=3000, Shape::Full).unwrap();
-        let names: Vec<String> =
-            files.iter().map(|f| f.strip_prefix(&dir).unwrap().display().to_string()).collect();
+        let names: Vec<String> = files.iter().map(|f| f.strip_prefix(&dir).unwrap().display().to_string()).collect();
         assert_eq!(
             names,
             ["orders/dt=2025-01-01/orders.csv", "orders/dt=2025-01-02/orders.csv", "orders/dt=2025-01-03/orders.csv"]

@@ -24,13 +24,20 @@ const STREAM: &str = "loot";
 impl Connector for Hostile {
     type Config = Config;
 
-    fn discover(_: &Config) -> Result<Vec<StreamInfo>> {
-        Ok(vec![StreamInfo::new(STREAM).field("value", "string", true)])
+    fn discover(config: &Config) -> Result<Vec<StreamInfo>> {
+        // Offer a stream whose name the host turns into a sink folder.
+        let name = if config.attack == "stream-name" { config.target.as_str() } else { STREAM };
+        Ok(vec![StreamInfo::new(name).field("value", "string", true)])
     }
 
     fn read(config: &Config, _streams: &[String]) -> Result<()> {
         let target = config.target.as_str();
         match config.attack.as_str() {
+            // Write rows under the stream name offered by `discover`.
+            "stream-name" => {
+                output::emit_json_rows(target, &[serde_json::json!({ "value": "escaped" })])?;
+                output::checkpoint(target, &serde_json::json!({}))
+            }
             // Reach a host the pipeline does not allow.
             "http" => {
                 let body = Request::get(target).send()?.body;

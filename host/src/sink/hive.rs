@@ -118,7 +118,7 @@ mod tests {
     fn a_stream_name_that_is_not_one_segment_is_never_placed() {
         let sink = HiveSink::new(Path::new("lake"), "p");
         for name in ["../x", "/abs", "s/dt=2099-01-01", "_staging"] {
-            let err = sink.place(name, "part.parquet", chrono::DateTime::UNIX_EPOCH).err().expect(name).to_string();
+            let err = sink.place(name, "part.parquet", chrono::DateTime::UNIX_EPOCH).expect_err(name).to_string();
             assert!(err.contains("stream name"), "{name}: {err}");
         }
     }

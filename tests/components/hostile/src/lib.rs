@@ -93,7 +93,8 @@ impl Connector for Hostile {
             // Emit `target` rows (default 1) and never checkpoint.
             "no-checkpoint" => {
                 let rows: usize = target.parse().unwrap_or(1);
-                let page: Vec<_> = (0..rows).map(|i| serde_json::json!({ "value": format!("uncommitted {i}") })).collect();
+                let page: Vec<_> =
+                    (0..rows).map(|i| serde_json::json!({ "value": format!("uncommitted {i}") })).collect();
                 output::emit_json_rows(STREAM, &page).map(|_| ())
             }
             // Ignore a failed emit and checkpoint anyway, hoping the good rows commit.

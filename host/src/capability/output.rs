@@ -122,10 +122,11 @@ impl OutputCtx {
 
 impl Host for OutputCtx {
     async fn emit(&mut self, stream: String, arrow_ipc: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
-        let result = self.stream(&stream).and_then(|out| match stream::ipc_rows(&arrow_ipc) {
-            Ok(batches) => out.emit(Step::Emit, batches).map(|_| ()),
-            Err(source) => Err(out.poison(Step::Emit, StreamError::Rows { stream: stream.clone(), source })),
-        });
+        let result =
+            self.stream(&stream).and_then(|out| match stream::ipc_rows(&arrow_ipc, out.intake().max_emit_cells) {
+                Ok(batches) => out.emit(Step::Emit, batches).map(|_| ()),
+                Err(source) => Err(out.poison(Step::Emit, StreamError::Rows { stream: stream.clone(), source })),
+            });
         Ok(result.map_err(WitError::from))
     }
 

@@ -290,21 +290,9 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// The limits of a pipeline file without `[limits]`.
     fn default() -> Self {
-        use file::*;
-        Limits {
-            rate: None,
-            memory_mb: default_memory_mb(),
-            call_timeout_s: default_call_timeout_s(),
-            max_retries: default_max_retries(),
-            max_wait_s: default_max_wait_s(),
-            request_timeout_s: default_request_timeout_s(),
-            max_response_mb: default_max_response_mb(),
-            max_json_depth: default_max_json_depth(),
-            max_record_mb: default_max_record_mb(),
-            max_emit_cells: default_max_emit_cells(),
-            streams: BTreeMap::new(),
-        }
+        validate::limits(file::LimitsFile::default()).expect("the default limits are valid")
     }
 }
 

@@ -304,7 +304,7 @@ fn sftp_root(r: &RootTable, auth: &BTreeMap<String, Credential>, base: &Base) ->
     })
 }
 
-fn limits(l: LimitsFile) -> Checked<Limits> {
+pub(super) fn limits(l: LimitsFile) -> Checked<Limits> {
     let positive = |field: &str, v: u64| -> Checked<u64> {
         if v == 0 { Err(format!("[limits] {field} must be greater than 0")) } else { Ok(v) }
     };

@@ -102,6 +102,7 @@ pub fn open(
     declared: Option<&SchemaRef>,
     intake: Intake,
 ) -> Result<FileBatches, LoadError> {
+    check_partition(shown, &options.partition)?;
     let bytes = std::fs::metadata(path).map_err(|e| LoadError::file(shown, e))?.len();
     let (format, compression) = detect::format_and_compression(shown, options)?;
     let input = Input { path, shown, compression, max_line: intake.max_record_bytes };
@@ -175,6 +176,41 @@ impl<R: Read> Read for LineGuard<R> {
         }
         Ok(n)
     }
+}
+
+/// At most this many partition columns per file: deeper layouts do not exist.
+const MAX_PARTITION_KEYS: usize = 16;
+/// A partition value is a path segment, which no filesystem lets exceed 255 bytes.
+const MAX_PARTITION_VALUE: usize = 255;
+
+/// Partition values are the connector's strings, each repeated over every row of
+/// the file: bounded so that no value can make the host build gigabytes of text.
+fn check_partition(shown: &str, partition: &[(String, String)]) -> Result<(), LoadError> {
+    if partition.len() > MAX_PARTITION_KEYS {
+        return Err(LoadError::options(
+            shown,
+            &format!("{} partition columns is more than {MAX_PARTITION_KEYS}", partition.len()),
+        ));
+    }
+    for (key, value) in partition {
+        let key_ok = !key.is_empty() && key.len() <= 128 && !key.chars().any(char::is_control);
+        if !key_ok {
+            return Err(LoadError::options(
+                shown,
+                &format!(
+                    "partition column `{}` must be 1 to 128 characters without control characters",
+                    key.escape_debug()
+                ),
+            ));
+        }
+        if value.len() > MAX_PARTITION_VALUE {
+            return Err(LoadError::options(
+                shown,
+                &format!("partition `{key}` has a value of {} bytes, more than {MAX_PARTITION_VALUE}", value.len()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Adds the partition values as text columns (unless the file has the column).

@@ -31,11 +31,67 @@ pub enum RowsError {
     TooDeep(usize),
 }
 
-/// The batches of an Arrow IPC stream (a schema message and its batches).
-pub fn ipc(bytes: &[u8]) -> Result<Vec<RecordBatch>, RowsError> {
+/// The batches of an Arrow IPC stream (a schema message and its batches), none
+/// of which may hold more than `max_cells` rows × columns.
+pub fn ipc(bytes: &[u8], max_cells: u64) -> Result<Vec<RecordBatch>, RowsError> {
+    check_batch_sizes(bytes, max_cells)?;
     let reader = arrow::ipc::reader::StreamReader::try_new(Cursor::new(bytes), None)
         .map_err(|e| RowsError::NotIpc(e.to_string()))?;
     reader.collect::<Result<Vec<_>, _>>().map_err(|e| RowsError::BadIpc(e.to_string()))
+}
+
+/// Reads each message's header before arrow decodes it. A record batch's row
+/// count is the connector's number, and arrow sizes buffers from it (null masks,
+/// offsets of a string column, casts) before checking it against the body, so a
+/// few hundred bytes claiming four billion rows would make the host allocate
+/// gigabytes. arrow-ipc has no API to read the headers alone, so the framing
+/// (continuation marker, length, flatbuffer, body) is walked here.
+fn check_batch_sizes(bytes: &[u8], max_cells: u64) -> Result<(), RowsError> {
+    const CONTINUATION: u32 = 0xFFFF_FFFF;
+    let word = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")));
+    let (mut at, mut columns) = (0usize, 0u64);
+    while let Some(first) = word(at) {
+        // Since format 0.15 a message starts with a continuation marker; before, with its length.
+        let (len, meta_at) = match first {
+            CONTINUATION => match word(at + 4) {
+                Some(len) => (len as usize, at + 8),
+                None => break,
+            },
+            len => (len as usize, at + 4),
+        };
+        if len == 0 {
+            break; // end of stream
+        }
+        // A header cut short or not a message is for arrow's reader to report.
+        let Some(meta) = bytes.get(meta_at..meta_at.saturating_add(len)) else { break };
+        let Ok(message) = arrow::ipc::root_as_message(meta) else { break };
+        let rows = match message.header_type() {
+            arrow::ipc::MessageHeader::Schema => {
+                columns = message.header_as_schema().and_then(|s| s.fields()).map_or(0, |f| f.len() as u64);
+                None
+            }
+            arrow::ipc::MessageHeader::RecordBatch => message.header_as_record_batch().map(|b| b.length()),
+            arrow::ipc::MessageHeader::DictionaryBatch => {
+                message.header_as_dictionary_batch().and_then(|d| d.data()).map(|b| b.length())
+            }
+            _ => None,
+        };
+        if let Some(rows) = rows {
+            let cells = u64::try_from(rows).unwrap_or(u64::MAX).saturating_mul(columns.max(1));
+            if rows < 0 || cells > max_cells {
+                return Err(RowsError::BadIpc(format!(
+                    "a record batch claims {rows} rows × {columns} columns, more than [limits] max_emit_cells = \
+                     {max_cells}: emit fewer rows at a time"
+                )));
+            }
+        }
+        let body = u64::try_from(message.bodyLength()).unwrap_or(u64::MAX);
+        at = match usize::try_from(body).ok().and_then(|b| (meta_at + len).checked_add(b)) {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    Ok(())
 }
 
 /// JSON rows, newline-delimited or one array of objects, as batches (see the
@@ -136,6 +192,38 @@ mod tests {
 
     fn declared() -> SchemaRef {
         Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]))
+    }
+
+    fn ipc_of(batch: &RecordBatch) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut out, batch.schema_ref()).unwrap();
+        w.write(batch).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        out
+    }
+
+    /// Regression: an IPC batch claiming four billion rows is a few hundred bytes
+    /// (a null column has no buffers), and arrow sized buffers from the claim.
+    #[test]
+    fn a_batch_claiming_more_cells_than_the_limit_is_refused_before_decoding() {
+        let huge = RecordBatch::try_from_iter([(
+            "x",
+            arrow::array::new_null_array(&DataType::Null, 4_000_000_000) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        let bytes = ipc_of(&huge);
+        assert!(bytes.len() < 1024, "the attack is small: {} bytes", bytes.len());
+        let err = ipc(&bytes, 64 << 20).unwrap_err().to_string();
+        assert!(err.contains("4000000000 rows × 1 columns") && err.contains("max_emit_cells"), "{err}");
+
+        let small = RecordBatch::try_from_iter([(
+            "id",
+            Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3])) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        assert_eq!(ipc(&ipc_of(&small), 3).unwrap()[0].num_rows(), 3);
+        assert!(ipc(&ipc_of(&small), 2).is_err(), "3 rows × 1 column is more than 2 cells");
     }
 
     #[test]

@@ -207,3 +207,70 @@ fn stream_names_that_would_escape_their_folder_are_refused() {
     hostile(&env, "stream-name", "../../escaped", "");
     env.headwater(&["check", "attack.toml"]).fails(1, &["stream name `../../escaped`"]);
 }
+
+/// An attack that comes after a committed checkpoint: the run fails naming the
+/// connector and the rule, the host does not crash, and the committed row stays.
+#[track_caller]
+fn refused_after_a_commit(env: &Env, needles: &[&str]) {
+    let run = env.headwater(&["run", "attack.toml"]).fails(1, &[&["connector `hostile`"], needles].concat());
+    for crash in ["panicked", "overflow", "memory allocation", "Aborted"] {
+        assert!(!run.stderr.contains(crash), "the host crashed ({crash}):\n{}", run.stderr);
+    }
+    let values: Vec<_> = env.rows("lake/loot").into_iter().map(|r| r["value"].clone()).collect();
+    assert_eq!(values, vec![serde_json::json!("committed")], "committed data changed");
+}
+
+/// A few hundred bytes of Arrow IPC claiming four billion rows are refused
+/// from the header, before arrow sizes a buffer by the claim.
+#[test]
+fn a_batch_claiming_billions_of_rows_is_refused_before_anything_is_allocated() {
+    let env = env();
+    hostile(&env, "huge-batch", "", "");
+    refused_after_a_commit(&env, &["4000000000 rows", "max_emit_cells"]);
+}
+
+/// JSON nested 100,000 deep, as emitted rows or inside an API page, is refused at
+/// `[limits] max_json_depth` instead of overflowing the host's stack.
+#[test]
+fn json_nested_deeper_than_the_limit_is_refused() {
+    for attack in ["deep-json", "deep-records"] {
+        let env = env();
+        hostile(&env, attack, "", "");
+        refused_after_a_commit(&env, &["max_json_depth = 128"]);
+    }
+}
+
+/// A records pointer whose first character is multi-byte once panicked the host.
+#[test]
+fn a_records_pointer_that_is_not_a_pointer_is_refused() {
+    let env = env();
+    hostile(&env, "pointer", "é/x", "");
+    refused_after_a_commit(&env, &["`é/x` is not a JSON pointer"]);
+}
+
+/// Lineage columns are the host's: a connector's column named like one, in any
+/// case, is refused (a case-insensitive reader would have read the forged value).
+#[test]
+fn a_column_forging_lineage_in_any_case_is_refused() {
+    for forged in ["_hw_run_id", "_HW_RUN_ID", "_Hw_Extracted_At"] {
+        let env = env();
+        hostile(&env, "lineage", forged, "");
+        refused_after_a_commit(&env, &[forged, "reserved"]);
+    }
+}
+
+/// A partition value is repeated over every row of its file: one of a megabyte is
+/// refused before a row is read.
+#[test]
+fn a_partition_value_longer_than_a_path_segment_is_refused() {
+    let env = env();
+    env.write("data/ok.csv", "value\na\nb\n");
+    hostile(&env, "partition", "1048576", "");
+    refused_after_a_commit(&env, &["ok.csv", "1048576 bytes", "255"]);
+    // A short one is a column like any other.
+    hostile(&env, "partition", "10", "");
+    env.headwater(&["run", "attack.toml"]).ok();
+    let loaded: Vec<_> = env.rows("lake/loot").into_iter().filter(|r| r["value"] == "a" || r["value"] == "b").collect();
+    assert_eq!(loaded.len(), 2);
+    assert!(loaded.iter().all(|r| r["dt"] == "x".repeat(10)), "{loaded:?}");
+}

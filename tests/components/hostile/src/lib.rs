@@ -2,7 +2,9 @@
 //! the security model. The tests assert that the host refuses, survives, and
 //! says clearly what happened.
 
+use headwater_sdk::arrow::{arrow_array, arrow_schema};
 use headwater_sdk::http::Request;
+use headwater_sdk::load::LoadOptions;
 use headwater_sdk::{Connector, Error, Result, StreamInfo, files, output};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -116,9 +118,50 @@ impl Connector for Hostile {
                 loot("logged")?;
                 output::checkpoint(STREAM, &serde_json::json!({}))
             }
+            // The attacks below first commit one row, which must survive them.
+            "huge-batch" => after_a_commit(|| {
+                // A null column has no buffers: a few hundred bytes claiming 4 billion rows.
+                let column = arrow_array::new_null_array(&arrow_schema::DataType::Null, 4_000_000_000);
+                let batch = arrow_array::RecordBatch::try_from_iter([("value", column)])
+                    .map_err(|e| Error::Data(e.to_string()))?;
+                headwater_sdk::arrow::emit(STREAM, &[batch])
+            }),
+            "deep-json" => after_a_commit(|| {
+                let depth = 100_000;
+                let deep = format!("[{{\"value\":{}{}}}]", "[".repeat(depth), "]".repeat(depth));
+                output::emit_json(STREAM, deep.as_bytes()).map(|_| ())
+            }),
+            "deep-records" => after_a_commit(|| {
+                let depth = 100_000;
+                let body = format!("{{\"data\":[{{\"value\":{}{}}}]}}", "{\"a\":".repeat(depth), "}".repeat(depth));
+                output::emit_records(STREAM, body.as_bytes(), "/data").map(|_| ())
+            }),
+            // A records pointer is the connector's string: `target`, e.g. one starting with `é`.
+            "pointer" => {
+                after_a_commit(|| output::emit_records(STREAM, br#"{"data":[{"value":"x"}]}"#, target).map(|_| ()))
+            }
+            // A column named like the host's lineage columns, in another case.
+            "lineage" => after_a_commit(|| {
+                output::emit_json_rows(STREAM, &[serde_json::json!({ "value": "x", target: "forged" })]).map(|_| ())
+            }),
+            // A partition value of `target` bytes, repeated over every row of a file.
+            "partition" => after_a_commit(|| {
+                let len: usize = target.parse().unwrap_or(1 << 20);
+                let options = LoadOptions { partition: vec![("dt".into(), "x".repeat(len))], ..LoadOptions::default() };
+                output::load(STREAM, "./data", "ok.csv", &options).map(|_| ())
+            }),
             other => Err(Error::Config(format!("unknown attack `{other}`"))),
         }
     }
+}
+
+/// Commits one row, then attacks: the committed row must survive the attack.
+fn after_a_commit(attack: impl FnOnce() -> Result<()>) -> Result<()> {
+    loot("committed")?;
+    output::checkpoint(STREAM, &serde_json::json!({}))?;
+    attack()?;
+    loot("after the attack")?;
+    output::checkpoint(STREAM, &serde_json::json!({}))
 }
 
 fn loot(value: &str) -> Result<()> {

@@ -12,7 +12,7 @@ const COLUMNS: &str = r#"schema = [
   { name = "updated_at", type = "timestamp(us, UTC)" },
 ]"#;
 
-fn pipeline(api: &MockApi) -> String {
+pub(crate) fn pipeline(api: &MockApi) -> String {
     format!(
         r#"
 name = "hybrid"

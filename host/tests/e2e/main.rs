@@ -11,6 +11,7 @@ mod api;
 mod bad_input;
 mod batch;
 mod cli;
+mod crash;
 mod files;
 mod hostile;
 mod hybrid;

@@ -105,19 +105,34 @@ impl Env {
 
     /// Runs `headwater args…` in the test's folder, with its own `HEADWATER_HOME` and no `RUST_LOG`.
     pub fn headwater(&self, args: &[&str]) -> Run {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("HEADWATER_HOME", self.path("home"))
-            .env_remove("RUST_LOG")
-            .envs(self.vars.iter().map(|(k, v)| (k, v)))
-            .output()
-            .expect("headwater runs");
+        let out = self.command(args).output().expect("headwater runs");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+
+    /// Starts `headwater args…` as [`Env::headwater`] runs it, without waiting
+    /// (for tests that kill it), its output discarded.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("headwater starts")
+    }
+
+    /// The command [`Env::headwater`] runs, for a test to add to (a fault to inject).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.bin);
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("HEADWATER_HOME", self.path("home"))
+            .env_remove("RUST_LOG")
+            .envs(self.vars.iter().map(|(k, v)| (k, v)));
+        command
     }
 
     /// Installs a built component under `name`.

@@ -189,7 +189,7 @@ fn check_partition(shown: &str, partition: &[(String, String)]) -> Result<(), Lo
     if partition.len() > MAX_PARTITION_KEYS {
         return Err(LoadError::options(
             shown,
-            &format!("{} partition columns is more than {MAX_PARTITION_KEYS}", partition.len()),
+            format!("{} partition columns is more than {MAX_PARTITION_KEYS}", partition.len()),
         ));
     }
     for (key, value) in partition {
@@ -197,7 +197,7 @@ fn check_partition(shown: &str, partition: &[(String, String)]) -> Result<(), Lo
         if !key_ok {
             return Err(LoadError::options(
                 shown,
-                &format!(
+                format!(
                     "partition column `{}` must be 1 to 128 characters without control characters",
                     key.escape_debug()
                 ),
@@ -206,7 +206,7 @@ fn check_partition(shown: &str, partition: &[(String, String)]) -> Result<(), Lo
         if value.len() > MAX_PARTITION_VALUE {
             return Err(LoadError::options(
                 shown,
-                &format!("partition `{key}` has a value of {} bytes, more than {MAX_PARTITION_VALUE}", value.len()),
+                format!("partition `{key}` has a value of {} bytes, more than {MAX_PARTITION_VALUE}", value.len()),
             ));
         }
     }

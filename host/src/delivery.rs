@@ -31,6 +31,10 @@ pub struct Intent {
     /// (staging path, final path) of each file of the checkpoint.
     pub files: Vec<(PathBuf, PathBuf)>,
     pub state: StreamState,
+    /// A full refresh: the files replace the stream's whole content, as the
+    /// snapshot of this name (see [`Sink::replace`]), rather than adding to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 /// A commit that did not happen, or did not finish (recovery finishes it on the next start).
@@ -50,32 +54,62 @@ pub fn commit(
     files: &[StagedFile],
     state: StreamState,
 ) -> Result<(), DeliveryError> {
-    let intent = Intent {
+    commit_intent(sink, store, intent(stream, files, state, None))
+}
+
+/// Commits a full refresh: `files` become the stream's whole content, named
+/// `snapshot`, and `state` its state, through the same four steps with
+/// [`Sink::replace`] for step 3. Until step 3, readers see the old snapshot.
+pub fn commit_snapshot(
+    sink: &dyn Sink,
+    store: &dyn StateStore,
+    stream: &str,
+    snapshot: &str,
+    files: &[StagedFile],
+    state: StreamState,
+) -> Result<(), DeliveryError> {
+    commit_intent(sink, store, intent(stream, files, state, Some(snapshot.to_string())))
+}
+
+fn intent(stream: &str, files: &[StagedFile], state: StreamState, replaces: Option<String>) -> Intent {
+    Intent {
         stream: stream.to_string(),
         files: files.iter().map(|f| (f.staging.clone(), f.final_path.clone())).collect(),
         state,
-    };
+        replaces,
+    }
+}
+
+fn commit_intent(sink: &dyn Sink, store: &dyn StateStore, intent: Intent) -> Result<(), DeliveryError> {
     fault::point("commit.before-intent");
     store.put_intent(&intent)?;
     fault::point("commit.after-intent");
-    sink.publish(&intent.stream, &intent.files)?;
+    make_visible(sink, &intent)?;
     fault::point("commit.after-publish");
     store.complete_intent(&intent)?;
     fault::point("commit.after-state");
     Ok(())
 }
 
+/// Step 3 of an intent: its files added to the stream, or replacing it.
+fn make_visible(sink: &dyn Sink, intent: &Intent) -> Result<(), SinkError> {
+    match &intent.replaces {
+        Some(snapshot) => sink.replace(&intent.stream, snapshot, &intent.files),
+        None => sink.publish(&intent.stream, &intent.files),
+    }
+}
+
 /// Commits a new state that no files go with (e.g. a finished backfill handing
 /// off), through the same atomic step as a checkpoint's.
 pub fn commit_state(store: &dyn StateStore, stream: &str, state: StreamState) -> Result<(), DeliveryError> {
-    Ok(store.complete_intent(&Intent { stream: stream.to_string(), files: Vec::new(), state })?)
+    Ok(store.complete_intent(&intent(stream, &[], state, None))?)
 }
 
 /// Completes interrupted commits and clears staging. Returns the streams recovered.
 pub fn recover(sink: &dyn Sink, store: &dyn StateStore) -> Result<Vec<String>, DeliveryError> {
     let mut recovered = Vec::new();
     for intent in store.intents()? {
-        sink.publish(&intent.stream, &intent.files)?;
+        make_visible(sink, &intent)?;
         fault::point("recover.after-publish");
         store.complete_intent(&intent)?;
         recovered.push(intent.stream);
@@ -125,6 +159,7 @@ mod tests {
             stream: "orders".into(),
             files: vec![(a.staging.clone(), a.final_path.clone()), (b.staging.clone(), b.final_path.clone())],
             state: state.clone(),
+            replaces: None,
         };
         store.put_intent(&intent).unwrap();
         std::fs::create_dir_all(a.final_path.parent().unwrap()).unwrap();
@@ -160,11 +195,41 @@ mod tests {
             stream: "orders".into(),
             files: vec![(a.staging.clone(), a.final_path.clone())],
             state: StreamState { rows: 1, ..Default::default() },
+            replaces: None,
         };
         store.put_intent(&intent).unwrap();
         std::fs::remove_file(&a.staging).unwrap();
         let err = recover(&sink, &store).unwrap_err().to_string();
         assert!(err.contains("lost its file") && err.contains("a.parquet"), "{err}");
         assert_eq!(store.get("orders").unwrap(), StreamState::default());
+    }
+
+    /// A full refresh interrupted after its intent and before its swap: readers
+    /// still see the old snapshot; recovery completes the swap, and the old files go.
+    #[test]
+    fn recovery_completes_an_interrupted_full_refresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, store) = setup(dir.path());
+        let old = staged(&sink, "old.parquet");
+        commit(&sink, &store, "orders", std::slice::from_ref(&old), StreamState { rows: 5, ..Default::default() })
+            .unwrap();
+        let new = staged(&sink, "new.parquet");
+        let state = StreamState { rows: 2, ..Default::default() };
+        let intent = Intent {
+            stream: "orders".into(),
+            files: vec![(new.staging.clone(), new.final_path.clone())],
+            state: state.clone(),
+            replaces: Some("run-2".into()),
+        };
+        store.put_intent(&intent).unwrap();
+        assert!(
+            old.final_path.exists() && !new.final_path.exists(),
+            "before the swap, the old snapshot is what readers see"
+        );
+
+        assert_eq!(recover(&sink, &store).unwrap(), vec!["orders".to_string()]);
+        assert!(new.final_path.exists() && !old.final_path.exists());
+        assert_eq!(store.get("orders").unwrap(), state);
+        assert!(!dir.path().join("lake/_staging/p").exists());
     }
 }

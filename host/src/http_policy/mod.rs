@@ -334,6 +334,12 @@ impl HttpPolicy {
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
+                Err(e) if e.is_timeout() => {
+                    return Err(HttpError::Unavailable(format!(
+                        "{shown}: the response took longer than [limits] request_timeout_s = {}",
+                        self.limits.request_timeout_s
+                    )));
+                }
                 Err(e) => {
                     return Err(HttpError::Unavailable(format!(
                         "{shown}: reading the response: {}",

@@ -16,7 +16,8 @@ use crate::config::PhaseKind;
 use crate::error::Call;
 use crate::progress::Progress;
 use crate::sink::{Lineage, RunOutput, StreamWriter};
-use crate::stream::{Destination, Intake, StreamOutput, StreamSpec};
+use crate::store::StreamState;
+use crate::stream::{Counts, Destination, Intake, StreamOutcome, StreamOutput, StreamSpec};
 use crate::{Error, Result, delivery, stream};
 use chrono::Utc;
 use futures::StreamExt;
@@ -30,7 +31,8 @@ const CONCURRENT_STREAMS: usize = 4;
 pub struct RunOptions {
     /// Only these streams (all when empty).
     pub streams: Vec<String>,
-    /// Forget the streams' state and watermark first, and load everything again.
+    /// Load every stream again from nothing; what it loads replaces the stream's
+    /// content and state in one commit when it ends well, and nothing changes if not.
     pub full_refresh: bool,
     /// Run the backfill again even where it finished.
     pub backfill: bool,
@@ -55,11 +57,6 @@ impl Session {
         // and what a crash interrupted is completed before anything new is staged.
         let _claim = self.sink.claim().map_err(delivery::DeliveryError::from)?;
         let recovered = delivery::recover(self.sink.as_ref(), self.store.as_ref())?;
-        if options.full_refresh {
-            for s in &plan.streams {
-                self.store.remove(s.name)?;
-            }
-        }
         let output = RunOutput::new(self.sink.clone(), self.pipeline.sink.compression, run_id.clone(), now);
         let per_stream = plan.streams.iter().map(|s| self.run_stream(s, options, &output, progress));
         let results: Vec<Result<Vec<StreamSummary>>> =
@@ -90,9 +87,12 @@ impl Session {
         progress: &Progress,
     ) -> Result<Vec<StreamSummary>> {
         let mut out = Vec::new();
+        // A full refresh reads the stream's first phase afresh into a snapshot that
+        // replaces the old one when it ends well; later phases go on from its state.
+        let mut refresh = options.full_refresh;
         for &(index, info) in &plan.phases {
             let p = &self.phases[index];
-            if p.kind == PhaseKind::Backfill {
+            if p.kind == PhaseKind::Backfill && !refresh {
                 let mut state = self.store.get(&info.name)?;
                 if state.backfill_done && !options.backfill {
                     continue;
@@ -104,7 +104,7 @@ impl Session {
                     delivery::commit_state(self.store.as_ref(), &info.name, state)?;
                 }
             }
-            let summary = self.read_stream(p, info, output, progress).await?;
+            let summary = self.read_stream(p, info, output, progress, std::mem::take(&mut refresh)).await?;
             let finished = summary.status == StreamStatus::Ok;
             if finished && p.kind == PhaseKind::Backfill {
                 crate::fault::point("handoff.before-backfill-done");
@@ -122,14 +122,17 @@ impl Session {
 
     /// One stream of one phase, in its own sandbox: emits are staged and commit at
     /// each checkpoint; when the call ends, what no checkpoint committed is discarded.
+    /// With `refresh`, the phase starts from nothing and its checkpoints gather a
+    /// snapshot that replaces the stream's content, whole, if the call ends well.
     async fn read_stream(
         &self,
         p: &PhaseConnector,
         info: &StreamInfo,
         output: &RunOutput,
         progress: &Progress,
+        refresh: bool,
     ) -> Result<StreamSummary> {
-        let committed = self.store.get(&info.name)?;
+        let committed = if refresh { StreamState::default() } else { self.store.get(&info.name)? };
         let lineage = Lineage {
             connector: p.connector.name.clone(),
             version: p.version.clone(),
@@ -150,6 +153,7 @@ impl Session {
             store: self.store.clone(),
             phase: p.kind,
             run_id: output.run_id.clone(),
+            refresh,
         };
         let writer = StreamWriter::new(&info.name, output.clone(), lineage);
         let bar = progress.stream(p.kind.section(), &info.name);
@@ -164,10 +168,17 @@ impl Session {
         );
         let streams = [info.name.clone()];
         let (result, state) = p.connector.read(&p.config, &streams, state, self.limits()).await;
-        let call = state.finish();
-        let outcome = call.streams.get(&info.name).expect("the call was given this stream");
+        let mut call = state.finish();
+        let mut outcome = call.streams.remove(&info.name).expect("the call was given this stream");
         let lost = outcome.discarded_rows;
         let status = match result {
+            Ok(()) if let Some(failure) = &outcome.failure => StreamStatus::Failed {
+                error: format!(
+                    "connector `{}` ended the stream as if it had succeeded after a step failed, and nothing \
+                     after that step was committed: {failure}",
+                    p.connector.name
+                ),
+            },
             Ok(()) if lost == 0 => StreamStatus::Ok,
             Ok(()) => StreamStatus::Failed {
                 error: format!(
@@ -190,6 +201,7 @@ impl Session {
                 StreamStatus::Failed { error: format!("{e}{note}") }
             }
         };
+        let status = if refresh { self.seal(&info.name, &output.run_id, &mut outcome, status)? } else { status };
         Ok(StreamSummary {
             stream: info.name.clone(),
             phase: p.kind,
@@ -202,6 +214,42 @@ impl Session {
             checkpoints: outcome.counts.checkpoints,
             watermark: outcome.committed.watermark.as_ref().map(|w| w.as_text()),
             total_rows: outcome.committed.rows,
+        })
+    }
+
+    /// Ends a full refresh: its snapshot replaces the stream's content if the call
+    /// ended well; otherwise it is discarded and the stream keeps its old snapshot
+    /// and state, as the status then says.
+    fn seal(
+        &self,
+        stream: &str,
+        run_id: &str,
+        outcome: &mut StreamOutcome,
+        status: StreamStatus,
+    ) -> Result<StreamStatus> {
+        let failed_commit = match (outcome.snapshot.take(), &status) {
+            (Some(snapshot), StreamStatus::Ok) => {
+                let (sink, store) = (self.sink.as_ref(), self.store.as_ref());
+                match delivery::commit_snapshot(sink, store, stream, run_id, &snapshot.files, snapshot.state) {
+                    Ok(()) => return Ok(status),
+                    Err(e) => Some(e.to_string()),
+                }
+            }
+            (Some(snapshot), _) => {
+                self.sink.discard(&snapshot.files);
+                None
+            }
+            (None, _) => None,
+        };
+        outcome.counts =
+            Counts { bad_rows: outcome.counts.bad_rows, loaded: outcome.counts.loaded, ..Counts::default() };
+        outcome.committed = self.store.get(stream)?;
+        let kept = "the full refresh was not applied: the stream keeps its previous snapshot and state";
+        Ok(match (failed_commit, status) {
+            (Some(e), _) => StreamStatus::Failed { error: format!("committing the full refresh: {e}; {kept}") },
+            (None, StreamStatus::Paused { why }) => StreamStatus::Paused { why: format!("{why}; {kept}") },
+            (None, StreamStatus::Failed { error }) => StreamStatus::Failed { error: format!("{error}\n({kept})") },
+            (None, StreamStatus::Ok) => StreamStatus::Failed { error: kept.to_string() },
         })
     }
 }

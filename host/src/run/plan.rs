@@ -10,7 +10,6 @@ use crate::{Error, Result};
 
 /// One stream and the phases it runs through, by index into the session's phases.
 pub(super) struct StreamPlan<'a> {
-    pub name: &'a str,
     pub phases: Vec<(usize, &'a StreamInfo)>,
 }
 
@@ -48,7 +47,6 @@ impl<'a> Plan<'a> {
             .into_iter()
             .filter(|n| selected.is_empty() || selected.iter().any(|s| s == n))
             .map(|name| StreamPlan {
-                name,
                 phases: discovered
                     .iter()
                     .enumerate()

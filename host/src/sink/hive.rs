@@ -65,6 +65,58 @@ impl Sink for HiveSink {
         Ok(())
     }
 
+    fn replace(&self, stream: &str, snapshot: &str, files: &[(PathBuf, PathBuf)]) -> Result<(), SinkError> {
+        names::check(names::Kind::Stream, stream)?;
+        let live = self.root.join(stream);
+        let next = self.staging.join(format!("{stream}.{NEXT}"));
+        if read_marker(&live).as_deref() == Some(snapshot) {
+            // Swapped already (a crash came after it): only the old files are left to delete.
+            return remove_old(&next);
+        }
+        // Gather the new snapshot as the stream's folder will be, out of every stream reader's sight.
+        let mut dirs = std::collections::BTreeSet::from([next.clone()]);
+        for (staging, final_path) in files {
+            let relative = final_path.strip_prefix(&live).map_err(|_| SinkError::Io {
+                context: format!("replacing stream `{stream}`"),
+                reason: format!("{} is not inside {}", final_path.display(), live.display()),
+            })?;
+            let target = next.join(relative);
+            let dir = target.parent().expect("a file inside the stream's folder").to_path_buf();
+            if staging.exists() {
+                std::fs::create_dir_all(&dir).map_err(SinkError::io(format!("creating {}", dir.display())))?;
+                std::fs::rename(staging, &target).map_err(SinkError::io(format!(
+                    "moving {} to {}",
+                    staging.display(),
+                    target.display()
+                )))?;
+            } else if !target.exists() {
+                return Err(SinkError::Lost { stream: stream.to_string(), path: final_path.clone() });
+            }
+            dirs.insert(dir);
+        }
+        std::fs::create_dir_all(&next).map_err(SinkError::io(format!("creating {}", next.display())))?;
+        let marker = next.join(MARKER);
+        std::fs::write(&marker, snapshot)
+            .and_then(|()| std::fs::File::open(&marker)?.sync_all())
+            .map_err(SinkError::io(format!("writing {}", marker.display())))?;
+        for dir in dirs.iter().rev() {
+            sync_dir(dir)?;
+        }
+        crate::fault::point("replace.before-swap");
+        swap(&next, &live)?;
+        sync_dir(&self.root)?;
+        crate::fault::point("replace.after-swap");
+        remove_old(&next)
+    }
+
+    fn discard(&self, files: &[StagedFile]) {
+        for f in files {
+            if let Err(e) = std::fs::remove_file(&f.staging) {
+                tracing::warn!("could not delete {} (the next run clears it): {e}", f.staging.display());
+            }
+        }
+    }
+
     fn clear_staging(&self) -> Result<(), SinkError> {
         if self.staging.exists() {
             std::fs::remove_dir_all(&self.staging)
@@ -95,6 +147,67 @@ impl Sink for HiveSink {
     }
 }
 
+/// The suffix of the folder a full refresh gathers its snapshot in, beside staging.
+const NEXT: &str = "next";
+/// The file in a stream's folder naming the full refresh that made it (its
+/// `snapshot`): how a replacement interrupted after its swap is known to be done.
+/// `_`-prefixed and not `.parquet`, so no reader takes it for data.
+const MARKER: &str = "_SNAPSHOT";
+
+fn read_marker(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(MARKER)).ok()
+}
+
+/// Exchanges `next` and `live` in one step (Linux `renameat2(RENAME_EXCHANGE)`):
+/// a reader of `live` sees the old folder or the new, never neither. Where the
+/// filesystem cannot exchange, the old folder is moved aside first: a reader may
+/// then find the stream empty for that moment, and recovery completes a crash there.
+fn swap(next: &Path, live: &Path) -> Result<(), SinkError> {
+    let failed = |e: std::io::Error| SinkError::Io {
+        context: format!("replacing {} with {}", live.display(), next.display()),
+        reason: e.to_string(),
+    };
+    if !live.exists() {
+        return std::fs::rename(next, live).map_err(failed);
+    }
+    match exchange(next, live) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)) => {
+            tracing::warn!("{} cannot exchange folders ({e}): replacing in two renames", live.display());
+            let aside = next.with_extension("old");
+            std::fs::rename(live, &aside).map_err(failed)?;
+            std::fs::rename(next, live).map_err(failed)?;
+            std::fs::rename(&aside, next).map_err(failed)
+        }
+        Err(e) => Err(failed(e)),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths, relative to the working directory.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// Deletes the snapshot a replacement swapped out (now at `next`).
+fn remove_old(next: &Path) -> Result<(), SinkError> {
+    match std::fs::remove_dir_all(next) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(SinkError::io(format!("deleting the replaced snapshot {}", next.display()))(e))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn sync_dir(dir: &Path) -> Result<(), SinkError> {
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(SinkError::io(format!("syncing {}", dir.display())))
 }
@@ -121,6 +234,43 @@ mod tests {
             let err = sink.place(name, "part.parquet", chrono::DateTime::UNIX_EPOCH).expect_err(name).to_string();
             assert!(err.contains("stream name"), "{name}: {err}");
         }
+    }
+
+    fn staged_file(sink: &HiveSink, name: &str) -> (PathBuf, PathBuf) {
+        let f = sink.place("orders", name, chrono::DateTime::UNIX_EPOCH).unwrap();
+        std::fs::create_dir_all(f.staging.parent().unwrap()).unwrap();
+        std::fs::write(&f.staging, name).unwrap();
+        (f.staging, f.final_path)
+    }
+
+    fn parquet_names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_replacement_swaps_the_whole_stream_and_can_be_run_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        let sink = HiveSink::new(&lake, "p");
+        let old = [staged_file(&sink, "old-1.parquet"), staged_file(&sink, "old-2.parquet")];
+        sink.publish("orders", &old).unwrap();
+        let new = [staged_file(&sink, "new-1.parquet")];
+        sink.replace("orders", "run-2", &new).unwrap();
+        assert_eq!(parquet_names(&lake), ["new-1.parquet"], "only the new snapshot is left, in the whole lake");
+        assert_eq!(read_marker(&lake.join("orders")).as_deref(), Some("run-2"));
+        // Recovery runs it again: nothing changes, nothing is lost.
+        sink.replace("orders", "run-2", &new).unwrap();
+        assert_eq!(parquet_names(&lake), ["new-1.parquet"]);
+        // An empty snapshot replaces too.
+        sink.replace("orders", "run-3", &[]).unwrap();
+        assert!(parquet_names(&lake).is_empty());
     }
 
     /// Regression: the lock was on the state store's path only, so two copies of a

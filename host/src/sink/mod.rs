@@ -41,6 +41,14 @@ pub trait Sink: Send + Sync {
     /// already published is left alone, so recovery can publish an intent again;
     /// a file neither staged nor published is an error.
     fn publish(&self, stream: &str, files: &[(PathBuf, PathBuf)]) -> Result<(), SinkError>;
+    /// Makes `files` the stream's whole content in one step no reader of the
+    /// stream sees halfway (a full refresh): before it, readers see the old files;
+    /// after it, only these. `snapshot` names the replacement so that it is
+    /// idempotent like [`publish`](Self::publish): recovery runs it again after a
+    /// crash at any point and it completes, or finds it complete.
+    fn replace(&self, stream: &str, snapshot: &str, files: &[(PathBuf, PathBuf)]) -> Result<(), SinkError>;
+    /// Deletes staged files that will never commit (a full refresh that did not finish).
+    fn discard(&self, files: &[StagedFile]);
     /// Deletes what is staged: files no intent took (on start, after recovery).
     fn clear_staging(&self) -> Result<(), SinkError>;
     /// Where the sink is, for the run summary.

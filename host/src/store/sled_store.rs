@@ -146,7 +146,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(&dir.path().join("s"), "p").unwrap();
         let state = StreamState { rows: 5, watermark: Some(Watermark::Int(9)), ..Default::default() };
-        let intent = Intent { stream: "orders".into(), files: vec![], state: state.clone() };
+        let intent = Intent { stream: "orders".into(), files: vec![], state: state.clone(), replaces: None };
         store.put_intent(&intent).unwrap();
         assert_eq!(store.intents().unwrap().len(), 1);
         store.complete_intent(&intent).unwrap();
@@ -164,7 +164,8 @@ mod tests {
         let state = StreamState { rows: 3, ..Default::default() };
         {
             let s = SledStore::open(&path, "p").unwrap();
-            s.complete_intent(&Intent { stream: "a".into(), files: vec![], state: state.clone() }).unwrap();
+            s.complete_intent(&Intent { stream: "a".into(), files: vec![], state: state.clone(), replaces: None })
+                .unwrap();
         }
         drop(SledStore::open(&path, "p").unwrap());
         std::fs::write(path.join("snap.0000000000000131.generating"), b"cut short").unwrap();
@@ -176,7 +177,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let a = SledStore::open(&dir.path().join("s"), "a").unwrap();
-            let intent = Intent { stream: "orders".into(), files: vec![], state: StreamState::default() };
+            let intent =
+                Intent { stream: "orders".into(), files: vec![], state: StreamState::default(), replaces: None };
             a.complete_intent(&intent).unwrap();
         }
         let b = SledStore::open(&dir.path().join("s"), "b").unwrap();

@@ -29,7 +29,7 @@ pub use watermark::Watermark;
 use crate::config::PhaseKind;
 use crate::delivery;
 use crate::progress::StreamProgress;
-use crate::sink::{Sink, StreamWriter};
+use crate::sink::{Sink, StagedFile, StreamWriter};
 use crate::store::{StateStore, StreamState};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
@@ -74,6 +74,10 @@ pub struct Destination {
     pub store: Arc<dyn StateStore>,
     pub phase: PhaseKind,
     pub run_id: String,
+    /// A full refresh: the call's checkpoints gather a new snapshot of the stream,
+    /// not visible to readers, that replaces the old one only when the call ends
+    /// well ([`Snapshot`]); until then the old snapshot and its state stay.
+    pub refresh: bool,
 }
 
 /// Counters of one call, for the run summary.
@@ -97,8 +101,22 @@ pub struct StreamOutcome {
     pub discarded_rows: u64,
     /// Rows dropped at the seam as already landed.
     pub deduplicated: u64,
-    /// The state as last committed.
+    /// The state as last committed (for a full refresh, as it will commit with its snapshot).
     pub committed: StreamState,
+    /// A full refresh's new snapshot, for the caller to commit or discard once it
+    /// knows how the call ended.
+    pub snapshot: Option<Snapshot>,
+    /// The step that poisoned the stream, if one did: a call that then ends well
+    /// has still not delivered what it read.
+    pub failure: Option<String>,
+}
+
+/// What a full refresh's checkpoints gathered: every file they staged, and the
+/// state of the last. It commits whole ([`delivery::commit_snapshot`]) or not at all.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub files: Vec<StagedFile>,
+    pub state: StreamState,
 }
 
 /// Rows staged since the last checkpoint (none right after one).
@@ -130,6 +148,8 @@ pub struct StreamOutput {
     state: State,
     counts: Counts,
     progress: StreamProgress,
+    /// A full refresh's files so far (see [`Destination::refresh`]).
+    held: Vec<StagedFile>,
 }
 
 impl StreamOutput {
@@ -154,6 +174,7 @@ impl StreamOutput {
             state,
             counts: Counts::default(),
             progress,
+            held: Vec::new(),
         }
     }
 
@@ -281,9 +302,15 @@ impl StreamOutput {
         state.files += files.len() as u64;
         state.updated_at = Some(chrono::Utc::now());
         state.last_run_id = Some(d.run_id.clone());
-        delivery::commit(d.sink.as_ref(), d.store.as_ref(), &self.spec.name, &files, state.clone())?;
+        let count = files.len() as u64;
+        if d.refresh {
+            // Held back: the new snapshot replaces the old one only whole.
+            self.held.extend(files);
+        } else {
+            delivery::commit(d.sink.as_ref(), d.store.as_ref(), &self.spec.name, &files, state.clone())?;
+        }
         self.committed = state;
-        Ok(files.len() as u64)
+        Ok(count)
     }
 
     /// Rows staged and not yet committed (and, once poisoned, never to be).
@@ -305,11 +332,27 @@ impl StreamOutput {
         let discarded_rows = self.pending_rows();
         self.writer.discard();
         self.progress.finish();
+        let failure = match &self.state {
+            State::Poisoned { cause, .. } => Some(cause.to_string()),
+            State::Pending(_) => None,
+        };
+        let snapshot = match self.state {
+            State::Pending(_) if self.destination.refresh => {
+                Some(Snapshot { files: std::mem::take(&mut self.held), state: self.committed.clone() })
+            }
+            // A poisoned refresh never commits: its files go now.
+            _ => {
+                self.destination.sink.discard(&self.held);
+                None
+            }
+        };
         StreamOutcome {
             counts: self.counts,
             discarded_rows,
             deduplicated: self.tracker.as_ref().map_or(0, |t| t.deduplicated),
             committed: self.committed,
+            snapshot,
+            failure,
         }
     }
 }
@@ -401,6 +444,7 @@ mod tests {
             store: f.store.clone(),
             phase: PhaseKind::Source,
             run_id: "run1".into(),
+            refresh: false,
         };
         let committed = f.store.get("orders").unwrap();
         StreamOutput::new(

@@ -211,3 +211,30 @@ fn a_second_run_while_one_is_writing_is_refused() {
     assert!(first.wait().unwrap().success(), "the first run failed");
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=TOTAL));
 }
+
+/// `--full-refresh` replaces the stream whole: run after a complete sync it lands
+/// every order once, not beside the old copy; stopped at any step, what readers
+/// see is a complete snapshot (the old one, or the new backfill and what followed
+/// it), never both and never half, and a plain rerun completes it.
+#[test]
+fn a_full_refresh_replaces_the_stream_whole_even_when_it_crashes() {
+    let (env, _api) = scenario();
+    env.headwater(&["run", "hybrid.toml"]).ok();
+    env.headwater(&["run", "hybrid.toml", "--full-refresh"]).ok();
+    exactly_once(&env, "a full refresh");
+    for fault in [
+        "stage.after-fsync:3",
+        "commit.before-intent",
+        "replace.before-swap",
+        "replace.after-swap",
+        "commit.after-intent:2",
+    ] {
+        let out =
+            env.command(&["run", "hybrid.toml", "--full-refresh"]).env("HEADWATER_FAULT", fault).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.code().is_none(), "the refresh was to abort at `{fault}` ({:?}):\n{stderr}", out.status);
+        let visible = never_twice(&env, fault);
+        assert!(visible >= EXPORTED as usize, "after {fault}: {visible} orders visible, a snapshot shown halfway");
+        exactly_once(&env, fault);
+    }
+}

@@ -2,6 +2,7 @@
 //! time the host refuses, survives, says clearly what happened, and commits nothing.
 
 use headwater_mock::MockApi;
+use headwater_mock::hostile::{HostileApi, Hostility};
 use headwater_testkit::Env;
 
 /// A pipeline running the hostile connector with one attack.
@@ -273,4 +274,109 @@ fn a_partition_value_longer_than_a_path_segment_is_refused() {
     let loaded: Vec<_> = env.rows("lake/loot").into_iter().filter(|r| r["value"] == "a" || r["value"] == "b").collect();
     assert_eq!(loaded.len(), 2);
     assert!(loaded.iter().all(|r| r["dt"] == "x".repeat(10)), "{loaded:?}");
+}
+
+/// The hostile API, and the `[allow]` lines (and a bearer credential `api`) that reach it.
+fn reachable(secret: &str) -> (HostileApi, String) {
+    let api = HostileApi::start(Hostility::default());
+    let host = api.host();
+    let extra =
+        format!("hosts = [\"{host}\"]\n[auth.api]\nkind = \"bearer\"\ntoken = \"{secret}\"\nhosts = [\"{host}\"]");
+    (api, extra)
+}
+
+#[test]
+fn a_host_header_that_would_pick_a_virtual_host_is_refused_unsent() {
+    let env = env();
+    let (api, extra) = reachable("unused");
+    hostile(&env, "host-header", &format!("{}/echo", api.url()), &extra);
+    refused(&env, &["header `host` is set by the host, not by a connector"]);
+    assert_eq!(api.requests(), 0, "the request must not be sent");
+}
+
+#[test]
+fn trace_and_other_undocumented_methods_are_refused_unsent() {
+    let env = env();
+    let (api, extra) = reachable("s3cr3t-value");
+    hostile(&env, "trace", &format!("{}/echo", api.url()), &extra);
+    let run = env.headwater(&["run", "attack.toml"]).fails(1, &["HTTP method `TRACE` is not allowed"]);
+    assert!(!run.stderr.contains("s3cr3t-value"));
+    assert_eq!(api.requests(), 0, "the request must not be sent");
+}
+
+/// A server that reflects the request hands the injected credential back in its
+/// body and a header: the host cuts it out before the connector sees either.
+#[test]
+fn a_reflecting_server_cannot_hand_the_credential_back() {
+    let env = env();
+    let secret = "s3cr3t-bearer-7f9c2b";
+    let (api, extra) = reachable(secret);
+    hostile(&env, "echo", &format!("{}/echo", api.url()), &extra);
+    env.headwater(&["run", "attack.toml"]).ok();
+    assert_eq!(api.requests(), 1);
+    let rows = env.rows("lake/loot");
+    let values: Vec<&str> = rows.iter().filter_map(|r| r["value"].as_str()).collect();
+    assert_eq!(values.len(), 4, "the committed row, the two loot rows and the last: {values:?}");
+    assert!(values.iter().any(|v| v.contains("authorization: Bearer")), "the server did echo: {values:?}");
+    assert!(values.iter().any(|v| v.contains("x-echo-authorization")), "and reflected a header: {values:?}");
+    for v in &values {
+        assert!(!v.contains(secret), "the credential reached the connector's rows: {v}");
+    }
+}
+
+/// Escape sequences and line breaks a connector writes reach the terminal only as
+/// text: no clipboard write, title change or screen clear, no forged log line.
+#[test]
+fn terminal_escapes_in_logs_and_errors_are_shown_escaped() {
+    let env = env();
+    hostile(&env, "ansi", "", "");
+    let run = env.headwater(&["run", "attack.toml", "-v"]).fails(1, &["\\u{1b}]0;pwned", "\\u{1b}[2J"]);
+    // The host's own log colours are SGR sequences; the connector's OSC and clear-screen never pass raw.
+    assert!(!run.stderr.contains("\u{1b}]") && !run.stderr.contains("\u{1b}[2J"), "a raw escape:\n{}", run.stderr);
+    assert!(run.stderr.contains("\\u{1b}]52;c;"), "the log line is shown, escaped:\n{}", run.stderr);
+    assert!(!run.stderr.contains('\r'), "a raw CR reached the terminal");
+    for line in run.stderr.lines() {
+        assert!(!line.starts_with("INFO forged") && !line.starts_with("run ok"), "a forged line: {line}");
+    }
+}
+
+/// `%2e%2e/` resolved by the URL parser climbs above an HTTP root's prefix: it is
+/// refused before any request is sent, so the root's credential goes nowhere.
+#[test]
+fn an_http_root_cannot_be_escaped_with_encoded_dots() {
+    let env = env();
+    let (api, extra) = reachable("root-secret");
+    let root = format!("{}/exports/", api.url());
+    hostile(&env, "file", &format!("{root}|%2e%2e/echo"), &extra);
+    let text = std::fs::read_to_string(env.path("attack.toml")).unwrap();
+    let files = format!("files = [\"./data\", {{ root = \"{root}\", auth = \"api\" }}]");
+    env.write("attack.toml", text.replace("files = [\"./data\"]", &files));
+    refused(&env, &["%2e%2e/echo", "outside"]);
+    assert_eq!(api.requests(), 0, "nothing may be requested outside the prefix");
+}
+
+/// The compiled code cached beside an installed connector is pinned: another
+/// connector's code swapped in is not run under this one's name.
+#[test]
+fn a_swapped_compiled_cache_is_not_run() {
+    let env = env();
+    env.install("rest");
+    let cached = |name: &str| {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(env.path(&format!("home/connectors/{name}/manifest.json"))).unwrap())
+                .unwrap();
+        let sha = manifest["sha256"].as_str().unwrap().to_string();
+        std::fs::read_dir(env.path("home/cache"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&sha))
+            .unwrap_or_else(|| panic!("no cached code for {name}"))
+    };
+    let (hostile_code, rest_code) = (cached("hostile"), cached("rest"));
+    std::fs::copy(&rest_code, &hostile_code).unwrap();
+    hostile(&env, "ambient", "", "");
+    let discovered = env.headwater(&["discover", "attack.toml", "--json"]).ok();
+    assert!(discovered.stdout.contains("\"loot\""), "the hostile connector's own code ran:\n{}", discovered.stdout);
+    assert_ne!(std::fs::read(&hostile_code).unwrap(), std::fs::read(&rest_code).unwrap(), "the cache was rebuilt");
 }

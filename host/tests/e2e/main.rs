@@ -14,6 +14,7 @@ mod cli;
 mod crash;
 mod files;
 mod hostile;
+mod hostile_sources;
 mod hybrid;
 mod object_store;
 mod other_world;

@@ -9,11 +9,15 @@
 //! - [`api`]: the axum server (pagination styles, credentials, OAuth2, injected
 //!   failures, export jobs, a request log), with a pre-rendered mode for the
 //!   benchmarks;
-//! - [`calendar`]: the dataset's clock and the date formats the API speaks.
+//! - [`calendar`]: the dataset's clock and the date formats the API speaks;
+//! - [`hostile`]: a source that is itself hostile or broken (bombs, endless
+//!   bodies, trickles, redirect loops, paginators that never end).
 
 pub mod api;
 pub mod calendar;
 pub mod dataset;
+#[cfg(feature = "hostile")]
+pub mod hostile;
 
 pub use api::{ApiState, Auth, MockApi};
 pub use dataset::{Shape, orders, orders_csv};

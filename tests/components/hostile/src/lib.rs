@@ -150,6 +150,30 @@ impl Connector for Hostile {
                 let options = LoadOptions { partition: vec![("dt".into(), "x".repeat(len))], ..LoadOptions::default() };
                 output::load(STREAM, "./data", "ok.csv", &options).map(|_| ())
             }),
+            // Pick a virtual host behind an allowed address.
+            "host-header" => {
+                let body = Request::get(target).header("Host", "internal.example").send()?.body;
+                loot(&String::from_utf8_lossy(&body))
+            }
+            // TRACE echoes the request back, the injected credential included.
+            "trace" => {
+                let request = Request { method: "TRACE".into(), ..Request::get(target) }.auth(Some("api"));
+                loot(&String::from_utf8_lossy(&request.send()?.body))
+            }
+            // A server reflecting the request's headers: read the credential back from
+            // the body and the headers of the response, and keep it as rows.
+            "echo" => after_a_commit(|| {
+                let response = Request::get(target).auth(Some("api")).send()?;
+                loot(&String::from_utf8_lossy(&response.body))?;
+                let headers: Vec<String> = response.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                loot(&headers.join("\n"))
+            }),
+            // Terminal escapes in a log line and an error: a clipboard write, a
+            // window title, a screen clear, and a forged log line after CR/LF.
+            "ansi" => {
+                output::info("log \u{1b}]52;c;ZXZpbA==\u{7} \u{1b}[2J\r\nINFO forged log line");
+                Err(Error::Data("error \u{1b}]0;pwned\u{7}\u{1b}[2J\r\nrun ok: forged".into()))
+            }
             other => Err(Error::Config(format!("unknown attack `{other}`"))),
         }
     }

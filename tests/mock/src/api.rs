@@ -178,29 +178,7 @@ impl MockApi {
             .route("/token", axum::routing::post(token))
             .route("/redirect", axum::routing::get(redirect))
             .with_state(state.clone());
-        let runtime = match threads {
-            0 | 1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-            n => tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(n)
-                .thread_name("mock-api")
-                .enable_all()
-                .build()?,
-        };
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new().name("mock-api".into()).spawn(move || {
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("a listener of this runtime");
-                let served = axum::serve(listener, app).with_graceful_shutdown(async {
-                    let _ = stop.await;
-                });
-                if let Err(e) = served.await {
-                    eprintln!("mock API stopped: {e}");
-                }
-            });
-        })?;
+        let (port, shutdown) = serve_on_loopback(app, threads, "mock-api")?;
         state.lock().expect("mock API state").base_url = format!("http://127.0.0.1:{port}");
         Ok(MockApi { port, state, _shutdown: shutdown })
     }
@@ -238,6 +216,36 @@ impl MockApi {
     pub fn request_times(&self) -> Vec<Instant> {
         self.with(|s| s.log.iter().map(|(t, _)| *t).collect())
     }
+}
+
+/// Serves `app` on a free port of 127.0.0.1, on `threads` runtime threads of a
+/// thread named `name` (1: a current-thread runtime), until the sender is dropped.
+pub(crate) fn serve_on_loopback(
+    app: axum::Router,
+    threads: usize,
+    name: &str,
+) -> std::io::Result<(u16, tokio::sync::oneshot::Sender<()>)> {
+    let runtime = match threads {
+        0 | 1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).thread_name(name).enable_all().build()?,
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let port = listener.local_addr()?.port();
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let shown = name.to_string();
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a listener of this runtime");
+            let served = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stop.await;
+            });
+            if let Err(e) = served.await {
+                eprintln!("{shown} stopped: {e}");
+            }
+        });
+    })?;
+    Ok((port, shutdown))
 }
 
 /// Auth, logging and injected failures common to every data endpoint. `Err` is the response to send instead;

@@ -69,26 +69,8 @@ impl HostileApi {
             .route("/good", axum::routing::get(good))
             .layer(axum::middleware::from_fn_with_state(shared.clone(), count))
             .with_state(shared.clone());
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime for the hostile API");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
-        listener.set_nonblocking(true).expect("a non-blocking listener");
-        let port = listener.local_addr().expect("a bound address").port();
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("a listener of this runtime");
-                let served = axum::serve(listener, app).with_graceful_shutdown(async {
-                    let _ = stop.await;
-                });
-                if let Err(e) = served.await {
-                    eprintln!("hostile API stopped: {e}");
-                }
-            });
-        });
+        let (port, shutdown) =
+            crate::api::serve_on_loopback(app, 2, "hostile-api").expect("the hostile API starts on 127.0.0.1");
         HostileApi { port, shared, _shutdown: shutdown }
     }
 

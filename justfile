@@ -62,3 +62,33 @@ lint: setup
 bench *args: build-connectors
     cargo build --release -p headwater -p headwater-bench --bins
     target/release/headwater-bench {{ if args == "" { "all" } else { args } }}
+
+# Fuzz the host's parsers of untrusted input (pipeline file, Arrow IPC, JSON rows, API pages, records pointer) for `seconds` each; crashes land in fuzz/artifacts/<target>/.
+fuzz seconds="60":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # cargo-fuzz from crates.io, pinned; no sanitizer (`-s none`), so the stable toolchain builds it
+    # (RUSTC_BOOTSTRAP lets it pass the flags it passes on nightly).
+    if ! [ -x target/tools/bin/cargo-fuzz ]; then cargo install cargo-fuzz --version 0.13.2 --locked --root target/tools; fi
+    fuzz=(env RUSTC_BOOTSTRAP=1 target/tools/bin/cargo-fuzz)
+    targets=(pipeline_file ipc_intake json_intake page_splitter records_pointer)
+    "${fuzz[@]}" build --fuzz-dir fuzz --target-dir target/fuzz -s none
+    mkdir -p target/fuzz/logs
+    failed=()
+    for t in "${targets[@]}"; do
+        # What libFuzzer finds goes to the first corpus folder, outside the repo; fuzz/corpus/<t> only seeds it.
+        mkdir -p "target/fuzz/corpus/$t"
+        echo "== $t ({{seconds}} s)"
+        if ! "${fuzz[@]}" run --fuzz-dir fuzz --target-dir target/fuzz -s none "$t" "target/fuzz/corpus/$t" "fuzz/corpus/$t" -- \
+            -max_total_time={{seconds}} -timeout=30 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+            > "target/fuzz/logs/$t.log" 2>&1; then
+            failed+=("$t")
+            tail -n 40 "target/fuzz/logs/$t.log"
+        fi
+    done
+    echo "== executions per target (logs in target/fuzz/logs/)"
+    for t in "${targets[@]}"; do
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "target/fuzz/logs/$t.log" | tail -n 1)
+        printf '%-16s %12s%s\n' "$t" "${runs:-?}" "$([[ " ${failed[*]} " == *" $t "* ]] && echo "   FAILED: see fuzz/artifacts/$t/")"
+    done
+    [ ${#failed[@]} -eq 0 ]

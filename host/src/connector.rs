@@ -1,6 +1,8 @@
 //! A loaded connector and its calls. Each call gets a fresh `Store` with the
-//! pipeline's memory limit and an epoch deadline for CPU time, and a wall-clock
-//! timeout around it; a trap, a limit hit or an error the connector returns
+//! pipeline's memory limit and a wall-clock deadline: the epoch callback yields
+//! to the runtime at every tick (so a guest that computes never keeps the other
+//! streams waiting) and traps once the call has run `call_timeout_s`, and a
+//! timeout around the call covers its host calls; a trap, a limit hit or an error the connector returns
 //! becomes an [`Error::Connector`] naming the connector and the call. Nothing a
 //! connector does can panic the host.
 
@@ -10,15 +12,15 @@ use crate::capability::files::FilesCtx;
 use crate::capability::http::HttpCtx;
 use crate::capability::output::OutputCtx;
 use crate::capability::state::StateCtx;
-use crate::engine::{EPOCH_TICK, LoadedComponent};
+use crate::engine::LoadedComponent;
 use crate::error::Call;
 use crate::footprint::{Footprint, FootprintExceeded};
 use crate::{Error, Result, untrusted_text};
 use std::future::Future;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTableError;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 /// Limits of one call.
 #[derive(Debug, Clone, Copy)]
@@ -92,10 +94,21 @@ impl Connector {
             .call(Call::Spec, self.bare_state(limits), limits, async |c, s| c.call_spec(s).await.map(Ok::<_, WitError>))
             .await;
         let spec = result?;
+        // Cut as well as escaped: they are printed and stored in the manifest (review D17).
+        if spec.config_schema.len() > MAX_CONFIG_SCHEMA {
+            return Err(self.fail(
+                Call::Spec,
+                format!(
+                    "its config schema is {} bytes, more than {} KiB",
+                    spec.config_schema.len(),
+                    MAX_CONFIG_SCHEMA >> 10
+                ),
+            ));
+        }
         Ok(ConnectorSpec {
-            name: untrusted_text::one_line(&spec.name),
-            version: untrusted_text::one_line(&spec.version),
-            description: untrusted_text::one_line(&spec.description),
+            name: untrusted_text::excerpt(&spec.name, 200),
+            version: untrusted_text::excerpt(&spec.version, 200),
+            description: untrusted_text::excerpt(&spec.description, MAX_TEXT),
             config_schema: spec.config_schema,
         })
     }
@@ -134,9 +147,15 @@ impl Connector {
         let mut store = Store::new(self.component.pre.engine(), state);
         store.limiter(|s| s.limits());
         store.set_hostcall_fuel(usize::try_from(limits.handoff_mb << 20).unwrap_or(usize::MAX));
-        let ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        // Wall-clock time from the store's creation, host calls included (review D26).
+        // At every tick the guest yields, so that a guest that computes shares the
+        // runtime thread with the other streams instead of stalling them (review D22).
+        let deadline = Instant::now().checked_add(limits.timeout);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| match deadline {
+            Some(at) if Instant::now() >= at => Ok(UpdateDeadline::Interrupt),
+            _ => Ok(UpdateDeadline::Yield(1)),
+        });
         let run = async {
             let instance = self.component.pre.instantiate_async(&mut store).await?;
             f(instance.headwater_connector_connector(), &mut store).await
@@ -148,10 +167,11 @@ impl Connector {
             }
             Some(Ok(Ok(v))) => Ok(v),
             // What the connector says is untrusted text: escaped before anything prints it.
-            Some(Ok(Err(WitError::Paused(message)))) => {
-                Err(Error::Paused { connector: self.name.clone(), message: untrusted_text::one_line(&message) })
-            }
-            Some(Ok(Err(e))) => Err(self.fail(call, untrusted_text::one_line(&e.describe()))),
+            Some(Ok(Err(WitError::Paused(message)))) => Err(Error::Paused {
+                connector: self.name.clone(),
+                message: untrusted_text::excerpt(&message, MAX_TEXT),
+            }),
+            Some(Ok(Err(e))) => Err(self.fail(call, untrusted_text::excerpt(&e.describe(), MAX_TEXT))),
             Some(Err(trap)) => Err(self.fail(call, describe_trap(&trap, limits, &store.data().stderr_text()))),
         };
         (result, store.into_data())
@@ -162,6 +182,12 @@ impl Connector {
         Error::Connector { connector: self.name.clone(), call, message }
     }
 }
+
+/// The most of a connector's error or description the host keeps, in characters
+/// (escaping can make it longer still): enough for any message, not a flood.
+const MAX_TEXT: usize = 4096;
+/// The largest config schema a connector's spec may return.
+const MAX_CONFIG_SCHEMA: usize = 1 << 20;
 
 async fn with_timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
     tokio::time::timeout(d, f).await.ok()
@@ -176,7 +202,10 @@ fn describe_trap(e: &wasmtime::Error, limits: CallLimits, stderr: &str) -> Strin
     // A trap's text carries the guest's own function names: untrusted too.
     let text = untrusted_text::lines(&format!("{e:#}"));
     let what = if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        format!("was stopped: it used more than its CPU time ([limits] call_timeout_s = {}s)", limits.timeout.as_secs())
+        format!(
+            "was stopped: it ran longer than [limits] call_timeout_s = {}s (wall-clock time, host calls included)",
+            limits.timeout.as_secs()
+        )
     } else if let Some(exceeded) = e.downcast_ref::<FootprintExceeded>() {
         format!("was stopped: {exceeded}")
     } else if text.contains("fuel allocated for hostcalls has been exhausted") {

@@ -37,13 +37,24 @@ pub struct Intent {
     pub replaces: Option<String>,
 }
 
-/// A commit that did not happen, or did not finish (recovery finishes it on the next start).
+/// A commit that did not happen, or did not finish.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DeliveryError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// The intent was recorded before the step that failed: the commit is not
+    /// lost, and recovery completes it when the pipeline next starts.
+    #[error("{0}; the commit is recorded, and the next run of the pipeline completes it")]
+    Recorded(Box<DeliveryError>),
+}
+
+impl DeliveryError {
+    /// Whether the commit will still happen (at the next start), though this call failed.
+    pub fn recorded(&self) -> bool {
+        matches!(self, DeliveryError::Recorded(_))
+    }
 }
 
 /// Commits `files` and `state` for `stream` (steps 2-4 above).
@@ -83,10 +94,11 @@ fn intent(stream: &str, files: &[StagedFile], state: StreamState, replaces: Opti
 fn commit_intent(sink: &dyn Sink, store: &dyn StateStore, intent: Intent) -> Result<(), DeliveryError> {
     fault::point("commit.before-intent");
     store.put_intent(&intent)?;
+    let recorded = |e: DeliveryError| DeliveryError::Recorded(Box::new(e));
     fault::point("commit.after-intent");
-    make_visible(sink, &intent)?;
+    make_visible(sink, &intent).map_err(|e| recorded(e.into()))?;
     fault::point("commit.after-publish");
-    store.complete_intent(&intent)?;
+    store.complete_intent(&intent).map_err(|e| recorded(e.into()))?;
     fault::point("commit.after-state");
     Ok(())
 }
@@ -231,5 +243,55 @@ mod tests {
         assert!(new.final_path.exists() && !old.final_path.exists());
         assert_eq!(store.get("orders").unwrap(), state);
         assert!(!dir.path().join("lake/_staging/p").exists());
+    }
+
+    /// The Hive sink, whose `replace` fails once (a full disk at the swap).
+    struct FailingSwap(HiveSink);
+
+    impl Sink for FailingSwap {
+        fn place(&self, s: &str, f: &str, t: chrono::DateTime<chrono::Utc>) -> Result<StagedFile, SinkError> {
+            self.0.place(s, f, t)
+        }
+        fn publish(&self, s: &str, f: &[(PathBuf, PathBuf)]) -> Result<(), SinkError> {
+            self.0.publish(s, f)
+        }
+        fn replace(&self, _: &str, _: &str, _: &[(PathBuf, PathBuf)]) -> Result<(), SinkError> {
+            Err(SinkError::Io { context: "swapping the snapshot".into(), reason: "No space left on device".into() })
+        }
+        fn discard(&self, f: &[StagedFile]) {
+            self.0.discard(f)
+        }
+        fn clear_staging(&self) -> Result<(), SinkError> {
+            self.0.clear_staging()
+        }
+        fn location(&self) -> String {
+            self.0.location()
+        }
+        fn claim(&self) -> Result<crate::sink::Claim, SinkError> {
+            self.0.claim()
+        }
+    }
+
+    /// Review D9: a refresh whose swap failed after its intent was recorded was
+    /// reported "not applied", and then the next start applied it. The error says
+    /// it is recorded, and recovery does complete it.
+    #[test]
+    fn a_commit_that_fails_after_its_intent_says_it_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, store) = setup(dir.path());
+        let failing = FailingSwap(HiveSink::new(&dir.path().join("lake"), "p"));
+        let new = staged(&sink, "new.parquet");
+        let state = StreamState { rows: 2, ..Default::default() };
+        let e = commit_snapshot(&failing, &store, "orders", "run-2", std::slice::from_ref(&new), state.clone())
+            .unwrap_err();
+        assert!(e.recorded() && e.to_string().contains("the next run of the pipeline completes it"), "{e}");
+        assert_eq!(recover(&sink, &store).unwrap(), vec!["orders".to_string()]);
+        assert!(new.final_path.exists());
+        assert_eq!(store.get("orders").unwrap(), state);
+
+        // Before the intent is recorded, a failure is a commit that did not happen.
+        let unrecorded =
+            DeliveryError::Store(StoreError { path: "s".into(), message: "full".into(), incompatible: false });
+        assert!(!unrecorded.recorded());
     }
 }

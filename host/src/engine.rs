@@ -15,8 +15,9 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
-/// How often the epoch advances: the granularity of CPU time limits.
-pub const EPOCH_TICK: Duration = Duration::from_millis(100);
+/// How often the epoch advances: the granularity of call deadlines, and how long
+/// a guest that computes runs before it yields the runtime thread to the others.
+pub const EPOCH_TICK: Duration = Duration::from_millis(20);
 
 pub struct ConnectorRuntime {
     engine: Engine,
@@ -105,12 +106,15 @@ impl ConnectorRuntime {
         let mut h = DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
         let cached = self.cache_dir.join(format!("{sha256}-{:016x}.cwasm", h.finish()));
+        // A component named by path has no manifest to pin its native code: the host
+        // records the sha256 of what it wrote beside it (`<cache>.pin`), and trusts
+        // only a file that matches, never whatever `.cwasm` lies in the folder (review D14).
+        let own_pin = cached.with_extension("cwasm.pin");
         if let Ok(native) = std::fs::read(&cached) {
             let native_sha256 = hex::encode(Sha256::digest(&native));
-            let trusted = match pin.and_then(|p| p.compiled_sha256) {
-                Some(pinned) => pinned == native_sha256,
-                // Not pinned (a component named by path): the cache is this host's own.
-                None => pin.is_none(),
+            let trusted = match pin {
+                Some(p) => p.compiled_sha256 == Some(native_sha256.as_str()),
+                None => std::fs::read_to_string(&own_pin).is_ok_and(|pinned| pinned.trim() == native_sha256),
             };
             if trusted {
                 // SAFETY: the bytes are native code `Component::serialize` wrote for an
@@ -120,11 +124,11 @@ impl ConnectorRuntime {
                     Ok(c) => return Ok((c, Some(native_sha256))),
                     Err(e) => tracing::warn!("ignoring unusable compiled cache {}: {e}", cached.display()),
                 }
-            } else if pin.is_some_and(|p| p.compiled_sha256.is_some()) {
+            } else if pin.is_none_or(|p| p.compiled_sha256.is_some()) {
                 tracing::warn!(
                     "the compiled code cached at {} is not the one pinned for `{}`: compiling the component again",
                     cached.display(),
-                    pin.map_or("?", |p| p.name)
+                    pin.map_or_else(|| path.display().to_string(), |p| p.name.to_string())
                 );
             }
         }
@@ -136,9 +140,14 @@ impl ConnectorRuntime {
         let native_sha256 = hex::encode(Sha256::digest(&serialized));
         // Written under a temporary name then renamed, so a reader never maps half a file.
         let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+        let pin_tmp = own_pin.with_extension(format!("tmp{}", std::process::id()));
         let written = std::fs::create_dir_all(&self.cache_dir)
             .and_then(|_| std::fs::write(&tmp, &serialized))
-            .and_then(|_| std::fs::rename(&tmp, &cached));
+            .and_then(|_| std::fs::rename(&tmp, &cached))
+            .and_then(|_| match pin {
+                Some(_) => Ok(()),
+                None => std::fs::write(&pin_tmp, &native_sha256).and_then(|_| std::fs::rename(&pin_tmp, &own_pin)),
+            });
         match written {
             Ok(()) => Ok((component, Some(native_sha256))),
             Err(e) => {

@@ -110,6 +110,7 @@ impl Error {
             | Error::PinMismatch { .. }
             | Error::Name(_)
             | Error::Usage(_) => 2,
+            Error::Store(e) | Error::Delivery(DeliveryError::Store(e)) if e.incompatible => 2,
             Error::Connector { .. }
             | Error::Paused { .. }
             | Error::RunFailed { .. }

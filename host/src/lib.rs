@@ -44,6 +44,10 @@ mod store;
 mod stream;
 mod untrusted_text;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use config::file::json_schema as pipeline_schema;
 pub use config::{ConfigError, PhaseKind, Pipeline};
 pub use delivery::Intent;
@@ -52,4 +56,10 @@ pub use error::{Call, Error, Result};
 pub use progress::Progress;
 pub use registry::{Manifest, Registry};
 pub use run::{Discovered, RunOptions, RunStatus, RunSummary, Session, StreamStatus, StreamSummary, table};
-pub use store::{StateStore, StreamState, open as open_state_store};
+pub use store::{StateStore, StreamState};
+
+/// The state store a pipeline's file names, its failure as an [`Error`], so that
+/// a store of another format exits 2 (bad input) wherever a command opens it.
+pub fn open_state_store(pipeline: &Pipeline) -> Result<std::sync::Arc<dyn StateStore>> {
+    Ok(store::open(pipeline)?)
+}

@@ -20,6 +20,18 @@ pub fn lines(text: &str) -> String {
     text.split('\n').map(|l| one_line(l.strip_suffix('\r').unwrap_or(l))).collect::<Vec<_>>().join("\n")
 }
 
+/// At most `max` characters of `text`, escaped as [`one_line`] escapes it, with
+/// `…` where it was cut: for source values quoted in messages and logs, which
+/// can be as long as a record.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let mut out = one_line(&chars.by_ref().take(max).collect::<String>());
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
+}
+
 fn push(out: &mut String, c: char) {
     let dangerous =
         c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
@@ -42,5 +54,12 @@ mod tests {
         assert_eq!(one_line("abc\u{202e}fed"), "abc\\u{202e}fed");
         assert_eq!(lines("panicked at x\r\n\u{1b}[2Jnote"), "panicked at x\n\\u{1b}[2Jnote");
         assert_eq!(one_line("plain ünïcode, tabs\tno"), "plain ünïcode, tabs\\u{9}no");
+    }
+
+    #[test]
+    fn excerpts_are_cut_and_escaped() {
+        assert_eq!(excerpt("short", 200), "short");
+        assert_eq!(excerpt(&"é".repeat(300), 200), format!("{}…", "é".repeat(200)));
+        assert_eq!(excerpt("a\r\nERROR x", 200), "a\\u{d}\\u{a}ERROR x");
     }
 }

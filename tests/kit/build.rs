@@ -9,6 +9,10 @@
 //! to do. Then it writes `components.rs` into OUT_DIR: a path constant per
 //! component, a table of them by name, and `foreach_component!`, with which the
 //! end-to-end tests refuse to compile while a component has no test module.
+//!
+//! It also compiles `faultfs.c`, the LD_PRELOAD shim with which the disk tests
+//! fail writes, fsyncs and renames, into `<OUT_DIR>/libfaultfs.so`, and writes
+//! its path into `faultfs.rs` there (see `src/faultfs.rs`).
 
 use std::env;
 use std::fmt::Write as _;
@@ -98,6 +102,39 @@ fn main() {
     code.push_str("    };\n}\n");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("components.rs"), code).expect("writing components.rs into OUT_DIR");
+
+    let shim = build_faultfs(&root.join("tests/kit/faultfs.c"), &out);
+    let code = format!(
+        "/// The fault-injection shim built from `tests/kit/faultfs.c`, for `LD_PRELOAD`.\n\
+         pub const LIBFAULTFS: &str = {:?};\n",
+        shim.display().to_string()
+    );
+    std::fs::write(out.join("faultfs.rs"), code).expect("writing faultfs.rs into OUT_DIR");
+}
+
+/// `gcc -shared -fPIC -O2 faultfs.c -o <out>/libfaultfs.so -ldl`; `$CC` when set.
+fn build_faultfs(source: &Path, out: &Path) -> PathBuf {
+    println!("cargo:rerun-if-changed={}", source.display());
+    println!("cargo:rerun-if-env-changed=CC");
+    let compiler = env::var_os("CC").unwrap_or_else(|| "gcc".into());
+    let lib = out.join("libfaultfs.so");
+    let mut cmd = Command::new(&compiler);
+    cmd.args(["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-U_FORTIFY_SOURCE", "-o"])
+        .arg(&lib)
+        .arg(source)
+        .arg("-ldl")
+        .stdout(Stdio::from(std::io::stderr()));
+    eprintln!("running: {cmd:?}");
+    let status = cmd.status().unwrap_or_else(|e| {
+        panic!(
+            "cannot run the C compiler `{}` to build {} ({e}): the disk tests need gcc \
+             (`apt-get install gcc`), or CC naming another C compiler",
+            compiler.to_string_lossy(),
+            source.display()
+        )
+    });
+    assert!(status.success(), "compiling {} into {} failed ({status})", source.display(), lib.display());
+    lib
 }
 
 /// Asks cargo to rerun this script when anything under `dir` changes, except a

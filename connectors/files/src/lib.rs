@@ -53,12 +53,15 @@ impl Connector for Files {
             return Ok(());
         }
         let stream = config.stream.as_str();
-        let mut loaded: Loaded = state::get_json(stream)?.unwrap_or_default();
-        // Partitions strictly before the watermark's day hold nothing newer than it.
-        let prune_before = match (&config.cursor_field, config.prune_partitions) {
-            (Some(_), true) => state::watermark(stream).and_then(|w| day_of(&w)),
+        let stored: Option<Loaded> = state::get_json(stream)?;
+        // Partitions strictly before the watermark's day hold nothing newer than it. Only
+        // once this connector has loaded something: a load from nothing (a backfill run
+        // again with `--backfill`, whose watermark the API phase has moved on) reads them all.
+        let prune_before = match (&config.cursor_field, config.prune_partitions, &stored) {
+            (Some(_), true, Some(_)) => state::watermark(stream).and_then(|w| day_of(&w)),
             _ => None,
         };
+        let mut loaded = stored.unwrap_or_default();
         let mut todo = Vec::new();
         let mut pruned = 0;
         for entry in files::list(&config.root, &config.glob)? {

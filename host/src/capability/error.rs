@@ -30,7 +30,9 @@ impl From<RootError> for WitError {
             RootError::NotGranted { .. } | RootError::NotPlain { .. } | RootError::Escapes { .. } => {
                 WitError::Denied(message)
             }
-            RootError::NotListable { .. } | RootError::BadGlob { .. } => WitError::Config(message),
+            RootError::NotListable { .. } | RootError::BadGlob { .. } | RootError::TooLarge { .. } => {
+                WitError::Config(message)
+            }
             RootError::Unavailable { .. } => WitError::Transient(message),
             RootError::NotFound { .. } | RootError::NotAFile { .. } | RootError::Io { .. } => WitError::Other(message),
             RootError::Http(e) => e.into(),
@@ -53,24 +55,30 @@ impl From<StreamError> for WitError {
         let message = e.to_string();
         match e {
             StreamError::NotRead { .. } => WitError::Denied(message),
-            StreamError::Rows { .. }
-            | StreamError::Schema { .. }
-            | StreamError::StateNotJson { .. }
-            | StreamError::Poisoned { .. } => WitError::Data(message),
+            StreamError::Rows { .. } | StreamError::Schema { .. } | StreamError::StateNotJson { .. } => {
+                WitError::Data(message)
+            }
             StreamError::Sink(_) | StreamError::Delivery(_) => WitError::Other(message),
             StreamError::Root(e) => e.into(),
             StreamError::Load(e) => e.into(),
             // The kind of what the stream refused, with the file named.
-            StreamError::InFile { source, .. } => match WitError::from(*source) {
-                WitError::Config(_) => WitError::Config(message),
-                WitError::Auth(_) => WitError::Auth(message),
-                WitError::Transient(_) => WitError::Transient(message),
-                WitError::Denied(_) => WitError::Denied(message),
-                WitError::Data(_) => WitError::Data(message),
-                WitError::Paused(_) => WitError::Paused(message),
-                WitError::Other(_) => WitError::Other(message),
-            },
+            StreamError::InFile { source, .. } => same_kind(WitError::from(*source), message),
+            // The kind of the first failure (review D25: always `data`, even after a denial).
+            StreamError::Poisoned { cause, .. } => same_kind(WitError::from(cause.as_ref().clone()), message),
         }
+    }
+}
+
+/// `message` with the kind of `like`.
+fn same_kind(like: WitError, message: String) -> WitError {
+    match like {
+        WitError::Config(_) => WitError::Config(message),
+        WitError::Auth(_) => WitError::Auth(message),
+        WitError::Transient(_) => WitError::Transient(message),
+        WitError::Denied(_) => WitError::Denied(message),
+        WitError::Data(_) => WitError::Data(message),
+        WitError::Paused(_) => WitError::Paused(message),
+        WitError::Other(_) => WitError::Other(message),
     }
 }
 
@@ -87,5 +95,23 @@ mod tests {
         assert!(matches!(WitError::from(quota), WitError::Paused(_)));
         let sink = StreamError::Sink(crate::sink::SinkError::Stopped { stream: "s".into() });
         assert!(matches!(WitError::from(sink), WitError::Other(_)), "a sink failure is not the connector's data");
+    }
+
+    /// Review D25: a poisoned stream's refusal was always `data`; it keeps the kind of its cause.
+    #[test]
+    fn a_poisoned_stream_refuses_with_the_kind_of_its_first_failure() {
+        use crate::stream::Step;
+        let poisoned = |cause: StreamError| StreamError::Poisoned {
+            refused: Step::Checkpoint,
+            step: Step::Load,
+            stream: "s".into(),
+            cause: std::sync::Arc::new(cause),
+        };
+        let denied = StreamError::Root(RootError::NotPlain { root: "r".into(), path: "../x".into() });
+        assert!(matches!(WitError::from(poisoned(denied)), WitError::Denied(m) if m.contains("refused")));
+        let sink = StreamError::Sink(crate::sink::SinkError::Stopped { stream: "s".into() });
+        assert!(matches!(WitError::from(poisoned(sink)), WitError::Other(_)));
+        let data = StreamError::StateNotJson { stream: "s".into() };
+        assert!(matches!(WitError::from(poisoned(data)), WitError::Data(_)));
     }
 }

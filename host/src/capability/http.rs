@@ -4,7 +4,7 @@
 
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::{http, types};
-use crate::http_policy::{HttpError, HttpPolicy, Retry};
+use crate::http_policy::{Budget, HttpError, HttpPolicy, Retry};
 use futures::StreamExt;
 use governor::DefaultDirectRateLimiter;
 use std::sync::Arc;
@@ -35,24 +35,29 @@ impl HttpCtx {
         HttpCtx { policy: None, stream_limit: None }
     }
 
-    async fn send_one(&self, req: http::Request, retry: Retry) -> Result<http::Response, WitError> {
+    async fn send_one(
+        &self,
+        req: http::Request,
+        retry: Retry,
+        budget: Option<&Budget>,
+    ) -> Result<http::Response, WitError> {
         let Some(policy) = &self.policy else {
             return Err(HttpError::Denied("HTTP is not available in this call".into()).into());
         };
         if let Some(limit) = &self.stream_limit {
             limit.until_ready().await;
         }
-        Ok(policy.send_as(req, retry).await?)
+        Ok(policy.send_within(req, retry, budget).await?)
     }
 }
 
 impl http::Host for HttpCtx {
     async fn send(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, WitError>> {
-        Ok(self.send_one(req, Retry::ByMethod).await)
+        Ok(self.send_one(req, Retry::ByMethod, None).await)
     }
 
     async fn send_read(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, WitError>> {
-        Ok(self.send_one(req, Retry::AsRead).await)
+        Ok(self.send_one(req, Retry::AsRead, None).await)
     }
 
     async fn send_all(&mut self, reqs: Vec<http::Request>) -> wasmtime::Result<Vec<Result<http::Response, WitError>>> {
@@ -66,28 +71,13 @@ impl http::Host for HttpCtx {
                 .map(|_| Err(HttpError::Denied("HTTP is not available in this call".into()).into()))
                 .collect());
         };
-        // Responses wait in host memory until all are back: bounded together, as one response is.
-        let budget = policy.max_response_bytes();
-        let this = &*self;
-        let mut sent =
-            futures::stream::iter(reqs.into_iter().map(|r| this.send_one(r, Retry::ByMethod))).buffered(IN_FLIGHT);
-        let mut results = Vec::new();
-        let mut held = 0u64;
-        while let Some(result) = sent.next().await {
-            let result = match result {
-                Ok(r) if held + r.body.len() as u64 > budget => Err(HttpError::Denied(format!(
-                    "send-all's responses together are larger than [limits] max_response_mb = {}: send fewer at once",
-                    budget >> 20
-                ))
-                .into()),
-                other => other,
-            };
-            if let Ok(r) = &result {
-                held += r.body.len() as u64;
-            }
-            results.push(result);
-        }
-        Ok(results)
+        // Responses wait in host memory until all are back: bounded together, as one
+        // response is, byte by byte as they arrive, whatever is in flight (review D18).
+        let budget = Budget::new(policy.max_response_bytes());
+        let (this, budget) = (&*self, &budget);
+        let sent = futures::stream::iter(reqs.into_iter().map(|r| this.send_one(r, Retry::ByMethod, Some(budget))))
+            .buffered(IN_FLIGHT);
+        Ok(sent.collect().await)
     }
 }
 

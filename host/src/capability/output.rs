@@ -66,7 +66,7 @@ impl OutputCtx {
     /// JSON rows (NDJSON or an array) into the stream; returns the rows read.
     fn emit_json(&mut self, name: &str, json: &[u8]) -> Result<u64, StreamError> {
         let out = self.stream(name)?;
-        match stream::json_rows(json, out.declared(), out.intake().max_json_depth) {
+        match stream::json_rows(json, out.declared(), &out.intake()) {
             Ok(batches) => {
                 let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
                 out.emit(Step::Emit, batches).map(|_| rows)
@@ -77,13 +77,15 @@ impl OutputCtx {
 
     fn emit_records(&mut self, name: &str, body: &[u8], records: &str) -> Result<RecordsPage, StreamError> {
         let out = self.stream(name)?;
-        let split = stream::split_page(body, records).and_then(|page| match page.records {
+        let max_segments = out.intake().max_json_depth;
+        let shown = || crate::untrusted_text::one_line(&records.chars().take(200).collect::<String>());
+        let split = stream::split_page(body, records, max_segments).and_then(|page| match page.records {
             Some(raw) if raw != b"null" && raw.first() == Some(&b'[') => Ok((raw, page.skeleton)),
             Some(raw) if raw != b"null" => {
-                let start = String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned();
-                Err(format!("`{records}` is not an array of records: {start}"))
+                let start = crate::untrusted_text::one_line(&String::from_utf8_lossy(&raw[..raw.len().min(80)]));
+                Err(format!("`{}` is not an array of records: {start}", shown()))
             }
-            _ => Err(format!("the page has no records at `{records}`: check the stream's `records` pointer")),
+            _ => Err(format!("the page has no records at `{}`: check the stream's `records` pointer", shown())),
         });
         let (raw, rest) = match split {
             Ok(s) => s,

@@ -9,8 +9,10 @@ use std::io::IsTerminal;
 pub struct Run {
     #[command(flatten)]
     target: PipelineArgs,
-    /// Forget the streams' state and watermark and load everything again. Files
-    /// already in the sink stay: the reload lands next to them.
+    /// Load every stream again from nothing (its first phase: the backfill in a
+    /// hybrid pipeline). The reload replaces the stream whole, files, state and
+    /// watermark, in one commit once it ends well; if it fails, pauses or loads no
+    /// rows at all, the stream keeps what it had.
     #[arg(long)]
     full_refresh: bool,
     /// Run the backfill again even where it finished (e.g. a corrected export). It

@@ -2,7 +2,7 @@
 
 use super::{Output, PipelineArgs};
 use clap::Subcommand;
-use headwater::{PhaseKind, Pipeline, table};
+use headwater::{Pipeline, table};
 use std::collections::BTreeMap;
 
 #[derive(Subcommand)]
@@ -55,7 +55,7 @@ fn show(target: PipelineArgs, out: &Output) -> anyhow::Result<()> {
             let intent = intents.remove(&name);
             serde_json::json!({
                 "stream": name,
-                "phase": if s.next_phase(has_backfill) == PhaseKind::Backfill { "backfill" } else { "incremental" },
+                "phase": s.next_phase(has_backfill).to_string(),
                 "backfill_done": s.backfill_done,
                 "watermark": s.watermark.as_ref().map(|w| w.as_text()),
                 "rows": s.rows,

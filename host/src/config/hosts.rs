@@ -40,6 +40,21 @@ impl Allowlist {
         self.rules.iter().any(|(_, r)| r.allows(url))
     }
 
+    /// What the rate limit, the pacing and the counters of a request to `url` are
+    /// kept by: its origin where an exact rule allows it, and the rule for every
+    /// host a `*.domain` rule allows, so that a connector cannot get a fresh bucket
+    /// (and grow the host's maps) with each new subdomain (review D19).
+    pub fn key_for(&self, url: &Url) -> String {
+        let exact = self.rules.iter().any(|(_, r)| !r.wildcard && r.allows(url));
+        match self.rules.iter().find(|(_, r)| r.wildcard && r.allows(url)) {
+            Some((_, r)) if !exact => {
+                let port = r.port.map(|p| format!(":{p}")).unwrap_or_default();
+                format!("{}://*{}{port}", url.scheme(), r.host)
+            }
+            _ => origin(url),
+        }
+    }
+
     /// Whether any rule names exactly this IP address (such addresses may be private).
     pub fn listed_addresses(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
         self.rules.iter().filter_map(|(_, r)| r.host.trim_matches(['[', ']']).parse().ok())
@@ -78,6 +93,11 @@ impl HostRule {
         }
         let port = probe.port().or_else(|| rest.ends_with(":80").then_some(80));
         Ok(HostRule { scheme, host: if wildcard { format!(".{host}") } else { host }, wildcard, port })
+    }
+
+    /// Whether the rule was written with this scheme (`http://host`), not left open to both.
+    pub fn names_scheme(&self, scheme: &str) -> bool {
+        self.scheme.as_deref() == Some(scheme)
     }
 
     pub fn allows(&self, url: &Url) -> bool {
@@ -130,6 +150,17 @@ mod tests {
         assert!(allows("https://api.example.com", "https://api.example.com/"));
         assert!(!allows("https://api.example.com", "http://api.example.com/"));
         assert!(allows("[::1]:9000", "http://[::1]:9000/"));
+    }
+
+    /// Review D19: per-host state was keyed by the origin a connector chose, so
+    /// each subdomain under `*.domain` got its own rate-limit bucket.
+    #[test]
+    fn every_host_a_wildcard_allows_shares_its_key() {
+        let list = Allowlist::parse(&["*.example.com".into(), "api.example.com".into()]).unwrap();
+        let key = |u: &str| list.key_for(&Url::parse(u).unwrap());
+        assert_eq!(key("https://a.example.com/x"), "https://*.example.com");
+        assert_eq!(key("https://b.c.example.com/y"), "https://*.example.com");
+        assert_eq!(key("https://api.example.com/"), "https://api.example.com:443", "an exact rule keeps its origin");
     }
 
     #[test]

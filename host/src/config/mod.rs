@@ -194,9 +194,28 @@ impl Credential {
         self.hosts.is_empty() || self.hosts.iter().any(|(_, r)| r.allows(url))
     }
 
+    /// Whether the credential may travel to `url` in clear text: only over https,
+    /// unless a rule of its own names `http://` for that host, or the host is this
+    /// machine (a loopback address or `localhost`, which no network sees).
+    pub fn cleartext_ok(&self, url: &url::Url) -> bool {
+        url.scheme() != "http"
+            || is_loopback(url)
+            || self.hosts.iter().any(|(_, r)| r.names_scheme("http") && r.allows(url))
+    }
+
     /// The hosts as written, for messages.
     pub fn hosts_text(&self) -> String {
         self.hosts.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A URL to this machine: `localhost` or a loopback address.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.trim_end_matches('.').eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -310,4 +329,33 @@ pub struct ConfigError {
     pub file: PathBuf,
     /// What is wrong, naming the section and field.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearer(hosts: &[&str]) -> Credential {
+        let token = Secret::resolve("t", std::path::Path::new("/")).unwrap();
+        let hosts = hosts.iter().map(|h| (h.to_string(), HostRule::parse(h).unwrap())).collect();
+        Credential { kind: CredentialKind::Bearer { token }, hosts }
+    }
+
+    /// Review D10: a credential goes in clear text only where its rule says `http://`, or to this machine.
+    #[test]
+    fn credentials_go_over_plain_http_only_where_a_rule_says_so() {
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        let open = bearer(&["api.example.com"]);
+        assert!(open.granted_for(&url("http://api.example.com/")));
+        assert!(!open.cleartext_ok(&url("http://api.example.com/")));
+        assert!(open.cleartext_ok(&url("https://api.example.com/")));
+        let everywhere = bearer(&[]);
+        assert!(!everywhere.cleartext_ok(&url("http://api.example.com/")));
+        for local in ["http://127.0.0.1:8080/", "http://[::1]:9/", "http://localhost:3000/", "http://127.9.9.9/"] {
+            assert!(everywhere.cleartext_ok(&url(local)), "{local}");
+        }
+        let said = bearer(&["http://api.example.com"]);
+        assert!(said.cleartext_ok(&url("http://api.example.com/")));
+        assert!(!said.cleartext_ok(&url("http://other.example.com/")));
+    }
 }

@@ -36,9 +36,27 @@ impl Base {
     }
 }
 
+/// serde names an unknown key and lists the ones it expected; a typo's closest
+/// match among them (`recrods` → `records`) is what the user wants to read.
+fn did_you_mean(message: &str) -> Option<String> {
+    let (unknown, expected) = message.strip_prefix("unknown field `")?.split_once('`')?;
+    let best =
+        expected.split('`').skip(1).step_by(2).map(|known| (strsim::damerau_levenshtein(unknown, known), known)).min();
+    match best {
+        // Close enough to be a typo: at most a third of the word changed.
+        Some((distance, known)) if distance > 0 && distance <= unknown.chars().count().div_ceil(3) => {
+            Some(format!("did you mean `{known}`?"))
+        }
+        _ => None,
+    }
+}
+
 pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError> {
     let bad = |message: String| error(path, message);
-    let file: PipelineFile = toml::from_str(text).map_err(|e| bad(format!("invalid pipeline file: {e}")))?;
+    let file: PipelineFile = toml::from_str(text).map_err(|e| {
+        let hint = did_you_mean(e.message()).map(|h| format!("\n{h}")).unwrap_or_default();
+        bad(format!("invalid pipeline file: {}{hint}", e.to_string().trim_end()))
+    })?;
     let base = Base::of(path);
     names::check(names::Kind::Pipeline, &file.name).map_err(|e| bad(format!("`name`: {e}")))?;
     let source = phase(PhaseKind::Source, file.source, &base).map_err(bad)?;
@@ -74,6 +92,13 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
         Some(s) => base.resolve(&s.path),
         None => base.0.join(".headwater"),
     };
+    let sink_path = base.resolve(&file.sink.path);
+    // Folders that exist must be folders; a file there would fail the run half-way, after the store opened.
+    for (key, folder) in [("[sink] path", &sink_path), ("[state] path", &state_path)] {
+        if folder.exists() && !folder.is_dir() {
+            return Err(bad(format!("{key} `{}` is a file, not a folder: name a folder", folder.display())));
+        }
+    }
     Ok(Pipeline {
         file: path.to_path_buf(),
         name: file.name,
@@ -82,7 +107,7 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
         allow: Allow { hosts, files },
         auth,
         limits,
-        sink: SinkSettings { path: base.resolve(&file.sink.path), compression: file.sink.compression },
+        sink: SinkSettings { path: sink_path, compression: file.sink.compression },
         state_path,
         config_hash,
     })
@@ -304,9 +329,28 @@ fn sftp_root(r: &RootTable, auth: &BTreeMap<String, Credential>, base: &Base) ->
     })
 }
 
+/// The largest value each `[limits]` field takes. Past these a limit stops being
+/// one (a `max_json_depth` beyond what the host's stack holds switches the stack
+/// guard off; `max_response_mb << 20` wraps), and no real pipeline needs more.
+pub const MAXIMA: [(&str, u64); 9] = [
+    ("memory_mb", 64 << 10),
+    ("call_timeout_s", 7 * 24 * 3600),
+    ("max_retries", 100),
+    ("max_wait_s", 24 * 3600),
+    ("request_timeout_s", 24 * 3600),
+    ("max_response_mb", 4 << 10),
+    ("max_json_depth", 256),
+    ("max_record_mb", 4 << 10),
+    ("max_emit_cells", 1 << 32),
+];
+
 pub(super) fn limits(l: LimitsFile) -> Checked<Limits> {
+    let at_most = |field: &str, v: u64| -> Checked<u64> {
+        let max = MAXIMA.iter().find(|(f, _)| *f == field).map_or(u64::MAX, |(_, m)| *m);
+        if v > max { Err(format!("[limits] {field} = {v} is more than its maximum, {max}")) } else { Ok(v) }
+    };
     let positive = |field: &str, v: u64| -> Checked<u64> {
-        if v == 0 { Err(format!("[limits] {field} must be greater than 0")) } else { Ok(v) }
+        if v == 0 { Err(format!("[limits] {field} must be greater than 0")) } else { at_most(field, v) }
     };
     let rate = |section: &str, rps: u32, burst: Option<u32>| -> Checked<RateLimit> {
         let per_second = NonZeroU32::new(rps).ok_or_else(|| {
@@ -339,8 +383,8 @@ pub(super) fn limits(l: LimitsFile) -> Checked<Limits> {
         rate: host_rate,
         memory_mb: positive("memory_mb", l.memory_mb)?,
         call_timeout_s: positive("call_timeout_s", l.call_timeout_s)?,
-        max_retries: l.max_retries,
-        max_wait_s: l.max_wait_s,
+        max_retries: at_most("max_retries", l.max_retries.into())? as u32,
+        max_wait_s: at_most("max_wait_s", l.max_wait_s)?,
         request_timeout_s: positive("request_timeout_s", l.request_timeout_s)?,
         max_response_mb: positive("max_response_mb", l.max_response_mb)?,
         max_json_depth: positive("max_json_depth", l.max_json_depth.into())? as u32,

@@ -18,12 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use url::Url;
 
-/// Refresh this long before a token expires.
+/// Refresh this long before a token expires, or a quarter of its life when that
+/// is shorter: a token that lives 30 s is used for 22 s, not refetched per call.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
 struct Token {
     access: String,
-    expires: Option<Instant>,
+    /// When to fetch a new one; `None` when the provider gave no lifetime.
+    refresh_at: Option<Instant>,
 }
 
 pub struct Credentials {
@@ -48,7 +50,6 @@ impl Credentials {
         self.defs.get(name).is_some_and(|c| matches!(c.kind, CredentialKind::OAuth2(_)))
     }
 
-    /// Adds credential `name` to a request for `url`.
     /// Adds credential `name` to a request for `url`, and every secret value it sent to `sent`.
     pub async fn apply(
         &self,
@@ -68,6 +69,13 @@ impl Credentials {
                 "credential `{name}` is not granted for {} (its hosts: {})",
                 origin(url),
                 cred.hosts_text()
+            )));
+        }
+        if !cred.cleartext_ok(url) {
+            return Err(HttpError::Denied(format!(
+                "credential `{name}` is sent only over https, and {} is plain http: use https, or write the \
+                 host as `http://…` in [auth.{name}] hosts to send it in clear text",
+                origin(url)
             )));
         }
         let header = |v: &str| {
@@ -124,7 +132,7 @@ impl Credentials {
     async fn token(&self, name: &str, oauth: &OAuth2) -> Result<String, HttpError> {
         let mut tokens = self.tokens.lock().await;
         if let Some(t) = tokens.get(name)
-            && t.expires.is_none_or(|e| Instant::now() + EXPIRY_MARGIN < e)
+            && t.refresh_at.is_none_or(|at| Instant::now() < at)
         {
             return Ok(t.access.clone());
         }
@@ -163,7 +171,7 @@ impl Credentials {
             .await
             .map_err(|e| fail(e.without_url().to_string()))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| fail(format!("HTTP {status}, {}", e.without_url())))?;
+        let bytes = read_capped(response).await.map_err(|e| fail(format!("HTTP {status}, {e}")))?;
         let body: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| fail(format!("HTTP {status}, the body is not JSON: {e}")))?;
         if !status.is_success() {
@@ -177,13 +185,16 @@ impl Credentials {
             .and_then(|v| v.as_str())
             .ok_or_else(|| fail("the response has no access_token".into()))?
             .to_string();
-        let expires = body.get("expires_in").and_then(|v| v.as_u64()).map(|s| Instant::now() + Duration::from_secs(s));
+        let refresh_at = body
+            .get("expires_in")
+            .and_then(lifetime)
+            .and_then(|life| Instant::now().checked_add(life - EXPIRY_MARGIN.min(life / 4)));
         if let (Some(configured), Some(rotated)) = (&configured, body.get("refresh_token").and_then(|v| v.as_str()))
             && Some(rotated) != refresh.as_deref()
         {
             self.store_refresh_token(name, configured, rotated)?;
         }
-        Ok(Token { access, expires })
+        Ok(Token { access, refresh_at })
     }
 
     /// The rotated refresh token stored for this credential, if it still belongs
@@ -201,6 +212,35 @@ impl Credentials {
                 .map_err(|e| HttpError::Host(format!("credential `{name}`: saving the rotated refresh token: {e}"))),
             None => Ok(()),
         }
+    }
+}
+
+/// The most of a token response the host reads: a token, even a large JWT with
+/// its refresh token, is a few kilobytes.
+const MAX_TOKEN_RESPONSE: usize = 1 << 20;
+
+/// The body of a token response, refused past [`MAX_TOKEN_RESPONSE`] (a hostile
+/// or broken provider must not make the host buffer without end).
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.without_url().to_string())? {
+        if body.len().saturating_add(chunk.len()) > MAX_TOKEN_RESPONSE {
+            return Err(format!("the response is larger than {} KiB, more than any token", MAX_TOKEN_RESPONSE >> 10));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A token's `expires_in`: seconds as a number (`3600`, `3600.0`) or, as some
+/// providers send it, a string (`"3600"`); bounded like every figure a server
+/// gives (`u64::MAX` must not overflow the clock). Absent or unreadable: the
+/// token is used until a 401 says otherwise.
+fn lifetime(expires_in: &serde_json::Value) -> Option<Duration> {
+    match expires_in {
+        serde_json::Value::Number(n) => super::retry::seconds(n.as_f64()?),
+        serde_json::Value::String(s) => super::retry::server_seconds(s),
+        _ => None,
     }
 }
 

@@ -64,7 +64,7 @@ const MAX_REDIRECTS: usize = 10;
 /// Which requests are retried after a 5xx or a connection error (429s always are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
-    /// Idempotent methods only (GET, HEAD, PUT, DELETE, OPTIONS): `http.send`.
+    /// Idempotent methods only (GET, HEAD, PUT, DELETE; OPTIONS is not sent at all): `http.send`.
     ByMethod,
     /// Whatever the method: the connector declares the request a read (a GraphQL
     /// query, a search by POST) with `http.send-read`.
@@ -160,6 +160,18 @@ impl HttpPolicy {
 
     /// Sends a request under the policy, retrying 5xx and connection errors as `retry` says.
     pub async fn send_as(&self, req: Request, retry: Retry) -> Result<Response, HttpError> {
+        self.send_within(req, retry, None).await
+    }
+
+    /// [`send_as`](Self::send_as), with the body's bytes counted against `budget`
+    /// as they arrive (shared by the requests of one `send-all`, so that their
+    /// responses together stay within it, however many are in flight).
+    pub async fn send_within(
+        &self,
+        req: Request,
+        retry: Retry,
+        budget: Option<&Budget>,
+    ) -> Result<Response, HttpError> {
         let url =
             url::Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("URL `{}` is invalid: {e}", req.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -171,7 +183,7 @@ impl HttpPolicy {
                 origin(&url)
             )));
         }
-        let host = origin(&url);
+        let host = self.allowlist.key_for(&url);
         if !self.allowlist.allows(&url) {
             return Err(HttpError::Denied(format!(
                 "host {host} is not in [allow] hosts (allowed: {})",
@@ -185,8 +197,11 @@ impl HttpPolicy {
         let shown = format!("{method} {url}");
         let mut last = String::new();
         let mut refreshed = false;
+        let mut attempt = 0;
 
-        for attempt in 0..=self.limits.max_retries {
+        // Attempts are counted for retries only: the one resend after an OAuth
+        // refresh is not a retry, so it never spends `max_retries`.
+        while attempt <= self.limits.max_retries {
             if attempt > 0 {
                 self.count(&host, |s| s.retries += 1);
             }
@@ -204,7 +219,7 @@ impl HttpPolicy {
             }
             self.count(&host, |s| s.requests += 1);
             let outcome = match builder.send().await {
-                Ok(response) => self.answer(&host, &shown, response, attempt, idempotent).await,
+                Ok(response) => self.answer(&host, &shown, response, attempt, idempotent, budget).await,
                 Err(e) => self.failed(&shown, e, attempt, idempotent),
             };
             match outcome {
@@ -229,6 +244,7 @@ impl HttpPolicy {
                     }
                 }
             }
+            attempt += 1;
         }
         Err(HttpError::Unavailable(format!(
             "{shown}: gave up after {} attempts; last: {last}",
@@ -261,6 +277,7 @@ impl HttpPolicy {
         response: reqwest::Response,
         attempt: u32,
         idempotent: bool,
+        budget: Option<&Budget>,
     ) -> Attempt {
         let status = response.status();
         self.pacer.observe(host, status.as_u16(), response.headers());
@@ -274,9 +291,13 @@ impl HttpPolicy {
         }
         if status.is_server_error() && idempotent {
             let wait = retry::retry_after(response.headers()).unwrap_or_else(|| retry::backoff(attempt));
+            // A 503 asking for hours is a maintenance window: pause, as for a 429, rather than sleep through it.
+            if wait > Duration::from_secs(self.limits.max_wait_s) {
+                return Attempt::Fail(self.paused(shown, wait));
+            }
             return Attempt::Retry { wait, last: format!("HTTP {status}") };
         }
-        match self.read(host, shown, response).await {
+        match self.read(host, shown, response, budget).await {
             Ok(r) => Attempt::Done(r),
             Err(e) => Attempt::Fail(e),
         }
@@ -298,7 +319,9 @@ impl HttpPolicy {
     }
 
     fn paused(&self, shown: &str, wait: Duration) -> HttpError {
-        let resets = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        // `wait` is at most MAX_SERVER_WAIT (`retry::seconds`); the date is checked all the same.
+        let now = chrono::Utc::now();
+        let resets = chrono::Duration::from_std(wait).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(now);
         HttpError::QuotaSpent(format!(
             "rate limit: {shown} must wait {}s, more than [limits] max_wait_s = {} (resets at {})",
             wait.as_secs(),
@@ -313,8 +336,14 @@ impl HttpPolicy {
     }
 
     /// Reads the body up to `[limits] max_response_mb`.
-    async fn read(&self, host: &str, shown: &str, mut response: reqwest::Response) -> Result<Response, HttpError> {
-        let max = self.limits.max_response_mb * 1024 * 1024;
+    async fn read(
+        &self,
+        host: &str,
+        shown: &str,
+        mut response: reqwest::Response,
+        budget: Option<&Budget>,
+    ) -> Result<Response, HttpError> {
+        let max = self.max_response_bytes();
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -325,9 +354,18 @@ impl HttpPolicy {
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if (body.len() + chunk.len()) as u64 > max {
+                    if (body.len() as u64).saturating_add(chunk.len() as u64) > max {
                         return Err(HttpError::Denied(format!(
                             "{shown}: the response is larger than [limits] max_response_mb = {}",
+                            self.limits.max_response_mb
+                        )));
+                    }
+                    if let Some(b) = budget
+                        && !b.take(chunk.len() as u64)
+                    {
+                        return Err(HttpError::Denied(format!(
+                            "{shown}: send-all's responses together are larger than [limits] max_response_mb = {}: \
+                             send fewer at once",
                             self.limits.max_response_mb
                         )));
                     }
@@ -350,6 +388,23 @@ impl HttpPolicy {
         }
         self.count(host, |s| s.bytes += body.len() as u64);
         Ok(Response { status, headers, body })
+    }
+}
+
+/// Bytes that several responses may hold together, taken as they arrive.
+pub struct Budget {
+    left: std::sync::atomic::AtomicU64,
+}
+
+impl Budget {
+    pub fn new(bytes: u64) -> Self {
+        Budget { left: std::sync::atomic::AtomicU64::new(bytes) }
+    }
+
+    /// Takes `n` bytes; false (taking nothing) when fewer are left.
+    fn take(&self, n: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(n)).is_ok()
     }
 }
 
@@ -431,6 +486,19 @@ fn find_cause<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Error 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review D18: `send-all` checked its budget only once a response was whole,
+    /// so 8 in flight could each read `max_response_mb`. Bytes are taken from one
+    /// budget as they arrive; what does not fit is refused and takes nothing.
+    #[test]
+    fn a_shared_budget_is_taken_byte_by_byte() {
+        let budget = Budget::new(10);
+        assert!(budget.take(6));
+        assert!(!budget.take(5), "6 + 5 is more than 10");
+        assert!(budget.take(4));
+        assert!(!budget.take(1));
+        assert!(budget.take(0));
+    }
 
     #[test]
     fn only_documented_methods_are_sent() {

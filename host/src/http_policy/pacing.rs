@@ -12,6 +12,7 @@
 //! are spent as needed; once the server says the budget is gone, requests wait
 //! for its reset, or the stream pauses until the next run.
 
+use super::retry::{self, MAX_SERVER_WAIT};
 use reqwest::header::HeaderMap;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -59,12 +60,11 @@ impl Pacer {
         if let Some(gap) = policy_interval(headers) {
             pace.policy_gap = gap;
         }
+        // Each wait is at most MAX_SERVER_WAIT (`seconds`), so the sums stay in range;
+        // checked all the same, as an `Instant` that overflows panics.
         let now = Instant::now();
-        let mut not_before = now + pace.gap.max(pace.policy_gap);
-        if let Some(reset) = exhausted_until(headers) {
-            not_before = not_before.max(now + reset);
-        }
-        pace.not_before = Some(not_before);
+        let wait = pace.gap.max(pace.policy_gap).max(exhausted_until(headers).unwrap_or_default());
+        pace.not_before = now.checked_add(wait).or_else(|| now.checked_add(MAX_SERVER_WAIT));
     }
 }
 
@@ -114,19 +114,20 @@ pub fn policy_interval(headers: &HeaderMap) -> Option<Duration> {
                 }
             }
             let (q, w) = (quota?, window?);
-            (q > 0.0 && w > 0.0 && w <= SPREAD_WINDOW_S).then(|| Duration::from_secs_f64(w / q))
+            // `q=1e-320` makes `w / q` infinite: `seconds` bounds it.
+            if q > 0.0 && w > 0.0 && w <= SPREAD_WINDOW_S { retry::seconds(w / q) } else { None }
         })
         .max()
 }
 
 /// A reset given as delta seconds, or as a Unix time (GitHub's `X-RateLimit-Reset`).
 fn reset_delay(value: &str) -> Option<Duration> {
-    let v: f64 = value.parse().ok()?;
+    let v: f64 = value.trim().parse().ok()?;
     if v > 1_000_000_000.0 {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
-        return Some(Duration::from_secs_f64((v - now).max(0.0)));
+        return retry::seconds(v - now);
     }
-    Some(Duration::from_secs_f64(v.max(0.0)))
+    retry::seconds(v)
 }
 
 #[cfg(test)]
@@ -168,6 +169,27 @@ mod tests {
         let p = Pacer::default();
         p.observe("h", 200, &headers(&[("ratelimit-policy", "4;w=1")]));
         assert!(p.delay("h") > Duration::from_millis(200));
+    }
+
+    /// Regression (review D1): resets of `inf`, `1e300` or 9.3e18 s, and a policy
+    /// with `q=1e-320`, panicked in `Duration::from_secs_f64` or `Instant + reset`.
+    #[test]
+    fn hostile_rate_limit_figures_are_bounded_waits() {
+        let p = Pacer::default();
+        for reset in ["inf", "1e300", "9300000000000000000", "1e15", "NaN", "-inf"] {
+            for (r, t) in [("x-ratelimit-remaining", "x-ratelimit-reset"), ("ratelimit-remaining", "ratelimit-reset")] {
+                let h = headers(&[(r, "0"), (t, reset)]);
+                assert!(exhausted_until(&h).unwrap() <= MAX_SERVER_WAIT, "{reset}");
+                p.observe("h", 200, &h);
+                assert!(p.delay("h") <= MAX_SERVER_WAIT);
+            }
+            let h = headers(&[("ratelimit", &format!("r=0;t={reset}"))]);
+            assert!(exhausted_until(&h).unwrap() <= MAX_SERVER_WAIT, "{reset}");
+        }
+        let tiny = headers(&[("ratelimit-policy", "\"x\";q=1e-320;w=60")]);
+        assert_eq!(policy_interval(&tiny), Some(MAX_SERVER_WAIT));
+        p.observe("h", 429, &tiny);
+        assert!(p.delay("h") > Duration::from_secs(3600));
     }
 
     #[test]

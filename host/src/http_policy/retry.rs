@@ -1,17 +1,46 @@
 //! When to try a request again: Retry-After (delta seconds or HTTP date) when
 //! the server gives it, otherwise exponential backoff with full jitter.
+//!
+//! Every figure a server sends is hostile input: [`server_seconds`] is the one
+//! door through which a number of seconds from a header or a token response
+//! becomes a [`Duration`], total over every string (`inf`, `1e300`, `-5`, `NaN`)
+//! and bounded by [`MAX_SERVER_WAIT`], so that no later `Instant` or date
+//! arithmetic on it can overflow.
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use std::time::{Duration, SystemTime};
 
-/// The wait a 429/503 response asks for, if it says.
+/// The longest wait the host takes from a server's word. `[limits] max_wait_s`
+/// is at most a day, so any wait this long pauses the stream anyway; the bound
+/// only keeps what follows (`Instant + wait`, a reset time in the message)
+/// within range.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A number of seconds a server gave (`3`, `1.0`, `0.25`), clamped to
+/// `[0, MAX_SERVER_WAIT]`; `None` for what is not a number (`soon`, `NaN`).
+pub fn server_seconds(value: &str) -> Option<Duration> {
+    seconds(value.trim().parse().ok()?)
+}
+
+/// Seconds as a [`Duration`] in `[0, MAX_SERVER_WAIT]`: negative is now, beyond
+/// the bound (`inf` too) is the bound, and `NaN` is nothing.
+pub fn seconds(secs: f64) -> Option<Duration> {
+    if secs.is_nan() {
+        return None;
+    }
+    let secs = secs.clamp(0.0, MAX_SERVER_WAIT.as_secs_f64());
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(MAX_SERVER_WAIT))
+}
+
+/// The wait a 429/503 response asks for, if it says: delta seconds (vendors
+/// send `1.0` as well as `1`) or an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if let Some(wait) = server_seconds(value) {
+        return Some(wait);
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO).min(MAX_SERVER_WAIT))
 }
 
 /// Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^attempt)].
@@ -46,6 +75,27 @@ mod tests {
         assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("1.5"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
+    }
+
+    /// Regression (review D1): `Retry-After: 10000000000000`, `inf` or `1e300`
+    /// reached `Duration::from_secs_f64` and date arithmetic, and the host panicked.
+    #[test]
+    fn any_figure_a_server_sends_is_a_bounded_wait() {
+        for huge in ["10000000000000", "1e300", "inf", "+inf", "18446744073709551616", "1.7976931348623157e308"] {
+            assert_eq!(server_seconds(huge), Some(MAX_SERVER_WAIT), "{huge}");
+        }
+        for now in ["-1", "-inf", "0", "-0.0", "1e-320"] {
+            assert!(server_seconds(now).unwrap() < Duration::from_millis(1), "{now}");
+        }
+        for junk in ["NaN", "", "1s", "0x10", "one"] {
+            assert_eq!(server_seconds(junk), None, "{junk}");
+        }
+        assert_eq!(server_seconds(" 2 "), Some(Duration::from_secs(2)));
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("Fri, 31 Dec 9999 23:59:59 GMT"));
+        assert_eq!(retry_after(&h), Some(MAX_SERVER_WAIT));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! and converted here, so that a row whose value does not convert is dropped
 //! and counted rather than failing the file.
 
-use super::{BATCH_ROWS, BadRows, Batches, Input, LoadError, LoadOptions};
+use super::{BadRows, Batches, Input, LoadError, LoadOptions, batch_rows, sampled_line_bytes};
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::compute::{CastOptions, cast_with_options, filter_record_batch};
 use arrow::csv::reader::BufReader as CsvReader;
@@ -97,9 +97,10 @@ pub(super) fn open(
         }
     };
     let read = Arc::new(read);
+    let row_bytes = sampled_line_bytes(input.open()?).map_err(|e| LoadError::file(shown, e))?;
     let reader = arrow::csv::ReaderBuilder::new(read.clone())
         .with_format(format)
-        .with_batch_size(BATCH_ROWS)
+        .with_batch_size(batch_rows(row_bytes))
         .with_truncated_rows(options.bad_rows == BadRows::Skip)
         .build_buffered(input.open()?)
         .map_err(|e| LoadError::file(shown, e))?;
@@ -173,7 +174,8 @@ impl Iterator for SkipBad {
         };
         for (row, why) in &bad {
             if (c.bad_rows as usize) < LOGGED_BAD_ROWS {
-                tracing::warn!("{}:{}: skipped a bad row: {why}", c.shown, c.line + row);
+                let file = crate::untrusted_text::one_line(&c.shown);
+                tracing::warn!("{file}:{}: skipped a bad row: {why}", c.line + row);
             }
             c.bad_rows += 1;
         }
@@ -260,7 +262,10 @@ fn convert_keeping_good_rows(
                     Some(f) => format!("a time in the form `{f}`"),
                     None => format!("a {}", field.data_type()),
                 };
-                *reason = Some(format!("column `{}`: `{}` is not {expected}", field.name(), text.value(row)));
+                // The cell is source data: cut and escaped, so that it cannot forge a log line (review D12).
+                let cell = crate::untrusted_text::excerpt(text.value(row), 200);
+                let column = crate::untrusted_text::one_line(field.name());
+                *reason = Some(format!("column `{column}`: `{cell}` is not {expected}"));
             }
         }
         columns.push(converted);

@@ -13,6 +13,7 @@
 
 mod csv;
 mod detect;
+mod json_array;
 mod ndjson;
 mod parquet;
 
@@ -26,8 +27,26 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Rows per batch handed to the stream.
+/// Rows per batch handed to the stream, at most.
 const BATCH_ROWS: usize = 64 * 1024;
+/// About the most bytes of input one batch holds: wide rows make batches of
+/// fewer rows, so that 64Ki rows of 50 KB never become one 3 GB batch (review D15).
+const BATCH_BYTES: usize = 16 << 20;
+
+/// Rows per batch for rows of about `row_bytes` each: [`BATCH_ROWS`], fewer for
+/// wide rows, never none.
+fn batch_rows(row_bytes: usize) -> usize {
+    (BATCH_BYTES / row_bytes.max(1)).clamp(1, BATCH_ROWS)
+}
+
+/// The average length of a line in the first MiB a reader gives (the whole MiB
+/// when no line ends in it): how wide a text file's rows are, before decoding.
+fn sampled_line_bytes(mut reader: impl Read) -> std::io::Result<usize> {
+    let mut sample = Vec::with_capacity(1 << 20);
+    reader.by_ref().take(1 << 20).read_to_end(&mut sample)?;
+    let lines = memchr::memchr_iter(b'\n', &sample).count();
+    Ok(sample.len() / lines.max(1))
+}
 
 /// A file that cannot be loaded as asked, naming the file (as the connector named
 /// it) and, where known, the line.
@@ -117,7 +136,7 @@ pub fn open(
             Box::new(parquet::open(path, shown)?)
         }
         FileFormat::Csv => csv::open(&input, options, declared)?,
-        FileFormat::Ndjson => Box::new(ndjson::open(input.open()?, shown, options, declared, intake.max_json_depth)),
+        FileFormat::Ndjson => Box::new(ndjson::open(input.open_json()?, shown, options, declared, intake)),
     };
     Ok(FileBatches { batches, shown: shown.to_string(), partition: options.partition.clone(), rows: 0, bytes })
 }
@@ -134,6 +153,16 @@ struct Input<'a> {
 impl Input<'_> {
     /// A fresh reader from the start of the file (CSV reads it twice: a sample, then all).
     fn open(&self) -> Result<Box<dyn BufRead + Send>, LoadError> {
+        self.open_as(false)
+    }
+
+    /// [`open`](Self::open) for JSON rows: a file that is one JSON array (as many
+    /// tools write `.json` exports) reads as NDJSON, an element per line (review N7).
+    fn open_json(&self) -> Result<Box<dyn BufRead + Send>, LoadError> {
+        self.open_as(true)
+    }
+
+    fn open_as(&self, json: bool) -> Result<Box<dyn BufRead + Send>, LoadError> {
         let file = std::fs::File::open(self.path).map_err(|e| LoadError::file(self.shown, e))?;
         let raw: Box<dyn Read + Send> = match self.compression {
             Compression::None => Box::new(file),
@@ -142,6 +171,7 @@ impl Input<'_> {
                 Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| LoadError::file(self.shown, e))?)
             }
         };
+        let raw = if json { json_array::as_lines(raw).map_err(|e| LoadError::file(self.shown, e))? } else { raw };
         let guarded = LineGuard { inner: raw, run: 0, max: self.max_line };
         Ok(Box::new(BufReader::with_capacity(1 << 20, guarded)))
     }
@@ -263,6 +293,30 @@ mod tests {
             bad_rows: BadRows::Fail,
             partition: Vec::new(),
             infer_rows: 1000,
+        }
+    }
+
+    /// Review D15: batches were 64Ki rows whatever their width, so 50 KB rows made
+    /// 3 GB batches. Wide rows make batches of about BATCH_BYTES, in every text format.
+    #[test]
+    fn wide_rows_make_small_batches() {
+        assert_eq!(batch_rows(100), BATCH_ROWS);
+        assert_eq!(batch_rows(50_000), (16 << 20) / 50_000);
+        assert_eq!(batch_rows(usize::MAX), 1);
+        let dir = tempfile::tempdir().unwrap();
+        let wide = "w".repeat(200_000);
+        let csv: String =
+            std::iter::once("id,blob\n".to_string()).chain((0..300).map(|i| format!("{i},{wide}\n"))).collect();
+        let ndjson: String = (0..300).map(|i| format!("{{\"id\":{i},\"blob\":\"{wide}\"}}\n")).collect();
+        for (name, text) in [("wide.csv", csv), ("wide.ndjson", ndjson)] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let (batches, _) = collect(&path, &options(), None).unwrap();
+            assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 300, "{name}");
+            assert!(batches.len() >= 3, "{name}: 60 MB of rows in {} batches", batches.len());
+            for b in &batches {
+                assert!(b.get_array_memory_size() < 40 << 20, "{name}: a batch of {} bytes", b.get_array_memory_size());
+            }
         }
     }
 

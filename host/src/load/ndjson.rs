@@ -4,8 +4,8 @@
 //! so that a field first seen deep in a file is kept exactly as `emit-json`
 //! keeps it.
 
-use super::{BATCH_ROWS, BadRows, Batches, LoadError, LoadOptions};
-use crate::stream::json_rows;
+use super::{BATCH_BYTES, BATCH_ROWS, BadRows, Batches, LoadError, LoadOptions};
+use crate::stream::{Intake, json_rows};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use std::collections::VecDeque;
@@ -19,7 +19,7 @@ pub(super) struct Ndjson {
     shown: String,
     skip: bool,
     declared: Option<SchemaRef>,
-    max_depth: usize,
+    intake: Intake,
     line_no: usize,
     bad_rows: u64,
     ready: VecDeque<RecordBatch>,
@@ -31,14 +31,14 @@ pub(super) fn open(
     shown: &str,
     options: &LoadOptions,
     declared: Option<&SchemaRef>,
-    max_depth: usize,
+    intake: Intake,
 ) -> Ndjson {
     Ndjson {
         lines: input.lines(),
         shown: shown.to_string(),
         skip: options.bad_rows == BadRows::Skip,
         declared: declared.cloned(),
-        max_depth,
+        intake,
         line_no: 0,
         bad_rows: 0,
         ready: VecDeque::new(),
@@ -51,7 +51,8 @@ impl Ndjson {
     fn fill(&mut self) -> Result<(), LoadError> {
         let mut chunk = Vec::new();
         let mut rows = 0;
-        while rows < BATCH_ROWS {
+        // Cut at BATCH_BYTES too: 64Ki lines of 50 KB would be one 3 GB chunk (review D15).
+        while rows < BATCH_ROWS && chunk.len() < BATCH_BYTES {
             let Some(line) = self.lines.next() else {
                 self.done = true;
                 break;
@@ -66,7 +67,8 @@ impl Ndjson {
                     return Err(self.line_error(format!("malformed JSON: {e}")));
                 }
                 if self.bad_rows < LOGGED_BAD_LINES {
-                    tracing::warn!("{}:{}: skipped a malformed line: {e}", self.shown, self.line_no);
+                    let file = crate::untrusted_text::one_line(&self.shown);
+                    tracing::warn!("{file}:{}: skipped a malformed line: {e}", self.line_no);
                 }
                 self.bad_rows += 1;
                 continue;
@@ -76,8 +78,8 @@ impl Ndjson {
             rows += 1;
         }
         if rows > 0 {
-            let batches = json_rows(&chunk, self.declared.as_ref(), self.max_depth)
-                .map_err(|e| LoadError::file(&self.shown, e))?;
+            let batches =
+                json_rows(&chunk, self.declared.as_ref(), &self.intake).map_err(|e| LoadError::file(&self.shown, e))?;
             self.ready.extend(batches);
         }
         Ok(())

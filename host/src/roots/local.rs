@@ -2,7 +2,7 @@
 //! root's real path; listing does not follow symlinks, and lists a linked file
 //! only when its target is inside the root.
 
-use super::{LocalFile, RootError};
+use super::{LocalFile, MAX_DEPTH, MAX_LISTED, RootError};
 use crate::bindings::headwater::connector::files::Entry;
 use globset::GlobMatcher;
 use std::path::{Path, PathBuf};
@@ -44,9 +44,13 @@ impl LocalRoot {
     pub(super) fn list(&self, matcher: &GlobMatcher) -> Result<Vec<Entry>, RootError> {
         let root = self.real()?;
         let mut entries = Vec::new();
-        for item in walkdir::WalkDir::new(&root).follow_links(false).sort_by_file_name() {
+        let walk = walkdir::WalkDir::new(&root).follow_links(false).sort_by_file_name();
+        for (visited, item) in walk.into_iter().enumerate() {
             let item =
                 item.map_err(|e| RootError::Unavailable { root: self.name.clone(), reason: format!("listing: {e}") })?;
+            if visited > MAX_LISTED || item.depth() > MAX_DEPTH {
+                return Err(RootError::TooLarge { root: self.name.clone() });
+            }
             let rel = item.path().strip_prefix(&root).expect("walkdir stays under its start");
             let rel_text = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
             if rel_text.is_empty() || !matcher.is_match(&rel_text) {

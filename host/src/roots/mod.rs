@@ -52,10 +52,24 @@ pub enum RootError {
     /// Reading a file failed.
     #[error("`{path}` in root `{root}`: {reason}")]
     Io { root: String, path: String, reason: String },
+    /// A listing passed [`MAX_LISTED`] entries or [`MAX_DEPTH`] folders deep.
+    #[error(
+        "root `{root}`: the listing has more than {} entries or folders nested more than {} deep: point the root at \
+         a narrower folder or prefix",
+        MAX_LISTED,
+        MAX_DEPTH
+    )]
+    TooLarge { root: String },
     /// The HTTP policy refused or failed a request to an http(s) root.
     #[error(transparent)]
     Http(#[from] HttpError),
 }
+
+/// The most entries (files and folders) one listing visits, and the deepest it
+/// descends: a root, or a hostile SFTP server that reports folders without end,
+/// fails its listing here instead of growing the host's memory (review D21).
+pub const MAX_LISTED: usize = 1_000_000;
+pub const MAX_DEPTH: usize = 64;
 
 /// A file on local disk: a local root's own file, or a remote file staged in a
 /// temporary file that is deleted when this is dropped.
@@ -213,6 +227,22 @@ mod tests {
         std::fs::write(dir.path().join("exports/b.txt"), "no").unwrap();
         std::fs::write(dir.path().join("secret.txt"), "top secret").unwrap();
         dir
+    }
+
+    /// Review D21: a listing had no bound; a tree deeper than MAX_DEPTH (a symlink
+    /// loop on a server, say) fails it, naming the bound.
+    #[test]
+    fn a_listing_deeper_than_the_bound_fails_saying_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep: PathBuf = std::iter::repeat_n("d", MAX_DEPTH + 2).collect();
+        std::fs::create_dir_all(dir.path().join("exports").join(&deep)).unwrap();
+        std::fs::write(dir.path().join("exports/top.csv"), "a\n1\n").unwrap();
+        let err = rt().block_on(roots(dir.path()).list("./exports", "**/*")).err().unwrap();
+        assert!(matches!(err, RootError::TooLarge { .. }) && err.to_string().contains("narrower"), "{err}");
+        let shallow = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(shallow.path().join("exports/a/b")).unwrap();
+        std::fs::write(shallow.path().join("exports/a/b/x.csv"), "a\n1\n").unwrap();
+        assert_eq!(rt().block_on(roots(shallow.path()).list("./exports", "**/*.csv")).unwrap().len(), 1);
     }
 
     #[test]

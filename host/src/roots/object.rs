@@ -2,7 +2,7 @@
 //! that local and self-hosted servers work, unsigned requests when no keys are
 //! given. A key is the root's prefix joined with the connector's plain path.
 
-use super::{Opened, RootError};
+use super::{MAX_LISTED, Opened, RootError};
 use crate::bindings::headwater::connector::files::Entry;
 use crate::config::S3Location;
 use futures::{StreamExt, TryStreamExt};
@@ -63,27 +63,25 @@ impl ObjectRoot {
 
     pub(super) async fn list(&self, matcher: &GlobMatcher) -> Result<Vec<Entry>, RootError> {
         let from = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
-        let objects: Vec<_> = self
-            .store
-            .list(from.as_ref())
-            .try_collect()
-            .await
-            .map_err(|e| self.unavailable(format!("listing: {e}")))?;
-        Ok(objects
-            .into_iter()
-            .filter_map(|o| {
-                let key = o.location.as_ref();
-                let rel = if self.prefix.is_empty() {
-                    key
-                } else {
-                    key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?
-                };
-                matcher.is_match(rel).then(|| Entry {
-                    path: rel.to_string(),
-                    size: o.size,
-                    modified_ms: o.last_modified.timestamp_millis(),
-                })
-            })
-            .collect())
+        let mut objects = self.store.list(from.as_ref());
+        let (mut entries, mut visited) = (Vec::new(), 0usize);
+        // Matched as they come, and bounded: an endless listing stops at MAX_LISTED.
+        while let Some(o) = objects.try_next().await.map_err(|e| self.unavailable(format!("listing: {e}")))? {
+            visited += 1;
+            if visited > MAX_LISTED {
+                return Err(RootError::TooLarge { root: self.name.clone() });
+            }
+            let key = o.location.as_ref();
+            let rel = if self.prefix.is_empty() {
+                Some(key)
+            } else {
+                key.strip_prefix(self.prefix.as_str()).and_then(|k| k.strip_prefix('/'))
+            };
+            if let Some(rel) = rel.filter(|rel| matcher.is_match(rel)) {
+                let modified_ms = o.last_modified.timestamp_millis();
+                entries.push(Entry { path: rel.to_string(), size: o.size, modified_ms });
+            }
+        }
+        Ok(entries)
     }
 }

@@ -7,7 +7,7 @@
 //! caller), and the server's own resolution of it (`realpath`, symlinks
 //! included) must stay under the root folder.
 
-use super::{Opened, RootError};
+use super::{MAX_DEPTH, MAX_LISTED, Opened, RootError};
 use crate::bindings::headwater::connector::files::Entry;
 use crate::config::{SftpLocation, SshAuth};
 use futures::StreamExt;
@@ -72,13 +72,21 @@ impl SftpRoot {
             let sftp = connect(&root).map_err(unavailable)?;
             let base = PathBuf::from(&root.path);
             let mut out = Vec::new();
-            let mut dirs = vec![base.clone()];
-            while let Some(dir) = dirs.pop() {
+            let mut dirs = vec![(base.clone(), 0usize)];
+            let mut visited = 0usize;
+            while let Some((dir, depth)) = dirs.pop() {
                 let items = sftp.readdir(&dir).map_err(|e| unavailable(format!("listing {}: {e}", dir.display())))?;
+                visited = visited.saturating_add(items.len());
+                if visited > MAX_LISTED {
+                    return Err(RootError::TooLarge { root: name.clone() });
+                }
                 for (path, stat) in items {
                     let rel = path.strip_prefix(&base).unwrap_or(&path).to_string_lossy().replace('\\', "/");
                     if stat.file_type().is_dir() {
-                        dirs.push(path);
+                        if depth >= MAX_DEPTH {
+                            return Err(RootError::TooLarge { root: name.clone() });
+                        }
+                        dirs.push((path, depth + 1));
                     } else if stat.file_type().is_file() && matcher.is_match(&rel) {
                         let modified_ms = stat.mtime.map_or(0, |t| t as i64 * 1000);
                         out.push(Entry { path: rel, size: stat.size.unwrap_or(0), modified_ms });

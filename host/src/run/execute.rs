@@ -59,12 +59,11 @@ impl Session {
         let recovered = delivery::recover(self.sink.as_ref(), self.store.as_ref())?;
         let output = RunOutput::new(self.sink.clone(), self.pipeline.sink.compression, run_id.clone(), now);
         let per_stream = plan.streams.iter().map(|s| self.run_stream(s, options, &output, progress));
-        let results: Vec<Result<Vec<StreamSummary>>> =
+        // One stream's failure, even of its state store, is that stream's: the others'
+        // committed work is still reported (review D24).
+        let results: Vec<Vec<StreamSummary>> =
             futures::stream::iter(per_stream).buffered(CONCURRENT_STREAMS).collect().await;
-        let mut streams = Vec::new();
-        for r in results {
-            streams.extend(r?);
-        }
+        let streams: Vec<StreamSummary> = results.into_iter().flatten().collect();
         Ok(RunSummary {
             pipeline: self.pipeline.name.clone(),
             run_id,
@@ -85,39 +84,70 @@ impl Session {
         options: &RunOptions,
         output: &RunOutput,
         progress: &Progress,
-    ) -> Result<Vec<StreamSummary>> {
+    ) -> Vec<StreamSummary> {
         let mut out = Vec::new();
         // A full refresh reads the stream's first phase afresh into a snapshot that
         // replaces the old one when it ends well; later phases go on from its state.
         let mut refresh = options.full_refresh;
         for &(index, info) in &plan.phases {
             let p = &self.phases[index];
-            if p.kind == PhaseKind::Backfill && !refresh {
-                let mut state = self.store.get(&info.name)?;
-                if state.backfill_done && !options.backfill {
-                    continue;
+            match self.run_phase(p, info, options, output, progress, &mut refresh).await {
+                Ok(Some(summary)) => {
+                    let finished = summary.status == StreamStatus::Ok;
+                    out.push(summary);
+                    if !finished {
+                        break;
+                    }
                 }
-                if options.backfill && state.backfill_done {
-                    // A deliberate re-backfill loads every export again.
-                    state.backfill_state = None;
-                    state.backfill_done = false;
-                    delivery::commit_state(self.store.as_ref(), &info.name, state)?;
+                Ok(None) => {}
+                Err(e) => {
+                    out.push(StreamSummary::failed(&info.name, p.kind, e.to_string()));
+                    break;
                 }
-            }
-            let summary = self.read_stream(p, info, output, progress, std::mem::take(&mut refresh)).await?;
-            let finished = summary.status == StreamStatus::Ok;
-            if finished && p.kind == PhaseKind::Backfill {
-                crate::fault::point("handoff.before-backfill-done");
-                let mut done = self.store.get(&info.name)?;
-                done.backfill_done = true;
-                delivery::commit_state(self.store.as_ref(), &info.name, done)?;
-            }
-            out.push(summary);
-            if !finished {
-                break;
             }
         }
-        Ok(out)
+        out
+    }
+
+    /// One phase of a stream: `None` for a backfill that finished in an earlier run.
+    async fn run_phase(
+        &self,
+        p: &PhaseConnector,
+        info: &StreamInfo,
+        options: &RunOptions,
+        output: &RunOutput,
+        progress: &Progress,
+        refresh: &mut bool,
+    ) -> Result<Option<StreamSummary>> {
+        if p.kind == PhaseKind::Backfill && !*refresh {
+            let mut state = self.store.get(&info.name)?;
+            if state.backfill_done && !options.backfill {
+                return Ok(None);
+            }
+            if options.backfill && state.backfill_done {
+                // A deliberate re-backfill loads every export again.
+                state.backfill_state = None;
+                state.backfill_done = false;
+                delivery::commit_state(self.store.as_ref(), &info.name, state)?;
+            }
+        }
+        let mut summary = self.read_stream(p, info, output, progress, std::mem::take(refresh)).await?;
+        if summary.status == StreamStatus::Ok && p.kind == PhaseKind::Backfill {
+            crate::fault::point("handoff.before-backfill-done");
+            let marked = self.store.get(&info.name).map_err(Error::from).and_then(|mut done| {
+                done.backfill_done = true;
+                Ok(delivery::commit_state(self.store.as_ref(), &info.name, done)?)
+            });
+            if let Err(e) = marked {
+                summary.status = StreamStatus::Failed {
+                    error: format!(
+                        "the backfill committed its rows, but recording it as finished failed: {e}; the next run \
+                         goes on with the backfill from its committed state"
+                    ),
+                };
+            }
+        }
+        Ok(Some(summary))
     }
 
     /// One stream of one phase, in its own sandbox: emits are staged and commit at
@@ -227,11 +257,16 @@ impl Session {
         outcome: &mut StreamOutcome,
         status: StreamStatus,
     ) -> Result<StreamStatus> {
+        let empty = outcome.counts.rows == 0;
         let failed_commit = match (outcome.snapshot.take(), &status) {
-            (Some(snapshot), StreamStatus::Ok) => {
+            (Some(snapshot), StreamStatus::Ok) if !empty => {
                 let (sink, store) = (self.sink.as_ref(), self.store.as_ref());
                 match delivery::commit_snapshot(sink, store, stream, run_id, &snapshot.files, snapshot.state) {
                     Ok(()) => return Ok(status),
+                    // Not "not applied": the next start swaps the snapshot in (review D9).
+                    Err(e) if e.recorded() => {
+                        return Ok(StreamStatus::Failed { error: format!("committing the full refresh: {e}") });
+                    }
                     Err(e) => Some(e.to_string()),
                 }
             }
@@ -249,6 +284,16 @@ impl Session {
             (Some(e), _) => StreamStatus::Failed { error: format!("committing the full refresh: {e}; {kept}") },
             (None, StreamStatus::Paused { why }) => StreamStatus::Paused { why: format!("{why}; {kept}") },
             (None, StreamStatus::Failed { error }) => StreamStatus::Failed { error: format!("{error}\n({kept})") },
+            // A refresh that loaded nothing would swap an empty stream in for the old one and
+            // reset its watermark: an empty, unmounted or mis-globbed export folder must not.
+            (None, StreamStatus::Ok) if empty => StreamStatus::Failed {
+                error: format!(
+                    "the full refresh loaded no rows (is the source empty, or its folder unmounted or \
+                     mis-globbed?), so {kept}. To empty the stream on purpose, delete its folder in the sink \
+                     and run `headwater state reset --stream {stream}`",
+                    stream = crate::untrusted_text::one_line(stream)
+                ),
+            },
             (None, StreamStatus::Ok) => StreamStatus::Failed { error: kept.to_string() },
         })
     }

@@ -83,6 +83,24 @@ pub struct StreamSummary {
 }
 
 impl StreamSummary {
+    /// A phase that failed before it could report on itself (its state could not
+    /// be read or written): nothing of it is counted as committed.
+    pub fn failed(stream: &str, phase: PhaseKind, error: String) -> Self {
+        StreamSummary {
+            stream: stream.to_string(),
+            phase,
+            status: StreamStatus::Failed { error },
+            rows: 0,
+            deduplicated: 0,
+            bad_rows: 0,
+            files_opened: 0,
+            files: 0,
+            checkpoints: 0,
+            watermark: None,
+            total_rows: 0,
+        }
+    }
+
     /// The error, when the phase failed.
     pub fn error(&self) -> Option<&str> {
         match &self.status {
@@ -129,7 +147,10 @@ impl RunSummary {
     pub fn failures(&self) -> Vec<String> {
         self.streams
             .iter()
-            .filter_map(|s| s.error().map(|e| format!("stream `{}` ({}): {e}", s.stream, s.phase)))
+            .filter_map(|s| {
+                // A failure can quote a connector's column names and a source's values (review D11).
+                s.error().map(|e| format!("stream `{}` ({}): {}", s.stream, s.phase, crate::untrusted_text::lines(e)))
+            })
             .collect()
     }
 
@@ -184,8 +205,13 @@ impl RunSummary {
     }
 }
 
-/// Left-aligned columns for human-readable tables.
+/// Left-aligned columns for human-readable tables. Cells hold names, types and
+/// watermarks a connector or a source chose: each is shown on one line with its
+/// control characters escaped, never sent to the terminal raw (review D11).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|r| r.iter().map(|c| crate::untrusted_text::one_line(c)).collect()).collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -32,8 +32,12 @@ use std::thread::JoinHandle;
 const QUEUE: usize = 2;
 
 /// Rows per row group (Parquet's default): big enough for good compression and
-/// scans; the writer buffers a row group compressed, a few MB, so memory stays bounded.
+/// scans. The writer buffers a row group as it encodes it, so it is bounded in
+/// bytes too: narrow rows reach the row count first, wide rows (50 KB each) the
+/// byte cap, so that a stream's open row group stays within `ROW_GROUP_BYTES`
+/// however wide its rows (review D15).
 const ROW_GROUP_ROWS: usize = 1024 * 1024;
+const ROW_GROUP_BYTES: usize = 64 << 20;
 
 enum Job {
     /// Batches of one schema, written as one.
@@ -243,6 +247,7 @@ impl Files {
         WriterProperties::builder()
             .set_compression(compression)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
             .set_key_value_metadata(Some(
                 kv.into_iter().map(|(k, v)| KeyValue::new(k.to_string(), v.to_string())).collect(),
             ))

@@ -5,8 +5,11 @@
 //! inside the sink so that publishing is a rename on one filesystem, and out of
 //! every reader's sight: Hive-style readers skip `_`-prefixed folders, and a
 //! glob of the whole lake (`lake/**/*.parquet`) does not match the suffix.
-//! A run holds `<sink>/_staging/<pipeline>.lock`, so two runs of one pipeline
-//! never share a sink, whatever their state paths.
+//! A run holds `<sink>/_staging/_locks/<pipeline>.lock`, so two runs of one
+//! pipeline never share a sink, whatever their state paths. The sink's own
+//! folders (`_locks`, and a full refresh's `_next/<stream>` and `_old/<stream>`)
+//! start with `_`, which no pipeline or stream name may: a stream `x.next` or a
+//! pipeline `p.lock` never meets them (review D13).
 
 use super::{Claim, Sink, SinkError, StagedFile};
 use crate::names;
@@ -68,7 +71,7 @@ impl Sink for HiveSink {
     fn replace(&self, stream: &str, snapshot: &str, files: &[(PathBuf, PathBuf)]) -> Result<(), SinkError> {
         names::check(names::Kind::Stream, stream)?;
         let live = self.root.join(stream);
-        let next = self.staging.join(format!("{stream}.{NEXT}"));
+        let next = self.staging.join(NEXT).join(stream);
         if read_marker(&live).as_deref() == Some(snapshot) {
             // Swapped already (a crash came after it): only the old files are left to delete.
             return remove_old(&next);
@@ -103,8 +106,9 @@ impl Sink for HiveSink {
             sync_dir(dir)?;
         }
         crate::fault::point("replace.before-swap");
-        swap(&next, &live)?;
+        swap(&next, &live, &self.staging.join(OLD).join(stream), exchange)?;
         sync_dir(&self.root)?;
+        sync_dir(next.parent().expect("`_next` holds it"))?;
         crate::fault::point("replace.after-swap");
         remove_old(&next)
     }
@@ -130,7 +134,7 @@ impl Sink for HiveSink {
     }
 
     fn claim(&self) -> Result<Claim, SinkError> {
-        let folder = self.root.join("_staging");
+        let folder = self.root.join("_staging").join(LOCKS);
         std::fs::create_dir_all(&folder).map_err(SinkError::io(format!("creating {}", folder.display())))?;
         let path = folder.join(format!("{}.lock", self.pipeline));
         let file = std::fs::OpenOptions::new()
@@ -147,8 +151,12 @@ impl Sink for HiveSink {
     }
 }
 
-/// The suffix of the folder a full refresh gathers its snapshot in, beside staging.
-const NEXT: &str = "next";
+/// The folder of a pipeline's staging where a full refresh gathers a stream's
+/// new snapshot (`_next/<stream>`), and where the fallback swap moves the old
+/// one aside (`_old/<stream>`); and the sink's folder of run locks.
+const NEXT: &str = "_next";
+const OLD: &str = "_old";
+const LOCKS: &str = "_locks";
 /// The file in a stream's folder naming the full refresh that made it (its
 /// `snapshot`): how a replacement interrupted after its swap is known to be done.
 /// `_`-prefixed and not `.parquet`, so no reader takes it for data.
@@ -162,7 +170,12 @@ fn read_marker(dir: &Path) -> Option<String> {
 /// a reader of `live` sees the old folder or the new, never neither. Where the
 /// filesystem cannot exchange, the old folder is moved aside first: a reader may
 /// then find the stream empty for that moment, and recovery completes a crash there.
-fn swap(next: &Path, live: &Path) -> Result<(), SinkError> {
+fn swap(
+    next: &Path,
+    live: &Path,
+    aside: &Path,
+    exchange: impl Fn(&Path, &Path) -> std::io::Result<()>,
+) -> Result<(), SinkError> {
     let failed = |e: std::io::Error| SinkError::Io {
         context: format!("replacing {} with {}", live.display(), next.display()),
         reason: e.to_string(),
@@ -174,10 +187,12 @@ fn swap(next: &Path, live: &Path) -> Result<(), SinkError> {
         Ok(()) => Ok(()),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)) => {
             tracing::warn!("{} cannot exchange folders ({e}): replacing in two renames", live.display());
-            let aside = next.with_extension("old");
-            std::fs::rename(live, &aside).map_err(failed)?;
+            let parent = aside.parent().expect("`_old` holds it");
+            std::fs::create_dir_all(parent).map_err(failed)?;
+            std::fs::rename(live, aside).map_err(failed)?;
+            crate::fault::point("replace.after-aside");
             std::fs::rename(next, live).map_err(failed)?;
-            std::fs::rename(&aside, next).map_err(failed)
+            std::fs::rename(aside, next).map_err(failed)
         }
         Err(e) => Err(failed(e)),
     }
@@ -271,6 +286,60 @@ mod tests {
         // An empty snapshot replaces too.
         sink.replace("orders", "run-3", &[]).unwrap();
         assert!(parquet_names(&lake).is_empty());
+    }
+
+    /// Review D13 and T5: the sink's own folders took names a valid stream or
+    /// pipeline can have (`x.next`, `x.old`, `p.lock`).
+    #[test]
+    fn the_sinks_own_folders_never_meet_a_valid_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        let sink = HiveSink::new(&lake, "p");
+        for neighbour in ["orders.next", "orders.old", "orders.lock", "next", "old", "locks"] {
+            let f = sink.place(neighbour, "a.parquet", chrono::DateTime::UNIX_EPOCH).unwrap();
+            for own in [NEXT, OLD] {
+                assert!(!f.staging.starts_with(lake.join("_staging/p").join(own)), "{neighbour} in {own}");
+            }
+        }
+        // A stream `orders.next` staged beside a refresh of `orders`: each lands in its own folder.
+        let (neighbour, mine) = (
+            sink.place("orders.next", "n.parquet", chrono::DateTime::UNIX_EPOCH).unwrap(),
+            staged_file(&sink, "r.parquet"),
+        );
+        std::fs::create_dir_all(neighbour.staging.parent().unwrap()).unwrap();
+        std::fs::write(&neighbour.staging, "n").unwrap();
+        sink.replace("orders", "run-1", &[mine]).unwrap();
+        assert_eq!(parquet_names(&lake.join("orders")), ["r.parquet"]);
+        assert!(neighbour.staging.exists(), "the other stream's staged file is untouched");
+        // The lock of `p` is not the staging folder of a pipeline `p.lock`.
+        let _claim = sink.claim().unwrap();
+        let other = HiveSink::new(&lake, "p.lock");
+        assert!(!lake.join("_staging/p.lock").exists());
+        let _other = other.claim().unwrap();
+        other.clear_staging().unwrap();
+        assert!(sink.claim().is_err(), "clearing p.lock's staging left p's lock in place");
+    }
+
+    /// Review T7: where the filesystem cannot exchange folders (EINVAL), the swap
+    /// takes the two-rename path; it must end with the new snapshot live and the
+    /// old one where `remove_old` deletes it.
+    #[test]
+    fn the_two_rename_swap_replaces_the_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let (next, live, aside) = (dir.path().join("_next/s"), dir.path().join("s"), dir.path().join("_old/s"));
+        for (folder, file) in [(&next, "new"), (&live, "old")] {
+            std::fs::create_dir_all(folder).unwrap();
+            std::fs::write(folder.join(file), file).unwrap();
+        }
+        let no_exchange = |_: &Path, _: &Path| Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        swap(&next, &live, &aside, no_exchange).unwrap();
+        assert!(live.join("new").exists() && !live.join("old").exists());
+        assert!(next.join("old").exists(), "the old snapshot is where remove_old deletes it");
+        assert!(!aside.exists());
+        // Another error is not taken for a missing exchange.
+        let denied = |_: &Path, _: &Path| Err(std::io::Error::from_raw_os_error(libc::EACCES));
+        assert!(swap(&next, &live, &aside, denied).is_err());
+        assert!(live.join("new").exists(), "a failed swap leaves the live snapshot");
     }
 
     /// Regression: the lock was on the state store's path only, so two copies of a

@@ -290,11 +290,21 @@ mod tests {
     fn discard_and_drop_delete_staged_files() {
         let dir = tempfile::tempdir().unwrap();
         let staged = |root: &Path| std::fs::read_dir(root.join("_staging/p/orders")).map_or(0, |d| d.count());
+        // Review T8: that a file was staged before it was deleted, not only that none is left.
+        let appears = |root: &Path| {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while staged(root) == 0 && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            staged(root)
+        };
         let mut w = writer(dir.path());
         w.write(&ids(0..70_000)).unwrap();
+        assert_eq!(appears(dir.path()), 1, "the encoder staged a file");
         w.discard();
         assert_eq!(staged(dir.path()), 0);
         w.write(&ids(0..70_000)).unwrap();
+        assert_eq!(appears(dir.path()), 1);
         drop(w);
         assert_eq!(staged(dir.path()), 0);
     }

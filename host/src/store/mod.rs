@@ -83,7 +83,7 @@ pub trait StateStore: Send + Sync {
     fn get(&self, stream: &str) -> Result<StreamState, StoreError>;
     /// Every stream with committed state, by name.
     fn streams(&self) -> Result<Vec<(String, StreamState)>, StoreError>;
-    /// Forgets a stream's state (`state reset`, `--full-refresh`).
+    /// Forgets a stream's state (`state reset`; a full refresh replaces the state through an intent instead).
     fn remove(&self, stream: &str) -> Result<(), StoreError>;
     /// Durably records an intent before its files are published.
     fn put_intent(&self, intent: &Intent) -> Result<(), StoreError>;
@@ -106,4 +106,7 @@ pub trait StateStore: Send + Sync {
 pub struct StoreError {
     pub path: PathBuf,
     pub message: String,
+    /// The store is of a format this build does not read: the user's to act on
+    /// (exit code 2), not a fault of the run.
+    pub incompatible: bool,
 }

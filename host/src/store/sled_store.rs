@@ -16,24 +16,54 @@ pub struct SledStore {
 const STREAM: &str = "stream";
 const INTENT: &str = "intent";
 const SECRET: &str = "secret";
+/// The key of the store's format stamp, outside every `<kind>\0<pipeline>\0` range.
+const FORMAT_KEY: &[u8] = b"format";
+/// The layout of keys and values this build writes; bumped on any incompatible change.
+const FORMAT: u32 = 1;
 
 impl SledStore {
     /// Opens (creating) the store of `pipeline` at `path`.
     pub fn open(path: &Path, pipeline: &str) -> Result<SledStore, StoreError> {
         remove_unfinished_snapshots(path);
+        remove_unfinished_config(path);
         let db = sled::Config::new().path(path).open().map_err(|e| {
             let message = if e.to_string().contains("lock") {
                 format!("{e}: another headwater process is using this state store; wait for it to finish")
             } else {
                 e.to_string()
             };
-            StoreError { path: path.to_path_buf(), message }
+            StoreError { path: path.to_path_buf(), message, incompatible: false }
         })?;
-        Ok(SledStore { db, path: path.to_path_buf(), pipeline: pipeline.to_string() })
+        let store = SledStore { db, path: path.to_path_buf(), pipeline: pipeline.to_string() };
+        store.check_format()?;
+        Ok(store)
+    }
+
+    /// Stamps a new store with [`FORMAT`] and refuses one of another format, so that
+    /// a store written by a later headwater (or by something else) is never misread.
+    /// A store without a stamp predates it and is format 1.
+    fn check_format(&self) -> Result<(), StoreError> {
+        let stamped = self.db.get(FORMAT_KEY).map_err(|e| self.err(e))?;
+        match stamped.as_deref() {
+            None => {
+                self.db.insert(FORMAT_KEY, FORMAT.to_string().as_bytes()).map_err(|e| self.err(e))?;
+                self.flush()
+            }
+            Some(v) if v == FORMAT.to_string().as_bytes() => Ok(()),
+            Some(v) => Err(StoreError {
+                path: self.path.clone(),
+                message: format!(
+                    "it is a state store of format {}, and this headwater reads format {FORMAT}: run the headwater \
+                     that wrote it, or point `[state] path` at another folder",
+                    crate::untrusted_text::one_line(&String::from_utf8_lossy(v))
+                ),
+                incompatible: true,
+            }),
+        }
     }
 
     fn err(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError { path: self.path.clone(), message: e.to_string() }
+        StoreError { path: self.path.clone(), message: e.to_string(), incompatible: false }
     }
 
     fn key(&self, kind: &str, stream: &str) -> Vec<u8> {
@@ -46,6 +76,24 @@ impl SledStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+    }
+}
+
+/// sled writes its `conf` file when a store is first opened, in two writes (the
+/// settings, then their checksum), neither renamed into place nor fsynced, and
+/// before it creates `db`: a process killed in between (or a full disk) leaves a
+/// `conf` whose checksum fails, and sled then refuses to open the store ("Read
+/// corrupted data") for good. Without `db` no open ever got past writing `conf`,
+/// and nothing was stored: the leftover is removed, and sled writes it again.
+fn remove_unfinished_config(path: &Path) {
+    let conf = path.join("conf");
+    if conf.exists() && !path.join("db").exists() {
+        match std::fs::remove_file(&conf) {
+            Ok(()) => tracing::info!("state store {}: removed the conf of an unfinished first open", path.display()),
+            Err(e) => {
+                tracing::warn!("state store {}: cannot remove the unfinished {}: {e}", path.display(), conf.display())
+            }
+        }
     }
 }
 
@@ -170,6 +218,18 @@ mod tests {
         drop(SledStore::open(&path, "p").unwrap());
         std::fs::write(path.join("snap.0000000000000131.generating"), b"cut short").unwrap();
         assert_eq!(SledStore::open(&path, "p").unwrap().get("a").unwrap(), state);
+    }
+
+    /// Regression: a kill between sled's two writes of `conf`, at a store's first
+    /// open, left a torn `conf`, and every later open failed with "Read corrupted data".
+    #[test]
+    fn a_torn_conf_of_a_first_open_does_not_break_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        std::fs::create_dir_all(&path).unwrap();
+        std::fs::write(path.join("conf"), b"segment_size: 524288\nuse_").unwrap();
+        let store = SledStore::open(&path, "p").unwrap();
+        assert_eq!(store.get("a").unwrap(), StreamState::default());
     }
 
     #[test]

@@ -21,6 +21,8 @@ mod watermark;
 
 pub use error::{Step, StreamError};
 pub use page::split as split_page;
+#[cfg(feature = "fuzzing")]
+pub use rows::leaf_columns;
 pub use rows::{ipc as ipc_rows, json as json_rows};
 pub use schema::declared_schema;
 pub use seam::SeamState;
@@ -201,12 +203,12 @@ impl StreamOutput {
         let name = &self.spec.name;
         let schema_error = |reason: String| StreamError::Schema { stream: name.clone(), reason };
         let mut staged = 0;
-        let declared_width = self.spec.declared.as_ref().map_or(0, |d| d.fields().len());
+        let declared_width = self.spec.declared.as_ref().map_or(0, |d| rows::leaf_columns(d.fields()));
         let max_cells = self.intake.max_emit_cells;
         let mut stage = |batch: RecordBatch| -> Result<(), StreamError> {
             // Checked before anything is allocated for the batch: its rows times every
             // column the host will build for it (declared, its own, lineage).
-            let width = (declared_width + batch.num_columns() + 2) as u64;
+            let width = declared_width + rows::leaf_columns(batch.schema_ref().fields()) + 2;
             if step == Step::Emit && (batch.num_rows() as u64).saturating_mul(width) > max_cells {
                 return Err(schema_error(format!(
                     "a batch of {} rows × {width} columns is more than [limits] max_emit_cells = {max_cells}: \
@@ -390,7 +392,11 @@ mod tests {
         }
         fn complete_intent(&self, intent: &Intent) -> Result<(), StoreError> {
             if self.fail_complete.swap(false, Ordering::SeqCst) {
-                return Err(StoreError { path: "flaky".into(), message: "no space left on device".into() });
+                return Err(StoreError {
+                    path: "flaky".into(),
+                    message: "no space left on device".into(),
+                    incompatible: false,
+                });
             }
             self.inner.complete_intent(intent)
         }
@@ -561,6 +567,12 @@ mod tests {
         let mut s = stream(&f);
         s.emit(Step::Emit, vec![ids(1..=1)]).unwrap();
         assert!(s.checkpoint("not json".into()).unwrap_err().to_string().contains("not a JSON document"));
-        assert!(s.checkpoint("{}".into()).is_err());
+        // Review T8: the second checkpoint is refused, and nothing at all commits.
+        let refused = s.checkpoint("{}".into()).unwrap_err().to_string();
+        assert!(refused.contains("checkpoint refused"), "{refused}");
+        let outcome = s.finish();
+        assert_eq!((outcome.counts.rows, outcome.counts.checkpoints, outcome.discarded_rows), (0, 0, 1));
+        assert_eq!(f.store.get("orders").unwrap(), StreamState::default());
+        assert_eq!(committed_files(&f.lake), 0);
     }
 }

@@ -20,12 +20,21 @@ pub struct Page<'a> {
 type Result<T> = std::result::Result<T, String>;
 
 /// Splits `json` into the value at `pointer` (empty: the whole page) and the rest.
-pub fn split<'a>(json: &'a [u8], pointer: &str) -> Result<Page<'a>> {
+/// A pointer of more than `max_segments` segments is refused before it is walked:
+/// it could only point deeper than `[limits] max_json_depth` lets a page nest.
+pub fn split<'a>(json: &'a [u8], pointer: &str, max_segments: usize) -> Result<Page<'a>> {
     // A JSON pointer (RFC 6901) is empty or starts with `/`; anything else is refused
     // rather than guessed at (and never sliced by byte: it is the connector's string).
+    let shown = || crate::untrusted_text::one_line(&pointer.chars().take(80).collect::<String>());
     let segments: Vec<String> = match pointer.strip_prefix('/') {
         None if pointer.is_empty() => Vec::new(),
-        None => return Err(format!("`{pointer}` is not a JSON pointer: it must be empty or start with `/`")),
+        None => return Err(format!("`{}` is not a JSON pointer: it must be empty or start with `/`", shown())),
+        Some(rest) if rest.split('/').nth(max_segments).is_some() => {
+            return Err(format!(
+                "the JSON pointer `{}…` has more than {max_segments} segments, deeper than [limits] max_json_depth",
+                shown()
+            ));
+        }
         Some(rest) => rest.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect(),
     };
     let invalid = |e: String| format!("the page is not valid JSON: {e}");
@@ -54,58 +63,82 @@ fn eof() -> String {
 }
 
 /// The byte range of the value at `path`, starting the search at `i`.
+///
+/// One pass down the page, a segment at a time: a loop, not recursion, so that
+/// a pointer of ten thousand segments over a page nested as deep costs time,
+/// not the host call's stack.
 fn find(b: &[u8], i: usize, path: &[String]) -> Result<Option<(usize, usize)>> {
-    let i = ws(b, i);
-    let Some((head, rest)) = path.split_first() else {
-        return Ok(Some((i, skip_value(b, i)?)));
-    };
-    match b.get(i) {
-        Some(b'{') => {
-            let mut i = ws(b, i + 1);
-            if b.get(i) == Some(&b'}') {
-                return Ok(None);
-            }
-            loop {
-                let key_end = skip_string(b, i)?;
-                let key: String = serde_json::from_slice(&b[i..key_end]).map_err(|e| e.to_string())?;
-                i = ws(b, key_end);
-                if b.get(i) != Some(&b':') {
-                    return Err(format!("expected `:` at byte {i}"));
-                }
-                if &key == head {
-                    return find(b, i + 1, rest);
-                }
-                i = ws(b, skip_value(b, ws(b, i + 1))?);
-                match b.get(i) {
-                    Some(b',') => i = ws(b, i + 1),
-                    Some(b'}') => return Ok(None),
-                    _ => return Err(format!("expected `,` or `}}` at byte {i}")),
-                }
-            }
-        }
-        Some(b'[') => {
-            let Ok(index) = head.parse::<usize>() else { return Ok(None) };
-            let mut i = ws(b, i + 1);
-            if b.get(i) == Some(&b']') {
-                return Ok(None);
-            }
-            let mut n = 0;
-            loop {
-                if n == index {
-                    return find(b, i, rest);
-                }
-                i = ws(b, skip_value(b, i)?);
-                match b.get(i) {
-                    Some(b',') => i = ws(b, i + 1),
-                    Some(b']') => return Ok(None),
-                    _ => return Err(format!("expected `,` or `]` at byte {i}")),
-                }
-                n += 1;
-            }
-        }
-        Some(_) => Ok(None),
-        None => Err(eof()),
+    let mut i = ws(b, i);
+    for head in path {
+        i = match b.get(i) {
+            Some(b'{') => match member(b, i, head)? {
+                Some(at) => at,
+                None => return Ok(None),
+            },
+            Some(b'[') => match array_index(head) {
+                Some(index) => match element(b, i, index)? {
+                    Some(at) => at,
+                    None => return Ok(None),
+                },
+                None => return Ok(None),
+            },
+            Some(_) => return Ok(None),
+            None => return Err(eof()),
+        };
     }
+    Ok(Some((i, skip_value(b, i)?)))
+}
+
+/// An array index as RFC 6901 spells one: `0`, or digits without a leading zero
+/// (no sign, no `01`, which `usize::from_str` would take).
+fn array_index(segment: &str) -> Option<usize> {
+    let digits = segment.bytes().all(|c| c.is_ascii_digit());
+    if segment.is_empty() || !digits || (segment.len() > 1 && segment.starts_with('0')) {
+        return None;
+    }
+    segment.parse().ok()
+}
+
+/// Where the value of member `key` starts, in the object opening at `i`.
+fn member(b: &[u8], i: usize, key: &str) -> Result<Option<usize>> {
+    let mut i = ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Ok(None);
+    }
+    loop {
+        let key_end = skip_string(b, i)?;
+        let name: String = serde_json::from_slice(&b[i..key_end]).map_err(|e| e.to_string())?;
+        i = ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return Err(format!("expected `:` at byte {i}"));
+        }
+        if name == key {
+            return Ok(Some(ws(b, i + 1)));
+        }
+        i = ws(b, skip_value(b, ws(b, i + 1))?);
+        match b.get(i) {
+            Some(b',') => i = ws(b, i + 1),
+            Some(b'}') => return Ok(None),
+            _ => return Err(format!("expected `,` or `}}` at byte {i}")),
+        }
+    }
+}
+
+/// Where element `index` starts, in the array opening at `i`.
+fn element(b: &[u8], i: usize, index: usize) -> Result<Option<usize>> {
+    let mut i = ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return Ok(None);
+    }
+    for _ in 0..index {
+        i = ws(b, skip_value(b, i)?);
+        match b.get(i) {
+            Some(b',') => i = ws(b, i + 1),
+            Some(b']') => return Ok(None),
+            _ => return Err(format!("expected `,` or `]` at byte {i}")),
+        }
+    }
+    Ok(Some(i))
 }
 
 /// The end of the string starting at `i` (which must be `"`).
@@ -285,30 +318,73 @@ fn prefix_xor(mut x: u64) -> u64 {
 mod tests {
     use super::*;
 
+    /// `[limits] max_json_depth` by default.
+    const DEPTH: usize = 128;
+
     /// A pointer is the connector's string: a multi-byte first character once
     /// panicked the host (it was sliced at byte 1), and a missing `/` lost a character.
     #[test]
     fn pointers_without_a_leading_slash_are_refused() {
         let page = br#"{"data":[1]}"#;
         for pointer in ["data", "é/x", "\u{0}"] {
-            let err = split(page, pointer).err().unwrap();
+            let err = split(page, pointer, DEPTH).err().unwrap();
             assert!(err.contains("is not a JSON pointer"), "{pointer}: {err}");
         }
-        assert_eq!(split(page, "/data").unwrap().records, Some(&b"[1]"[..]));
+        assert_eq!(split(page, "/data", DEPTH).unwrap().records, Some(&b"[1]"[..]));
+    }
+
+    /// RFC 6901 indexes only: `+1`, `01` and `-0` find nothing rather than element 1 or 0.
+    #[test]
+    fn array_indexes_are_strict() {
+        let page = br#"{"a":[[10],[11]]}"#;
+        assert_eq!(split(page, "/a/1", DEPTH).unwrap().records, Some(&b"[11]"[..]));
+        assert_eq!(split(page, "/a/0", DEPTH).unwrap().records, Some(&b"[10]"[..]));
+        for pointer in ["/a/+1", "/a/01", "/a/-0", "/a/", "/a/1e0", "/a/99999999999999999999999"] {
+            assert!(split(page, pointer, DEPTH).unwrap().records.is_none(), "{pointer}");
+        }
+    }
+
+    /// A pointer as deep as the page (ten thousand levels each) is walked in a
+    /// loop: the host call's stack is not spent one frame per segment.
+    #[test]
+    fn a_pointer_as_deep_as_the_page_does_not_overflow_the_stack() {
+        let depth = 100_000;
+        let page = format!("{}[]{}", "[".repeat(depth), "]".repeat(depth));
+        let pointer = "/0".repeat(depth);
+        // Run on a small stack, the size of a wasm host call's fiber, so recursion would show.
+        let found = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || split(page.as_bytes(), &pointer, depth).map(|p| p.records.map(<[u8]>::to_vec)))
+            .unwrap()
+            .join()
+            .unwrap();
+        // The skeleton is too deep for serde_json (its recursion limit), which says so.
+        assert!(found.is_err_and(|e| e.contains("recursion limit")));
+    }
+
+    /// Review D2: a pointer of more segments than `max_json_depth` is refused
+    /// before a byte of the page is scanned; one of exactly that many is walked.
+    #[test]
+    fn a_pointer_deeper_than_the_depth_limit_is_refused() {
+        let page = format!("{}[]{}", "[".repeat(DEPTH + 1), "]".repeat(DEPTH + 1));
+        let err = split(page.as_bytes(), &"/0".repeat(DEPTH + 1), DEPTH).err().unwrap();
+        assert!(err.contains("more than 128 segments") && err.contains("max_json_depth"), "{err}");
+        let page = format!("{}[]{}", "[".repeat(DEPTH - 1), "]".repeat(DEPTH - 1));
+        assert_eq!(split(page.as_bytes(), &"/0".repeat(DEPTH - 1), DEPTH).unwrap().records, Some(&b"[]"[..]));
     }
 
     #[test]
     fn splits_records_from_the_rest() {
         let json = br#"{"x":"a\"}[","data":{"orders":{"nodes":[{"id":1,"s":"]}"},{"id":2}],"pageInfo":{"hasNextPage":true}}},"meta":{"n":2}}"#;
-        let page = split(json, "/data/orders/nodes").unwrap();
+        let page = split(json, "/data/orders/nodes", DEPTH).unwrap();
         assert_eq!(page.records.unwrap(), br#"[{"id":1,"s":"]}"},{"id":2}]"#);
         assert_eq!(page.skeleton.pointer("/data/orders/pageInfo/hasNextPage"), Some(&Value::Bool(true)));
         assert_eq!(page.skeleton.pointer("/data/orders/nodes"), Some(&Value::Null));
         assert_eq!(page.skeleton["x"], "a\"}[");
-        assert_eq!(split(b" [1,2,3] ", "").unwrap().records.unwrap(), b"[1,2,3]");
-        assert!(split(b"{\"a\":1}", "/data").unwrap().records.is_none());
-        assert_eq!(split(br#"{"a":[{"b":[5]}]}"#, "/a/0/b").unwrap().records.unwrap(), b"[5]");
-        assert!(split(b"{\"a\":", "/a").is_err());
+        assert_eq!(split(b" [1,2,3] ", "", DEPTH).unwrap().records.unwrap(), b"[1,2,3]");
+        assert!(split(b"{\"a\":1}", "/data", DEPTH).unwrap().records.is_none());
+        assert_eq!(split(br#"{"a":[{"b":[5]}]}"#, "/a/0/b", DEPTH).unwrap().records.unwrap(), b"[5]");
+        assert!(split(b"{\"a\":", "/a", DEPTH).is_err());
     }
 
     /// A small deterministic generator (xorshift), so a failure reproduces.

@@ -7,6 +7,7 @@
 //! first appears late is never dropped. Across inputs, the stream's schema
 //! evolves as `schema::evolve` says (new columns, safe widening).
 
+use super::Intake;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
@@ -29,6 +30,11 @@ pub enum RowsError {
     DoesNotFit(String),
     #[error("the JSON nests deeper than [limits] max_json_depth = {0}")]
     TooDeep(usize),
+    #[error(
+        "the JSON rows make batches of {rows} rows × {columns} columns, more than [limits] max_emit_cells = \
+         {max_cells}: are record keys data (ids, dates)? emit fewer rows at a time, or raise the limit"
+    )]
+    TooWide { rows: usize, columns: u64, max_cells: u64 },
 }
 
 /// The batches of an Arrow IPC stream (a schema message and its batches), none
@@ -65,23 +71,34 @@ fn check_batch_sizes(bytes: &[u8], max_cells: u64) -> Result<(), RowsError> {
         // A header cut short or not a message is for arrow's reader to report.
         let Some(meta) = bytes.get(meta_at..meta_at.saturating_add(len)) else { break };
         let Ok(message) = arrow::ipc::root_as_message(meta) else { break };
-        let rows = match message.header_type() {
+        let batch = match message.header_type() {
             arrow::ipc::MessageHeader::Schema => {
-                columns = message.header_as_schema().and_then(|s| s.fields()).map_or(0, |f| f.len() as u64);
+                columns = message.header_as_schema().and_then(|s| s.fields()).map_or(0, |f| ipc_leaf_columns(f.iter()));
                 None
             }
-            arrow::ipc::MessageHeader::RecordBatch => message.header_as_record_batch().map(|b| b.length()),
-            arrow::ipc::MessageHeader::DictionaryBatch => {
-                message.header_as_dictionary_batch().and_then(|d| d.data()).map(|b| b.length())
-            }
+            arrow::ipc::MessageHeader::RecordBatch => message.header_as_record_batch(),
+            arrow::ipc::MessageHeader::DictionaryBatch => message.header_as_dictionary_batch().and_then(|d| d.data()),
             _ => None,
         };
-        if let Some(rows) = rows {
+        if let Some(batch) = batch {
+            let rows = batch.length();
             let cells = u64::try_from(rows).unwrap_or(u64::MAX).saturating_mul(columns.max(1));
             if rows < 0 || cells > max_cells {
                 return Err(RowsError::BadIpc(format!(
                     "a record batch claims {rows} rows × {columns} columns, more than [limits] max_emit_cells = \
                      {max_cells}: emit fewer rows at a time"
+                )));
+            }
+            // Every array's own length, children included: a one-row list column can
+            // claim billions of children (a `Null` child has no buffers to contradict
+            // it), and Parquet's level builder would materialise each (review D15).
+            let values = batch.nodes().map_or(0u64, |nodes| {
+                nodes.iter().fold(0u64, |sum, n| sum.saturating_add(u64::try_from(n.length()).unwrap_or(u64::MAX)))
+            });
+            if values > max_cells {
+                return Err(RowsError::BadIpc(format!(
+                    "a record batch claims {values} values in its columns and their children, more than [limits] \
+                     max_emit_cells = {max_cells}: emit fewer rows at a time"
                 )));
             }
         }
@@ -94,23 +111,73 @@ fn check_batch_sizes(bytes: &[u8], max_cells: u64) -> Result<(), RowsError> {
     Ok(())
 }
 
+/// The columns arrow builds for an IPC schema's fields: every leaf of every nested
+/// field (a struct of a thousand children is a thousand columns), walked with a
+/// stack since the nesting is the connector's.
+fn ipc_leaf_columns<'a>(fields: impl Iterator<Item = arrow::ipc::Field<'a>>) -> u64 {
+    let mut stack: Vec<_> = fields.collect();
+    let mut columns = 0u64;
+    while let Some(field) = stack.pop() {
+        columns += 1;
+        if let Some(children) = field.children() {
+            stack.extend(children.iter());
+        }
+    }
+    columns
+}
+
 /// JSON rows, newline-delimited or one array of objects, as batches (see the
-/// module doc). Nesting deeper than `max_depth` is refused before any decoder
-/// sees it: arrow-json recurses per level and would overflow the host's stack.
-pub fn json(bytes: &[u8], declared: Option<&SchemaRef>, max_depth: usize) -> Result<Vec<RecordBatch>, RowsError> {
+/// module doc), within `intake`'s bounds, each checked before the decoder
+/// allocates: nesting deeper than `max_json_depth` (arrow-json recurses per
+/// level and would overflow the host's stack), and batches of more than
+/// `max_emit_cells` rows × inferred columns (rows that each bring their own keys
+/// make a schema as wide as the input is long, and a batch its square).
+pub fn json(bytes: &[u8], declared: Option<&SchemaRef>, intake: &Intake) -> Result<Vec<RecordBatch>, RowsError> {
+    let max_depth = intake.max_json_depth;
     if nests_deeper_than(bytes, max_depth) {
         return Err(RowsError::TooDeep(max_depth));
     }
+    let infer = || -> Result<Schema, RowsError> {
+        let (schema, rows) = infer(bytes)?;
+        let columns = leaf_columns(schema.fields());
+        let cells = (rows.min(BATCH_ROWS) as u64).saturating_mul(columns);
+        if cells > intake.max_emit_cells {
+            return Err(RowsError::TooWide { rows: rows.min(BATCH_ROWS), columns, max_cells: intake.max_emit_cells });
+        }
+        Ok(schema)
+    };
     let Some(declared) = declared else {
-        return decode(bytes, Arc::new(infer(bytes)?), false);
+        return decode(bytes, Arc::new(infer()?), false);
     };
     // The fast path: strict decoding costs nothing more when no field is new.
     match decode(bytes, declared.clone(), true) {
         Err(RowsError::DoesNotFit(message)) if names_an_unknown_field(&message) => {
-            decode(bytes, Arc::new(super::schema::with_undeclared(declared, &infer(bytes)?)), false)
+            decode(bytes, Arc::new(super::schema::with_undeclared(declared, &infer()?)), false)
         }
         other => other,
     }
+}
+
+/// The columns Arrow builds for `fields`: every leaf of every struct, list and
+/// map counts, since each gets its own buffers. A connector's nesting is
+/// bounded (`max_json_depth`, arrow-ipc's flatbuffer depth), so recursion is too.
+pub fn leaf_columns(fields: &arrow::datatypes::Fields) -> u64 {
+    use arrow::datatypes::DataType;
+    fn leaves(t: &DataType) -> u64 {
+        match t {
+            DataType::Struct(children) => leaf_columns(children).max(1),
+            DataType::List(f)
+            | DataType::LargeList(f)
+            | DataType::ListView(f)
+            | DataType::LargeListView(f)
+            | DataType::FixedSizeList(f, _)
+            | DataType::Map(f, _) => 1 + leaves(f.data_type()),
+            DataType::Dictionary(_, values) => 1 + leaves(values),
+            DataType::RunEndEncoded(ends, values) => leaves(ends.data_type()) + leaves(values.data_type()),
+            _ => 1,
+        }
+    }
+    fields.iter().map(|f| leaves(f.data_type())).sum()
 }
 
 fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBatch>, RowsError> {
@@ -123,16 +190,16 @@ fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBat
         .map_err(|e| RowsError::DoesNotFit(arrow_message(e)))
 }
 
-/// The types of every field of the rows, inferred over all of them.
-fn infer(bytes: &[u8]) -> Result<Schema, RowsError> {
+/// The types of every field of the rows, inferred over all of them, and how many rows there are.
+fn infer(bytes: &[u8]) -> Result<(Schema, usize), RowsError> {
     let malformed = |e: &dyn std::fmt::Display| RowsError::Malformed(e.to_string());
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         let rows: Vec<serde_json::Value> = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
-        arrow::json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok)).map_err(|e| malformed(&e))
-    } else {
-        arrow::json::reader::infer_json_schema(Cursor::new(bytes), None)
-            .map(|(schema, _)| schema)
+        arrow::json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok))
+            .map(|schema| (schema, rows.len()))
             .map_err(|e| malformed(&e))
+    } else {
+        arrow::json::reader::infer_json_schema(Cursor::new(bytes), None).map_err(|e| malformed(&e))
     }
 }
 
@@ -194,6 +261,24 @@ mod tests {
         Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]))
     }
 
+    fn depth(max_json_depth: usize) -> Intake {
+        Intake { max_json_depth, max_emit_cells: 1 << 26, max_record_bytes: 1 << 20 }
+    }
+
+    /// Regression: a thousand rows that each bring their own key are a 1000 × 1000
+    /// batch; the inferred width times the rows is checked before decoding.
+    #[test]
+    fn rows_whose_keys_are_data_are_refused_before_decoding() {
+        let rows: String = (0..1000).map(|i| format!("{{\"k{i}\":{i}}}\n")).collect();
+        let small = Intake { max_emit_cells: 100_000, ..depth(64) };
+        let err = json(rows.as_bytes(), None, &small).unwrap_err().to_string();
+        assert!(err.contains("1000 rows × 1000 columns") && err.contains("max_emit_cells = 100000"), "{err}");
+        // Nested keys count too: a struct's children are columns.
+        let nested: String = (0..1000).map(|i| format!("{{\"s\":{{\"k{i}\":{i}}}}}\n")).collect();
+        assert!(json(nested.as_bytes(), None, &small).is_err());
+        assert!(json(nested.as_bytes(), None, &depth(64)).is_ok());
+    }
+
     fn ipc_of(batch: &RecordBatch) -> Vec<u8> {
         let mut out = Vec::new();
         let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut out, batch.schema_ref()).unwrap();
@@ -243,7 +328,7 @@ mod tests {
         }
         ndjson.push_str("{\"id\":5000,\"late\":\"x\"}\n");
         for declared in [None, Some(declared())] {
-            let batches = json(ndjson.as_bytes(), declared.as_ref(), 64).unwrap();
+            let batches = json(ndjson.as_bytes(), declared.as_ref(), &depth(64)).unwrap();
             let late = batches[0].schema().field_with_name("late").cloned().unwrap();
             assert!(late.is_nullable());
             assert_eq!(late.data_type(), &DataType::Utf8);
@@ -251,13 +336,13 @@ mod tests {
             assert_eq!(rows, 5001);
         }
         let array = br#"[{"id":1},{"id":2,"late":true}]"#;
-        let batches = json(array, Some(&declared()), 64).unwrap();
+        let batches = json(array, Some(&declared()), &depth(64)).unwrap();
         assert_eq!(batches[0].schema().field_with_name("late").unwrap().data_type(), &DataType::Boolean);
     }
 
     #[test]
     fn a_declared_type_that_does_not_fit_is_named() {
-        let err = json(br#"{"id":"one"}"#, Some(&declared()), 64).unwrap_err().to_string();
+        let err = json(br#"{"id":"one"}"#, Some(&declared()), &depth(64)).unwrap_err().to_string();
         assert!(err.contains("does not fit") && err.contains("one"), "{err}");
     }
 
@@ -267,7 +352,7 @@ mod tests {
     fn nesting_beyond_the_limit_is_refused_before_decoding() {
         let deep = |depth: usize| format!("{{\"id\":1,\"a\":{}{}}}\n", "[".repeat(depth), "]".repeat(depth));
         for declared in [None, Some(declared())] {
-            let err = json(deep(50_000).as_bytes(), declared.as_ref(), 128).unwrap_err();
+            let err = json(deep(50_000).as_bytes(), declared.as_ref(), &depth(128)).unwrap_err();
             assert!(matches!(err, RowsError::TooDeep(128)), "{err}");
         }
         // Brackets inside strings (escaped quotes too) are text, not nesting.

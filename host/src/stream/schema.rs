@@ -173,23 +173,59 @@ pub fn with_undeclared(declared: &Schema, inferred: &Schema) -> Schema {
 }
 
 /// Whether values of type `from` convert to `to` without loss (a safe widening).
+/// Signed and unsigned integers are ranked apart: an unsigned type widens to a
+/// signed one only if that is wider (`UInt32` → `Int64`), and a signed type
+/// never widens to an unsigned one (a negative value has no place there).
 fn widens(from: &DataType, to: &DataType) -> bool {
     use DataType::*;
-    let rank = |t: &DataType| match t {
-        Int8 => Some(1),
-        Int16 | UInt8 => Some(2),
-        Int32 | UInt16 => Some(3),
-        Int64 | UInt32 => Some(4),
-        _ => None,
-    };
     match (from, to) {
         (Null, _) => true,
         (a, b) if a == b => true,
         (Float32, Float64) | (Utf8, LargeUtf8) | (Date32, Date64) => true,
         // Integers to floating point, as readers that union files do (exact up to 2^53).
         (Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32, Float64) => true,
-        (a, b) => matches!((rank(a), rank(b)), (Some(x), Some(y)) if x < y && !matches!(b, UInt32)),
+        (a, b) => match (integer(a), integer(b)) {
+            (Some((a_signed, a_bits)), Some((b_signed, b_bits))) => {
+                if a_signed == b_signed {
+                    a_bits < b_bits
+                } else {
+                    !a_signed && a_bits < b_bits
+                }
+            }
+            _ => false,
+        },
     }
+}
+
+/// An integer type as (signed, bits).
+fn integer(t: &DataType) -> Option<(bool, u8)> {
+    use DataType::*;
+    Some(match t {
+        Int8 => (true, 8),
+        Int16 => (true, 16),
+        Int32 => (true, 32),
+        Int64 => (true, 64),
+        UInt8 => (false, 8),
+        UInt16 => (false, 16),
+        UInt32 => (false, 32),
+        UInt64 => (false, 64),
+        _ => return None,
+    })
+}
+
+/// The narrowest type both integer types widen to when neither widens to the
+/// other (`UInt8` and `Int8` meet in `Int16`); none past 64 bits.
+fn common_integer(a: &DataType, b: &DataType) -> Option<DataType> {
+    integer(a)?;
+    integer(b)?;
+    [DataType::Int16, DataType::Int32, DataType::Int64].into_iter().find(|t| widens(a, t) && widens(b, t))
+}
+
+/// Casts a column to a type it widens to, failing on any value that does not fit
+/// rather than turning it into a null (arrow's default, `safe: true`, would).
+fn cast_exact(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
+    let options = CastOptions { safe: false, ..Default::default() };
+    cast_with_options(column, to, &options).map_err(|e| e.to_string())
 }
 
 /// Fits a batch into the stream's schema so far, which it may extend.
@@ -215,8 +251,13 @@ pub fn evolve(stream: Option<&Schema>, batch: RecordBatch) -> Result<(RecordBatc
                 *known = known.clone().with_data_type(f.data_type().clone()).with_nullable(true);
             }
             Some(known) if widens(f.data_type(), known.data_type()) => {
-                columns[i] = arrow::compute::cast(&columns[i], known.data_type()).map_err(|e| e.to_string())?;
+                columns[i] = cast_exact(&columns[i], known.data_type())?;
                 batch_fields[i] = f.as_ref().clone().with_data_type(known.data_type().clone());
+            }
+            Some(known) if let Some(common) = common_integer(known.data_type(), f.data_type()) => {
+                columns[i] = cast_exact(&columns[i], &common)?;
+                batch_fields[i] = f.as_ref().clone().with_data_type(common.clone());
+                *known = known.clone().with_data_type(common).with_nullable(true);
             }
             Some(known) => {
                 return Err(format!(
@@ -237,6 +278,43 @@ pub fn evolve(stream: Option<&Schema>, batch: RecordBatch) -> Result<(RecordBatc
 mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
+
+    /// Review D6: `Int8` ranked below `UInt8`, so a signed batch was cast into an
+    /// unsigned stream and its negatives became nulls; `UInt32` → `Int64` was refused.
+    #[test]
+    fn signed_and_unsigned_integers_meet_without_losing_a_value() {
+        use arrow::array::{Int8Array, UInt8Array, UInt32Array, UInt64Array};
+        let stream = |t: DataType| Schema::new(vec![Field::new("n", t, true)]);
+        let batch = |a: ArrayRef| RecordBatch::try_from_iter([("n", a)]).unwrap();
+        let (cast, after) =
+            evolve(Some(&stream(DataType::UInt8)), batch(Arc::new(Int8Array::from(vec![-1, 5])))).unwrap();
+        assert_eq!(after.field(0).data_type(), &DataType::Int16, "UInt8 and Int8 meet in Int16");
+        let values = cast.column(0).as_any().downcast_ref::<arrow::array::Int16Array>().unwrap();
+        assert_eq!(values.iter().collect::<Vec<_>>(), vec![Some(-1), Some(5)], "no negative became a null");
+
+        let (_, after) = evolve(Some(&stream(DataType::UInt32)), batch(Arc::new(Int64Array::from(vec![-7])))).unwrap();
+        assert_eq!(after.field(0).data_type(), &DataType::Int64, "UInt32 widens to Int64");
+        let (cast, after) =
+            evolve(Some(&stream(DataType::Int64)), batch(Arc::new(UInt32Array::from(vec![u32::MAX])))).unwrap();
+        assert_eq!(after.field(0).data_type(), &DataType::Int64);
+        assert_eq!(cast.column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0), i64::from(u32::MAX));
+
+        for (known, batch_of) in [
+            (DataType::UInt64, Arc::new(Int8Array::from(vec![-1])) as ArrayRef),
+            (DataType::Int64, Arc::new(UInt64Array::from(vec![u64::MAX])) as ArrayRef),
+            (DataType::UInt64, Arc::new(arrow::array::Int32Array::from(vec![1])) as ArrayRef),
+        ] {
+            let shown = format!("{known} ← {}", batch_of.data_type());
+            let e = evolve(Some(&stream(known)), batch(batch_of)).unwrap_err();
+            assert!(e.contains("changed type"), "{shown}: {e}");
+        }
+        let (_, after) = evolve(Some(&stream(DataType::UInt16)), batch(Arc::new(Int8Array::from(vec![-1])))).unwrap();
+        assert_eq!(after.field(0).data_type(), &DataType::Int32, "UInt16 and Int8 meet in Int32");
+        // A signed stream takes an unsigned batch that fits, and keeps its type.
+        let (cast, after) =
+            evolve(Some(&stream(DataType::Int16)), batch(Arc::new(UInt8Array::from(vec![255])))).unwrap();
+        assert_eq!((after.field(0).data_type(), cast.column(0).data_type()), (&DataType::Int16, &DataType::Int16));
+    }
 
     #[test]
     fn evolve_adds_widens_and_refuses_conflicts() {

@@ -11,7 +11,7 @@
 
 use super::watermark::Watermark;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
-use arrow::compute::{SortOptions, cast, filter_record_batch, sort_to_indices};
+use arrow::compute::{SortOptions, cast, filter, filter_record_batch, sort_to_indices};
 use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -25,7 +25,8 @@ pub struct SeamState {
 }
 
 /// More keys than this at one cursor value are not remembered: such a seam
-/// (thousands of rows with one timestamp) is not deduplicated, and says so.
+/// (a hundred thousand rows with one timestamp) is deduplicated only for the
+/// keys it holds, and a warning says so.
 const MAX_SEAM_KEYS: usize = 100_000;
 
 pub struct CursorTracker {
@@ -38,6 +39,8 @@ pub struct CursorTracker {
     pending_keys: HashSet<String>,
     /// Rows dropped as already landed, since the call started.
     pub deduplicated: u64,
+    /// Whether the seam's key limit was reported in this call.
+    warned_full: bool,
 }
 
 impl CursorTracker {
@@ -50,10 +53,15 @@ impl CursorTracker {
             pending_text: None,
             pending_keys: HashSet::new(),
             deduplicated: 0,
+            warned_full: false,
         }
     }
 
     /// Drops the rows already landed at the seam and notes the batch's cursor.
+    ///
+    /// Keys are built only for the rows that can need one: those at the committed
+    /// seam's cursor, and those at the batch's highest cursor. A first run, or a
+    /// batch of rows that are all newer, builds none beyond its top.
     pub fn apply(&mut self, batch: RecordBatch) -> Result<RecordBatch, String> {
         let column = batch
             .column_by_name(&self.cursor)
@@ -64,68 +72,90 @@ impl CursorTracker {
             return Ok(batch);
         }
         let texts = as_text(column)?;
-        let keys = self.keys(&batch)?;
-        let batch = match &self.committed {
-            Some((cursor, seen)) => {
-                let keep: BooleanArray = (0..batch.num_rows())
-                    .map(|i| Some(!(texts.is_valid(i) && texts.value(i) == cursor && seen.contains(&keys[i]))))
-                    .collect();
-                let dropped = keep.false_count();
-                if dropped > 0 {
-                    self.deduplicated += dropped as u64;
-                    let kept = filter_record_batch(&batch, &keep).map_err(|e| e.to_string())?;
-                    return self.note(kept);
+        let (batch, texts) = match &self.committed {
+            Some((cursor, seen)) if !seen.is_empty() => {
+                let at_seam: Vec<usize> =
+                    (0..batch.num_rows()).filter(|&i| texts.is_valid(i) && texts.value(i) == cursor).collect();
+                let keys = self.keys(&batch, &at_seam)?;
+                let mut keep = vec![true; batch.num_rows()];
+                for (&i, key) in at_seam.iter().zip(&keys) {
+                    keep[i] = !seen.contains(key);
                 }
-                batch
+                let keep = BooleanArray::from(keep);
+                match keep.false_count() {
+                    0 => (batch, texts),
+                    dropped => {
+                        self.deduplicated += dropped as u64;
+                        let kept = filter_record_batch(&batch, &keep).map_err(|e| e.to_string())?;
+                        let texts = filter(&texts, &keep).map_err(|e| e.to_string())?;
+                        (kept, texts.as_string::<i32>().clone())
+                    }
+                }
             }
-            None => batch,
+            _ => (batch, texts),
         };
-        self.note_with(batch, &texts, &keys)
-    }
-
-    fn note(&mut self, batch: RecordBatch) -> Result<RecordBatch, String> {
-        let column = batch.column_by_name(&self.cursor).expect("checked above").clone();
-        let texts = as_text(&column)?;
-        let keys = self.keys(&batch)?;
-        self.note_with(batch, &texts, &keys)
+        self.note(&batch, &texts)?;
+        Ok(batch)
     }
 
     /// Tracks the highest cursor and the keys of the rows that have it.
-    fn note_with(
-        &mut self,
-        batch: RecordBatch,
-        texts: &arrow::array::StringArray,
-        keys: &[String],
-    ) -> Result<RecordBatch, String> {
+    fn note(&mut self, batch: &RecordBatch, texts: &arrow::array::StringArray) -> Result<(), String> {
         if batch.num_rows() == 0 {
-            return Ok(batch);
+            return Ok(());
         }
-        let column = batch.column_by_name(&self.cursor).expect("checked above");
+        let column = batch.column_by_name(&self.cursor).expect("checked by apply");
         let Some(max) = Watermark::of_column(column).map_err(|e| format!("cursor column `{}`: {e}", self.cursor))?
         else {
-            return Ok(batch);
+            return Ok(());
         };
-        let top = sort_to_indices(column, Some(SortOptions { descending: true, nulls_first: false }), Some(1))
-            .map_err(|e| e.to_string())?;
-        let max_text = texts.value(top.value(0) as usize).to_string();
         let order = self.pending_max.as_ref().map_or(Ordering::Greater, |p| max.compare(p));
+        if order == Ordering::Less {
+            return Ok(());
+        }
+        // The top row's cursor as the column's text form (a text cursor is its own text).
+        let max_text = match &max {
+            Watermark::Text(t) => t.clone(),
+            _ => {
+                let top = sort_to_indices(column, Some(SortOptions { descending: true, nulls_first: false }), Some(1))
+                    .map_err(|e| e.to_string())?;
+                texts.value(top.value(0) as usize).to_string()
+            }
+        };
         if order == Ordering::Greater {
             self.pending_max = Some(max);
             self.pending_text = Some(max_text.clone());
             self.pending_keys.clear();
         }
-        if order != Ordering::Less {
-            for (i, key) in keys.iter().enumerate() {
-                if texts.is_valid(i) && texts.value(i) == max_text && self.pending_keys.len() < MAX_SEAM_KEYS {
-                    self.pending_keys.insert(key.clone());
-                }
+        let at_top: Vec<usize> =
+            (0..batch.num_rows()).filter(|&i| texts.is_valid(i) && texts.value(i) == max_text).collect();
+        for key in self.keys(batch, &at_top)? {
+            if self.pending_keys.len() >= MAX_SEAM_KEYS {
+                self.seam_full(&max_text);
+                break;
             }
+            self.pending_keys.insert(key);
         }
-        Ok(batch)
+        Ok(())
     }
 
-    /// The key of each row: its primary-key columns as text.
-    fn keys(&self, batch: &RecordBatch) -> Result<Vec<String>, String> {
+    /// Says, once per call, that the seam holds no more keys (review D8: it stopped silently).
+    fn seam_full(&mut self, cursor: &str) {
+        if !self.warned_full {
+            self.warned_full = true;
+            tracing::warn!(
+                "cursor `{}`: more than {MAX_SEAM_KEYS} rows share the cursor value {}; the seam remembers \
+                 {MAX_SEAM_KEYS} of their keys, and the others may land again if the next sync re-reads that value",
+                crate::untrusted_text::one_line(&self.cursor),
+                crate::untrusted_text::one_line(cursor)
+            );
+        }
+    }
+
+    /// The key of each of `rows`: its primary-key columns as text.
+    fn keys(&self, batch: &RecordBatch, rows: &[usize]) -> Result<Vec<String>, String> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
         let columns = self
             .primary_key
             .iter()
@@ -136,18 +166,23 @@ impl CursorTracker {
                     .and_then(as_text)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((0..batch.num_rows())
-            .map(|i| {
-                columns
-                    .iter()
-                    .map(|c| if c.is_valid(i) { c.value(i) } else { "\u{0}" })
-                    .collect::<Vec<_>>()
-                    .join("\u{1f}")
+        Ok(rows
+            .iter()
+            .map(|&i| {
+                let mut key = String::new();
+                for (n, c) in columns.iter().enumerate() {
+                    if n > 0 {
+                        key.push('\u{1f}');
+                    }
+                    key.push_str(if c.is_valid(i) { c.value(i) } else { "\u{0}" });
+                }
+                key
             })
             .collect())
     }
 
-    /// At a checkpoint: the new watermark and seam, given the committed ones.
+    /// At a checkpoint: the new watermark and seam, given the committed ones. The
+    /// union of seams at one cursor is bounded by `MAX_SEAM_KEYS` too.
     pub fn commit(
         &mut self,
         watermark: Option<Watermark>,
@@ -155,7 +190,8 @@ impl CursorTracker {
     ) -> (Option<Watermark>, Option<SeamState>) {
         let pending = self.pending_max.take();
         let text = self.pending_text.take();
-        let keys: Vec<String> = self.pending_keys.drain().collect();
+        let mut keys: Vec<String> = self.pending_keys.drain().collect();
+        keys.sort();
         let order = match (&pending, &watermark) {
             (None, _) => return (watermark, seam),
             (Some(_), None) => Ordering::Greater,
@@ -167,7 +203,13 @@ impl CursorTracker {
             Ordering::Equal => {
                 let mut seam = seam.unwrap_or_else(|| SeamState { cursor: text.unwrap_or_default(), keys: Vec::new() });
                 let mut all: HashSet<String> = seam.keys.drain(..).collect();
-                all.extend(keys);
+                for key in keys {
+                    if all.len() >= MAX_SEAM_KEYS {
+                        self.seam_full(&seam.cursor);
+                        break;
+                    }
+                    all.insert(key);
+                }
                 seam.keys = all.into_iter().collect();
                 seam.keys.sort();
                 (watermark, Some(seam))
@@ -218,5 +260,37 @@ mod tests {
         let (w, seam) = t.commit(w, Some(seam));
         assert_eq!(w, Some(Watermark::Text("c".into())));
         assert_eq!(seam.unwrap().keys, ["3"]);
+    }
+
+    /// Review D8: the seam stopped recording keys at its cap without a word, and
+    /// the union of seams at one cursor grew without a cap.
+    #[test]
+    fn the_seam_is_bounded_in_every_path() {
+        let ids: Vec<i64> = (0..MAX_SEAM_KEYS as i64 + 10).collect();
+        let cursors = vec!["x"; ids.len()];
+        let mut t = CursorTracker::new("c".into(), vec!["id".into()], None);
+        t.apply(batch(&ids, &cursors)).unwrap();
+        assert!(t.warned_full, "the cap is reported");
+        let (w, seam) = t.commit(None, None);
+        assert_eq!(seam.as_ref().unwrap().keys.len(), MAX_SEAM_KEYS);
+        // More rows at the same cursor in the next call: the union stays at the cap.
+        let more: Vec<i64> = (1_000_000..1_000_100).collect();
+        let mut t = CursorTracker::new("c".into(), vec!["id".into()], seam.as_ref());
+        t.apply(batch(&more, &vec!["x"; more.len()])).unwrap();
+        let (_, seam) = t.commit(w, seam);
+        assert_eq!(seam.unwrap().keys.len(), MAX_SEAM_KEYS);
+        assert!(t.warned_full);
+    }
+
+    /// A text cursor's top is found as times order (review D7), and its seam keys
+    /// are those of the rows with exactly that text.
+    #[test]
+    fn the_top_of_a_text_cursor_is_the_latest_time() {
+        let mut t = CursorTracker::new("c".into(), vec!["id".into()], None);
+        t.apply(batch(&[1, 2, 3], &["2025-01-01T10:00:00+02:00", "2025-01-01T09:30:00Z", "2025-01-01T09:30:00Z"]))
+            .unwrap();
+        let (w, seam) = t.commit(None, None);
+        assert_eq!(w.unwrap().as_text(), "2025-01-01T09:30:00Z");
+        assert_eq!(seam.unwrap().keys, ["2", "3"]);
     }
 }

@@ -43,10 +43,7 @@ impl Watermark {
             (Int(a), Float(b)) => (*a as f64).total_cmp(b),
             (Float(a), Int(b)) => a.total_cmp(&(*b as f64)),
             (Float(a), Float(b)) => a.total_cmp(b),
-            (Text(a), Text(b)) => match (as_time(self), as_time(other)) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                _ => a.cmp(b),
-            },
+            (Text(a), Text(b)) => text_cmp(a, b),
             _ => match (as_time(self), as_time(other)) {
                 (Some(x), Some(y)) => x.cmp(&y),
                 _ => self.as_text().cmp(&other.as_text()),
@@ -95,13 +92,46 @@ impl Watermark {
                     .and_then(|v| timestamp(v, &TimeUnit::Second))
                     .map(Watermark::Timestamp)
             }
-            DataType::Utf8 => aggregate::max_string(column.as_string::<i32>()).map(|s| Watermark::Text(s.to_string())),
-            DataType::LargeUtf8 => {
-                aggregate::max_string(column.as_string::<i64>()).map(|s| Watermark::Text(s.to_string()))
-            }
+            // The maximum as `compare` orders text (times as times, numbers as numbers), not
+            // by bytes: `"9"` is not above `"10"`, nor `…T10:00:00+02:00` above `…T09:00:00Z`.
+            DataType::Utf8 => max_text(column.as_string::<i32>().iter().flatten()),
+            DataType::LargeUtf8 => max_text(column.as_string::<i64>().iter().flatten()),
             other => return Err(format!("a cursor column of type {other} is not supported")),
         })
     }
+}
+
+fn max_text<'a>(values: impl Iterator<Item = &'a str>) -> Option<Watermark> {
+    values
+        .reduce(|best, v| if text_cmp(v, best) == Ordering::Greater { v } else { best })
+        .map(|s| Watermark::Text(s.into()))
+}
+
+/// Orders two text cursors: as instants when both are RFC 3339 times, as numbers
+/// when both are integers (or both decimals), else by their bytes.
+pub fn text_cmp(a: &str, b: &str) -> Ordering {
+    // The common case, one format throughout (`2025-01-02T14:19:00Z`): bytes order
+    // such times as their instants, with no parsing.
+    let utc_form = |s: &str| s.len() >= 20 && s.ends_with('Z') && s.as_bytes().get(10) == Some(&b'T');
+    if a.len() == b.len() && utc_form(a) && utc_form(b) {
+        return a.cmp(b);
+    }
+    let time = |s: &str| DateTime::parse_from_rfc3339(s).ok();
+    if let (Some(x), Some(y)) = (time(a), time(b)) {
+        return x.cmp(&y);
+    }
+    if let (Ok(x), Ok(y)) = (a.parse::<i128>(), b.parse::<i128>()) {
+        return x.cmp(&y);
+    }
+    let decimal = |s: &str| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && s.bytes().all(|c| c.is_ascii_digit() || b"+-.eE".contains(&c)))
+    };
+    if let (Some(x), Some(y)) = (decimal(a), decimal(b)) {
+        return x.total_cmp(&y);
+    }
+    a.cmp(b)
 }
 
 fn timestamp(v: i64, unit: &TimeUnit) -> Option<DateTime<Utc>> {
@@ -127,6 +157,23 @@ mod tests {
         assert_eq!(Watermark::of_column(&text).unwrap().unwrap().as_text(), "2025-01-10T00:00:00Z");
         let ts: ArrayRef = Arc::new(TimestampMillisecondArray::from(vec![0, 1_700_000_000_000]).with_timezone("UTC"));
         assert_eq!(Watermark::of_column(&ts).unwrap().unwrap().as_text(), "2023-11-14T22:13:20Z");
+    }
+
+    /// Review D7: the maximum of a text cursor was taken by bytes and compared as
+    /// times, so with mixed offsets, or numbers as text, the watermark came out low.
+    #[test]
+    fn a_text_cursor_has_the_maximum_its_comparison_orders() {
+        let max = |values: &[&str]| {
+            let column: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+            Watermark::of_column(&column).unwrap().unwrap().as_text()
+        };
+        assert_eq!(max(&["2025-01-01T09:30:00Z", "2025-01-01T10:00:00+02:00"]), "2025-01-01T09:30:00Z");
+        assert_eq!(max(&["9", "10", "2"]), "10");
+        assert_eq!(max(&["1.5", "10.25", "9.75"]), "10.25");
+        assert_eq!(max(&["2025-01-01T00:00:00.5Z", "2025-01-01T00:00:00Z"]), "2025-01-01T00:00:00.5Z");
+        assert_eq!(max(&["b", "a", "ab"]), "b");
+        let (a, b) = (Watermark::Text("9".into()), Watermark::Text("10".into()));
+        assert_eq!(b.compare(&a), Ordering::Greater);
     }
 
     #[test]

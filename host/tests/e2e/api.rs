@@ -15,7 +15,7 @@ const COLUMNS: &str = r#"schema = [
 ]"#;
 
 /// A pipeline with one `orders` stream configured by `stream` (TOML lines), plus `extra` sections.
-fn pipeline(env: &Env, api: &MockApi, stream: &str, extra: &str) {
+pub(crate) fn pipeline(env: &Env, api: &MockApi, stream: &str, extra: &str) {
     env.write(
         "api.toml",
         format!(
@@ -46,7 +46,7 @@ fn env() -> Env {
 }
 
 /// The `orders` stream paged by cursor, with the declared columns.
-fn cursor_stream() -> String {
+pub(crate) fn cursor_stream() -> String {
     format!(
         "path = \"/orders\"\nrecords = \"/data\"\npaginator = {{ type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }}\n{COLUMNS}"
     )
@@ -246,7 +246,7 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-fn oauth_pipeline(env: &Env, api: &MockApi, refresh: bool) {
+pub(crate) fn oauth_pipeline(env: &Env, api: &MockApi, refresh: bool) {
     let stream = format!("auth = \"api\"\n{}", cursor_stream());
     let refresh = if refresh { "refresh_token = \"${env:REFRESH}\"\n" } else { "" };
     let auth = format!(
@@ -290,14 +290,54 @@ fn oauth_api(env: &mut Env) -> MockApi {
 fn oauth2_refreshes_a_token_before_it_expires() {
     let mut env = env();
     let api = oauth_api(&mut env);
-    // Tokens that expire within the refresh margin: each request refreshes first.
-    api.with(|s| s.expires_in = 30);
+    // Tokens that are already expiring: each request refreshes first.
+    api.with(|s| s.expires_in = 0);
     env.headwater(&["run", "api.toml"]).ok();
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
     let grants = api.with(|s| s.token_requests.clone());
-    assert!(grants.len() >= 3, "a short-lived token is refreshed before it expires: {grants:?}");
+    assert!(grants.len() >= 3, "a token at its expiry is refreshed before use: {grants:?}");
     assert!(grants.iter().all(|g| g == "refresh_token"), "{grants:?}");
     assert_eq!(api.with(|s| s.unauthorized), 0, "no request went out with an expired token");
+}
+
+/// A token that lives 30 s is used for most of its life: the margin before
+/// expiry is a quarter of the lifetime when that is less than a minute, not a
+/// token request per API call.
+#[test]
+fn oauth2_a_short_lived_token_serves_many_requests() {
+    let mut env = env();
+    let api = oauth_api(&mut env);
+    api.with(|s| s.expires_in = 30);
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
+    assert_eq!(api.with(|s| s.token_requests.len()), 1, "one token for three pages within its life");
+}
+
+/// Review D23: the refresh after a 401 spent a retry, so with `max_retries = 0`
+/// the run ended in "gave up after 1 attempts; last: " and the 401 was lost.
+#[test]
+fn oauth2_the_refresh_after_a_401_is_not_a_retry() {
+    let mut env = env();
+    env.var("CLIENT_SECRET", "shh");
+    env.var("REFRESH", "refresh-0");
+    let api = MockApi::start(orders(1..=30), 10);
+    api.with(|s| {
+        s.auth = Auth::OAuth;
+        s.refresh_token = "refresh-0".into();
+        s.expires_in = 3600;
+        s.revoke_tokens_after = Some(1);
+    });
+    let stream = format!("auth = \"api\"\n{}", cursor_stream());
+    let auth = format!(
+        "[auth.api]\nkind = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"app\"\nclient_secret = \"${{env:CLIENT_SECRET}}\"\nrefresh_token = \"${{env:REFRESH}}\"\nhosts = [\"{}\"]\n[limits]\nmax_retries = 0",
+        api.url(),
+        api.host()
+    );
+    pipeline(&env, &api, &stream, &auth);
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 30, "{run}");
+    assert_eq!(api.with(|s| s.unauthorized), 1);
+    assert_eq!(api.with(|s| s.token_requests.len()), 2, "one token to start, one refresh after the 401");
 }
 
 /// The server revokes its access tokens after the first page, long before they

@@ -71,3 +71,82 @@ fn an_unknown_stream_is_a_usage_error() {
     env.headwater(&["run", "p.toml", "--stream", "nope"]).fails(2, &["--stream nope", "streams: orders"]);
     assert!(!env.exists("lake"));
 }
+
+/// Each mistake in a pipeline file exits 2, names the key or value at fault, and
+/// writes nothing: a table, so that every case is held to the same three rules.
+#[test]
+fn mistakes_in_the_pipeline_file_each_name_the_key() {
+    let auth = |token: &str| format!("[auth.api]\nkind = \"bearer\"\ntoken = \"{token}\"\n");
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        // A typo of a known key, with the key it is close to.
+        (
+            GOOD.replace("[sink]", "[limits]\nmax_retires = 3\n[sink]"),
+            vec!["unknown field `max_retires`", "did you mean `max_retries`?"],
+        ),
+        (GOOD.replace("path = \"lake\"", "paht = \"lake\""), vec!["unknown field `paht`", "did you mean `path`?"]),
+        (
+            format!("{GOOD}{}", auth("${env:HEADWATER_TEST_NEVER_SET}")),
+            vec!["[auth.api] token", "HEADWATER_TEST_NEVER_SET is not set"],
+        ),
+        (
+            format!("{GOOD}{}", auth("token ${env:HOME}")),
+            vec!["[auth.api] token", "`${env:HOME}` is a reference inside a larger value"],
+        ),
+        (
+            format!("{GOOD}{}", auth("${vault:api}")),
+            vec!["[auth.api] token", "neither `${env:VAR}` nor `${file:PATH}`"],
+        ),
+        (
+            GOOD.replace("[sink]", "[limits]\nrequests_per_second = 5\nburst = 0\n[sink]"),
+            vec!["[limits] burst must be at least 1"],
+        ),
+        (GOOD.replace("[sink]", "[limits]\nrequest_timeout_s = 0\n[sink]"), vec!["request_timeout_s"]),
+        (GOOD.replace("[sink]", "[limits]\ncall_timeout_s = 0\n[sink]"), vec!["call_timeout_s"]),
+    ];
+    for (text, needles) in cases {
+        let env = crate::env_with("rest");
+        env.write("p.toml", &text);
+        let mut needles = needles;
+        needles.push("p.toml");
+        env.headwater(&["run", "p.toml"]).fails(2, &needles);
+        nothing_written(&env);
+    }
+}
+
+#[test]
+fn a_truncated_component_is_refused_at_install() {
+    let env = crate::env();
+    let whole = std::fs::read(headwater_testkit::component("rest")).unwrap();
+    let cut = env.write("rest.wasm", &whole[..whole.len() / 2]);
+    env.headwater(&["connector", "install", cut.to_str().unwrap()]).fails(2, &["rest.wasm"]);
+    assert!(!env.exists("home/connectors/rest.wasm"));
+}
+
+#[test]
+fn a_sink_path_that_is_a_file_is_named() {
+    let env = crate::env_with("rest");
+    env.write("lake", "not a folder");
+    env.write("p.toml", GOOD);
+    env.headwater(&["run", "p.toml"]).fails(2, &["[sink] path", "lake", "is a file, not a folder"]);
+    assert_eq!(std::fs::read_to_string(env.path("lake")).unwrap(), "not a folder");
+    assert!(!env.exists(".headwater"), "a state store was created");
+}
+
+/// A state store stamped with a format this build does not read is refused,
+/// never misread, by every command that opens it.
+#[test]
+fn a_state_store_of_another_format_is_refused() {
+    let env = crate::env_with("rest");
+    env.write("p.toml", GOOD);
+    env.headwater(&["state", "show", "p.toml"]).ok();
+    {
+        let db = sled::open(env.path(".headwater")).unwrap();
+        assert_eq!(db.get("format").unwrap().as_deref(), Some(&b"1"[..]), "the store was stamped");
+        db.insert("format", "7").unwrap();
+        db.flush().unwrap();
+    }
+    for args in [&["run", "p.toml"][..], &["state", "show", "p.toml"], &["state", "reset", "p.toml"]] {
+        env.headwater(args).fails(2, &[".headwater", "state store of format 7", "reads format 1"]);
+    }
+    assert!(!env.exists("lake"));
+}

@@ -156,6 +156,18 @@ fn schema_union_widening_and_conflict() {
     assert_eq!(state[0]["rows"], 3);
     let rows = env.rows("lake/orders");
     assert_eq!(rows.iter().filter(|r| r.get("coupon").is_some_and(|c| c == "X")).count(), 1);
+    // Review T3: the widened column's values and type, not only its presence.
+    let mut amounts: Vec<(i64, f64)> =
+        rows.iter().map(|r| (r["id"].as_i64().unwrap(), r["amount"].as_f64().unwrap())).collect();
+    amounts.sort_by_key(|(id, _)| *id);
+    assert_eq!(amounts, [(1, 5.0), (2, 6.0), (3, 7.5)]);
+    let types: Vec<String> = env
+        .parquet_files("lake/orders")
+        .iter()
+        .flat_map(|f| headwater_testkit::read_parquet(f))
+        .map(|b| b.schema().field_with_name("amount").unwrap().data_type().to_string())
+        .collect();
+    assert!(types.contains(&"Float64".to_string()), "the file after the widening holds Float64: {types:?}");
 
     // `id` turns into text: a conflict, named with the column, both types and the file.
     env.write("exports/3.csv", format!("id,amount,updated_at\nabc,1,{t}\n"));
@@ -182,6 +194,24 @@ fn malformed_rows_fail_with_file_and_line_or_are_skipped_and_counted() {
     let mut expected = orders(1..=5);
     expected.extend(orders(7..=8));
     assert_same_orders(&env.rows("lake/orders"), &expected);
+}
+
+/// Review D12: a skipped cell was logged raw, and a quoted CSV field holding
+/// `\r\nERROR …` forged a log line (tracing escapes ESC, not CR or LF); a
+/// megabyte cell was logged whole.
+#[test]
+fn a_bad_cell_cannot_forge_a_log_line_or_flood_the_log() {
+    let env = env();
+    let mut csv = orders_csv(&orders(1..=2));
+    csv.push_str("3,c3,\"1\r\nERROR forged: all rows lost\",2025-01-01T00:05:00Z\n");
+    csv.push_str(&format!("4,c4,{},2025-01-01T00:06:00Z\n", "9x".repeat(500_000)));
+    env.write("exports/a.csv", &csv);
+    pipeline(&env, "*.csv", &format!("bad_rows = \"skip\"\n{DECLARED}"));
+    let run = env.headwater(&["run", "batch.toml", "--json", "-v"]).ok();
+    assert_eq!(run.json()["streams"][0]["bad_rows"], 2, "{}", run.stdout);
+    assert!(run.stderr.contains("1\\u{d}\\u{a}ERROR forged"), "the cell is shown escaped:\n{}", run.stderr);
+    assert!(!run.stderr.lines().any(|l| l.starts_with("ERROR forged")), "a forged line:\n{}", run.stderr);
+    assert!(run.stderr.len() < 20_000, "a megabyte cell is cut: {} bytes of log", run.stderr.len());
 }
 
 #[test]

@@ -70,7 +70,8 @@ fn exactly_once(env: &Env, after: &str) {
     assert!(state[0].get("interrupted_commit").is_none_or(|v| v.is_null()), "after {after}: {state}");
 }
 
-fn walk(dir: &std::path::Path) -> Vec<String> {
+/// Every file under `dir`, as text.
+pub(crate) fn walk(dir: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
@@ -187,7 +188,7 @@ fn a_second_run_while_one_is_writing_is_refused() {
     let text = std::fs::read_to_string(env.path("hybrid.toml")).unwrap();
     env.write("hybrid.toml", format!("{text}[limits]\nrequests_per_second = 1\nburst = 1\n"));
     let mut first = env.spawn(&["run", "hybrid.toml"]);
-    let lock = env.path("lake/_staging/hybrid.lock");
+    let lock = env.path("lake/_staging/_locks/hybrid.lock");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !lock.exists() {
         assert!(Instant::now() < deadline, "the first run never claimed the sink");

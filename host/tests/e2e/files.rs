@@ -83,3 +83,39 @@ fn a_value_that_does_not_fit_its_declared_type_fails_naming_file_and_column() {
     // a.csv committed at its own checkpoint; nothing of b.csv did.
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=3));
 }
+
+/// Exports that are themselves hostile: a gzip file that expands a
+/// thousandfold into one endless line, and Parquet files whose footer lies. Each
+/// fails naming the file and the limit, with the host alive, and what was
+/// committed before it (one checkpoint per file) stays.
+#[test]
+fn hostile_exports_fail_naming_the_file_and_keep_what_was_committed() {
+    use std::io::Write as _;
+    let bomb = {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(b"id,customer,amount,updated_at\n1,").unwrap();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..64 {
+            gz.write_all(&chunk).unwrap();
+        }
+        gz.finish().unwrap()
+    };
+    assert!(bomb.len() < 256 << 10, "the attack is small: {} bytes", bomb.len());
+    let forged_footer = [&b"PAR1"[..], &[0u8; 64], &0xFFFF_FFF0u32.to_le_bytes(), b"PAR1"].concat();
+    let cases: [(&str, Vec<u8>, &[&str]); 3] = [
+        ("z.csv.gz", bomb, &["z.csv.gz", "max_record_mb = 1"]),
+        ("z.parquet", forged_footer, &["z.parquet"]),
+        ("z.parquet", b"PAR1 cut short".to_vec(), &["z.parquet"]),
+    ];
+    for (name, bytes, needles) in cases {
+        let env = crate::env_with("files");
+        env.write("exports/orders/a.csv", orders_csv(&orders(1..=300)));
+        env.write(&format!("exports/orders/{name}"), bytes);
+        let pipeline =
+            PIPELINE.replace("orders/**/*.csv", "orders/*").replace("[sink]", "[limits]\nmax_record_mb = 1\n[sink]");
+        env.write("pipeline.toml", pipeline);
+        let run = env.headwater(&["run", "pipeline.toml"]).fails(1, needles);
+        assert!(!run.stderr.contains("panicked"), "{name}: {}", run.stderr);
+        assert_same_orders(&env.rows("lake/orders"), &orders(1..=300));
+    }
+}

@@ -37,6 +37,15 @@ fn refused(env: &Env, needles: &[&str]) {
     let run = env.headwater(&["run", "attack.toml"]).fails(1, needles);
     assert!(!run.stderr.contains("panicked at host/"), "the host panicked:\n{}", run.stderr);
     assert!(env.parquet_files("lake").is_empty(), "an attack left output behind");
+    nothing_left_staged(env);
+}
+
+/// Review T1: `parquet_files` does not see `*.parquet.staged`, so leftover
+/// staging went unnoticed; a refused attack leaves none.
+#[track_caller]
+fn nothing_left_staged(env: &Env) {
+    let staged: Vec<_> = crate::crash::walk(&env.path("lake")).into_iter().filter(|p| p.ends_with(".staged")).collect();
+    assert!(staged.is_empty(), "an attack left files staged: {staged:?}");
 }
 
 #[test]
@@ -121,6 +130,17 @@ fn a_cpu_hog_is_stopped_at_the_call_timeout() {
     let env = env();
     hostile(&env, "spin", "", "[limits]\ncall_timeout_s = 1");
     refused(&env, &["connector `hostile` failed in read", "call_timeout_s"]);
+}
+
+/// Review D17: a connector's error was copied and escaped whole; 8 MiB of it
+/// reached the terminal. It is cut to 4 KiB.
+#[test]
+fn a_connector_error_of_megabytes_is_cut() {
+    let env = env();
+    hostile(&env, "long-error", "", "");
+    let run = env.headwater(&["run", "attack.toml"]).fails(1, &["connector `hostile` failed in read", "start EEEE"]);
+    assert!(run.stderr.len() < 20_000, "{} bytes of error", run.stderr.len());
+    assert!(!run.stderr.contains(" end"), "the end of the message is cut");
 }
 
 #[test]
@@ -219,6 +239,7 @@ fn refused_after_a_commit(env: &Env, needles: &[&str]) {
     }
     let values: Vec<_> = env.rows("lake/loot").into_iter().map(|r| r["value"].clone()).collect();
     assert_eq!(values, vec![serde_json::json!("committed")], "committed data changed");
+    nothing_left_staged(env);
 }
 
 /// A few hundred bytes of Arrow IPC claiming four billion rows are refused
@@ -230,6 +251,16 @@ fn a_batch_claiming_billions_of_rows_is_refused_before_anything_is_allocated() {
     refused_after_a_commit(&env, &["4000000000 rows", "max_emit_cells"]);
 }
 
+/// Review D15: a one-row `LargeList<Null>` claiming four billion children passed
+/// the rows × columns check, and Parquet's level builder then built every child.
+/// The values of every array, children included, are counted from the header.
+#[test]
+fn a_list_claiming_billions_of_children_is_refused_before_anything_is_allocated() {
+    let env = env();
+    hostile(&env, "huge-list", "", "");
+    refused_after_a_commit(&env, &["4000000001 values", "max_emit_cells"]);
+}
+
 /// JSON nested 100,000 deep, as emitted rows or inside an API page, is refused at
 /// `[limits] max_json_depth` instead of overflowing the host's stack.
 #[test]
@@ -239,6 +270,16 @@ fn json_nested_deeper_than_the_limit_is_refused() {
         hostile(&env, attack, "", "");
         refused_after_a_commit(&env, &["max_json_depth = 128"]);
     }
+}
+
+/// Review D2: a pointer of 100,000 segments over a page nested as deep
+/// recursed once per segment on the host call's fiber stack (SIGSEGV); it is
+/// refused at `[limits] max_json_depth`, before the page is walked.
+#[test]
+fn a_records_pointer_deeper_than_the_depth_limit_is_refused() {
+    let env = env();
+    hostile(&env, "deep-pointer", "", "");
+    refused_after_a_commit(&env, &["more than 128 segments", "max_json_depth"]);
 }
 
 /// A records pointer whose first character is multi-byte once panicked the host.
@@ -283,6 +324,20 @@ fn reachable(secret: &str) -> (HostileApi, String) {
     let extra =
         format!("hosts = [\"{host}\"]\n[auth.api]\nkind = \"bearer\"\ntoken = \"{secret}\"\nhosts = [\"{host}\"]");
     (api, extra)
+}
+
+/// Review D10: a host rule without a scheme allows http, and the connector chose
+/// `http://` for a request carrying the credential, which then went out in clear
+/// text. A credential goes only over https unless its own rule says `http://`
+/// (or the host is this machine); refused before any connection is made.
+#[test]
+fn a_credential_is_not_sent_over_plain_http_to_a_remote_host() {
+    let env = env();
+    let extra = "hosts = [\"api.example.com\"]\n[auth.api]\nkind = \"bearer\"\ntoken = \"s3cr3t\"\nhosts = [\"api.example.com\"]";
+    hostile(&env, "echo", "http://api.example.com/echo", extra);
+    let run = env.headwater(&["run", "attack.toml"]).fails(1, &["credential `api` is sent only over https"]);
+    assert!(run.stderr.contains("http://api.example.com:80 is plain http"), "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cr3t"));
 }
 
 #[test]
@@ -370,13 +425,56 @@ fn a_swapped_compiled_cache_is_not_run() {
             .unwrap()
             .flatten()
             .map(|e| e.path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&sha))
+            .find(|p| {
+                p.file_name().unwrap().to_string_lossy().starts_with(&sha)
+                    && p.extension().is_some_and(|x| x == "cwasm")
+            })
             .unwrap_or_else(|| panic!("no cached code for {name}"))
     };
     let (hostile_code, rest_code) = (cached("hostile"), cached("rest"));
+    assert_eq!(hostile_code.extension().unwrap(), "cwasm");
     std::fs::copy(&rest_code, &hostile_code).unwrap();
     hostile(&env, "ambient", "", "");
     let discovered = env.headwater(&["discover", "attack.toml", "--json"]).ok();
     assert!(discovered.stdout.contains("\"loot\""), "the hostile connector's own code ran:\n{}", discovered.stdout);
     assert_ne!(std::fs::read(&hostile_code).unwrap(), std::fs::read(&rest_code).unwrap(), "the cache was rebuilt");
+}
+
+/// Review D14: a component named by path trusted any `.cwasm` in the cache that
+/// bore its name, so code planted there ran under its name. Only native code
+/// the host recorded writing is loaded; anything else is compiled again.
+#[test]
+fn planted_compiled_code_is_not_run_for_a_component_named_by_path() {
+    let env = env();
+    env.install("rest");
+    let wasm = headwater_testkit::component("hostile");
+    let pipeline = format!(
+        "name = \"attack\"\n[source]\npath = \"{}\"\nconfig = {{ attack = \"ambient\", target = \"\" }}\n[allow]\nfiles = [\"./data\"]\n[sink]\npath = \"lake\"\n",
+        wasm.display()
+    );
+    env.write("by-path.toml", pipeline);
+    env.headwater(&["discover", "by-path.toml", "--json"]).ok();
+    let cache: Vec<_> = std::fs::read_dir(env.path("home/cache")).unwrap().flatten().map(|e| e.path()).collect();
+    let sha = hex_sha256(&std::fs::read(&wasm).unwrap());
+    let mine = cache
+        .iter()
+        .find(|p| {
+            p.file_name().unwrap().to_string_lossy().starts_with(&sha) && p.extension().is_some_and(|x| x == "cwasm")
+        })
+        .expect("the path-named component was cached");
+    let other = cache
+        .iter()
+        .find(|p| {
+            !p.file_name().unwrap().to_string_lossy().starts_with(&sha) && p.extension().is_some_and(|x| x == "cwasm")
+        })
+        .expect("rest's code is cached too");
+    std::fs::copy(other, mine).unwrap();
+    let discovered = env.headwater(&["discover", "by-path.toml", "--json"]).ok();
+    assert!(discovered.stdout.contains("\"loot\""), "the hostile component's own code ran:\n{}", discovered.stdout);
+    assert_ne!(std::fs::read(mine).unwrap(), std::fs::read(other).unwrap(), "the cache was rebuilt");
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -5,8 +5,10 @@
 //! naming the limit that stopped it, and the host stays alive: the pipeline's
 //! other stream lands in full beside it.
 
+use crate::api::{cursor_stream, oauth_pipeline, pipeline as api_pipeline};
 use headwater_mock::hostile::{HostileApi, Hostility};
-use headwater_testkit::Env;
+use headwater_mock::{Auth, MockApi, orders};
+use headwater_testkit::{Env, assert_same_orders};
 
 /// A pipeline of two streams: `orders` from a well-behaved route, and `bad` from
 /// the hostile route `path` (with `stream_extra` added to its table).
@@ -111,7 +113,8 @@ fn a_redirect_loop_ends_at_the_redirect_limit() {
 fn a_megabyte_header_is_refused() {
     let (env, hostile) = setup(Hostility::default());
     pipeline(&env, &hostile, "/big-header", "", "");
-    let bad = bad_stream_fails(&env, &["/big-header", "header"]);
+    // Review T6: `"header"` is inside `/big-header`; match hyper's own reason.
+    let bad = bad_stream_fails(&env, &["/big-header", "message head is too large"]);
     assert_eq!(bad["total_rows"], 0, "nothing of the failed stream is committed: {bad}");
 }
 
@@ -138,4 +141,107 @@ fn a_paginator_with_a_new_cursor_on_every_page_ends_at_max_pages() {
     pipeline(&env, &hostile, "/forever", "max_pages = 40", "");
     bad_stream_fails(&env, &["max_pages = 40"]);
     assert!(hostile.requests() <= 42, "{} requests for max_pages = 40", hostile.requests());
+}
+
+/// Runs `api.toml` and asserts what a hostile figure from the server must come
+/// to: no panic (exit 101 before review D1's fix), and the stream paused with
+/// the wait it was asked for named against `max_wait_s`, its first page kept.
+#[track_caller]
+fn pauses_at_max_wait(env: &Env) -> serde_json::Value {
+    let run = env.headwater(&["run", "api.toml", "--json"]);
+    assert!(!run.stderr.contains("panicked"), "the host panicked:\n{}", run.stderr);
+    assert_eq!(run.code, 0, "a paused run exits 0:\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let summary = run.json();
+    let status = summary["streams"][0]["status"].as_str().unwrap_or_default().to_string();
+    assert!(status.starts_with("paused: rate limit") && status.contains("max_wait_s = 5"), "{summary}");
+    summary
+}
+
+/// Each figure a server may send for how long to wait, at its most hostile:
+/// beyond `u64` seconds, infinite, past chrono's dates, a policy whose quota is
+/// all but zero. Each once reached a panicking conversion (review D1).
+#[test]
+fn hostile_rate_limit_headers_pause_the_stream_and_never_crash_the_host() {
+    let spent = |reset: &str, dialect: (&str, &str)| {
+        vec![(dialect.0.to_string(), "0".to_string()), (dialect.1.to_string(), reset.to_string())]
+    };
+    let x = ("x-ratelimit-remaining", "x-ratelimit-reset");
+    let ietf = ("ratelimit-remaining", "ratelimit-reset");
+    let cases: Vec<(&str, Vec<(String, String)>)> = vec![
+        ("X-RateLimit-Reset: inf", spent("inf", x)),
+        ("X-RateLimit-Reset: 1e300", spent("1e300", x)),
+        ("X-RateLimit-Reset: 1e15 (a Unix time past chrono's dates)", spent("1e15", x)),
+        ("X-RateLimit-Reset: 9.3e18", spent("9300000000000000000", x)),
+        ("RateLimit-Reset: inf", spent("inf", ietf)),
+        ("RateLimit: r=0;t=1e300", vec![("ratelimit".into(), "\"default\";r=0;t=1e300".into())]),
+        ("RateLimit-Policy q=1e-320", vec![("ratelimit-policy".into(), "\"x\";q=1e-320;w=60".into())]),
+    ];
+    for (case, headers) in cases {
+        let env = crate::env_with("rest");
+        let api = MockApi::start(orders(1..=30), 10);
+        api.with(|s| s.extra_headers = headers);
+        api_pipeline(&env, &api, &cursor_stream(), "[limits]\nmax_wait_s = 5");
+        let summary = pauses_at_max_wait(&env);
+        assert_eq!(summary["streams"][0]["rows"], 10, "{case}: the first page is kept: {summary}");
+        assert_eq!(api.requests().len(), 1, "{case}: no request is sent before the reset");
+    }
+}
+
+/// `Retry-After` on a 429 or a 503, in seconds past any clock: the stream
+/// pauses (a 503 asking for hours is a maintenance window, not a retry).
+#[test]
+fn a_retry_after_past_any_clock_pauses_the_stream() {
+    for (status, retry_after) in [(429, "10000000000000"), (429, "1e300"), (503, "10000000000000"), (503, "inf")] {
+        let env = crate::env_with("rest");
+        let api = MockApi::start(orders(1..=30), 10);
+        api.with(|s| {
+            s.throttle_after = 1;
+            s.throttle = 100;
+            s.throttle_status = status;
+            s.retry_after = retry_after.into();
+        });
+        api_pipeline(&env, &api, &cursor_stream(), "[limits]\nmax_wait_s = 5");
+        let summary = pauses_at_max_wait(&env);
+        assert_eq!(summary["streams"][0]["rows"], 10, "{status} {retry_after}: {summary}");
+    }
+}
+
+/// An OAuth `expires_in` near `u64::MAX` overflowed `Instant + Duration` (review D1).
+#[test]
+fn an_oauth_token_that_expires_past_any_clock_is_used_without_a_crash() {
+    let mut env = crate::env_with("rest");
+    env.var("CLIENT_SECRET", "shh");
+    let api = MockApi::start(orders(1..=30), 10);
+    api.with(|s| {
+        s.auth = Auth::OAuth;
+        s.expires_in = u64::MAX;
+    });
+    oauth_pipeline(&env, &api, false);
+    let run = env.headwater(&["run", "api.toml"]);
+    assert!(!run.stderr.contains("panicked"), "the host panicked:\n{}", run.stderr);
+    run.ok();
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
+    assert_eq!(api.with(|s| s.token_requests.len()), 1);
+}
+
+/// Review D11: a text watermark is source data, and the run summary and `state
+/// show` printed it raw: a value with terminal escapes and a line break reached
+/// the terminal. Tables show every cell escaped, on one line.
+#[test]
+fn a_watermark_with_terminal_escapes_is_shown_escaped() {
+    let env = crate::env_with("rest");
+    let mut source = orders(1..=3);
+    source[2]["updated_at"] = serde_json::json!("z\u{1b}]0;pwned\u{7}\r\nforged line");
+    let api = MockApi::start(source, 10);
+    let stream = format!(
+        "{}\nincremental = {{ cursor_field = \"updated_at\", cursor_param = \"updated_since\" }}",
+        cursor_stream()
+    );
+    api_pipeline(&env, &api, &stream, "");
+    for args in [&["run", "api.toml"][..], &["state", "show", "api.toml"]] {
+        let run = env.headwater(args).ok();
+        assert!(run.stdout.contains("z\\u{1b}]0;pwned\\u{7}\\u{d}\\u{a}forged line"), "{args:?}:\n{}", run.stdout);
+        assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\r'), "{args:?}: a raw escape");
+        assert!(!run.stdout.lines().any(|l| l.starts_with("forged")), "{args:?}: a forged line");
+    }
 }

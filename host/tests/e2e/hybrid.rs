@@ -68,7 +68,7 @@ fn backfill_hands_its_watermark_to_the_incremental_phase() {
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=2300));
 
     let state = env.headwater(&["state", "show", "hybrid.toml", "--json"]).ok().json();
-    assert_eq!(state[0]["phase"], "incremental");
+    assert_eq!(state[0]["phase"], "source", "the next phase, named as the run summary names it");
     assert_eq!(state[0]["backfill_done"], true);
     assert_eq!(state[0]["watermark"], "2025-01-02T14:19:00Z");
 
@@ -178,11 +178,13 @@ path = "lake"
 
 /// `--backfill` runs a finished backfill again (a corrected export): every export
 /// file loads again, landing beside what is there; the watermark never moves back.
+/// The export sits in a partition days before the API's watermark: pruning by the
+/// watermark's day must not skip it (review D4).
 #[test]
 fn backfill_flag_reloads_the_exports_deliberately() {
     let env = crate::env_with("files");
     env.install("rest");
-    env.write("exports/dt=2025-01-01/orders.csv", orders_csv(&orders(1..=100)));
+    env.write("exports/dt=2024-12-30/orders.csv", orders_csv(&orders(1..=100)));
     let api = MockApi::start(orders(1..=150), 1000);
     env.write("hybrid.toml", pipeline(&api));
     env.headwater(&["run", "hybrid.toml"]).ok();
@@ -196,5 +198,34 @@ fn backfill_flag_reloads_the_exports_deliberately() {
     assert_eq!(run["streams"][1]["rows"], 0);
     assert_eq!(env.rows("lake/orders").len(), 250);
     let state = env.headwater(&["state", "show", "hybrid.toml", "--json"]).ok().json();
-    assert_eq!(state[0]["phase"], "incremental");
+    assert_eq!(state[0]["phase"], "source", "the next phase, named as the run summary names it");
+}
+
+/// Review D3: a `--full-refresh` while the export folder is empty (unmounted,
+/// mis-globbed) loaded nothing and swapped an empty stream in for the old one,
+/// reset the watermark and marked the backfill done. It must change nothing.
+#[test]
+fn a_full_refresh_that_loads_nothing_changes_nothing() {
+    let env = crate::env_with("files");
+    env.install("rest");
+    env.write("exports/dt=2025-01-01/orders.csv", orders_csv(&orders(1..=100)));
+    let api = MockApi::start(orders(1..=150), 1000);
+    env.write("hybrid.toml", pipeline(&api));
+    env.headwater(&["run", "hybrid.toml"]).ok();
+    let before = env.headwater(&["state", "show", "hybrid.toml", "--json"]).ok().json();
+    let files_before = env.parquet_files("lake/orders");
+    assert!(!files_before.is_empty());
+
+    std::fs::rename(env.path("exports"), env.path("exports.away")).unwrap();
+    std::fs::create_dir(env.path("exports")).unwrap();
+    let requests = api.requests().len();
+    let run = env.headwater(&["run", "hybrid.toml", "--full-refresh", "--json"]).fails(1, &["loaded no rows"]).json();
+    assert_eq!(run["streams"].as_array().unwrap().len(), 1, "the API phase does not run after it: {run}");
+    assert_eq!(api.requests().len(), requests, "nothing was asked of the API");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=150));
+    assert_eq!(env.parquet_files("lake/orders"), files_before);
+    assert!(!env.exists("lake/orders/_SNAPSHOT"));
+    let after = env.headwater(&["state", "show", "hybrid.toml", "--json"]).ok().json();
+    assert_eq!(after, before, "watermark, backfill_done and counts are as they were");
+    assert_eq!(after[0]["backfill_done"], true);
 }

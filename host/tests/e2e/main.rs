@@ -12,6 +12,7 @@ mod bad_input;
 mod batch;
 mod cli;
 mod crash;
+mod disk;
 mod files;
 mod hostile;
 mod hostile_sources;

@@ -67,8 +67,21 @@ fn a_connector_cannot_read_outside_its_s3_root() {
     let s3 = S3Server::start();
     s3.create_bucket("exports");
     s3.put("exports", "secret.txt", "top secret");
-    pipeline(&env, &s3, "hostile", r#"{ attack = "file", target = "s3://exports/orders/|../secret.txt" }"#);
-    let run = env.headwater(&["run", "s3.toml"]).fails(1, &["denied", "../secret.txt"]);
-    assert!(!run.stderr.contains("top secret"));
-    assert!(env.parquet_files("lake").is_empty());
+    // A key beside the root's prefix that shares its first letters.
+    s3.put("exports", "orders-private/secret.txt", "top secret");
+    for (target, refusal) in [
+        ("../secret.txt", "denied"),
+        ("a/../../secret.txt", "denied"),
+        ("/secret.txt", "denied"),
+        // Encoded dots are a key's own characters on S3, never a way up.
+        ("%2e%2e/secret.txt", "secret.txt"),
+        ("..%2fsecret.txt", "secret.txt"),
+        ("../orders-private/secret.txt", "denied"),
+    ] {
+        let config = format!(r#"{{ attack = "file", target = "s3://exports/orders/|{target}" }}"#);
+        pipeline(&env, &s3, "hostile", &config);
+        let run = env.headwater(&["run", "s3.toml"]).fails(1, &[refusal]);
+        assert!(!run.stderr.contains("top secret") && !run.stdout.contains("top secret"), "{target}: {run:?}");
+        assert!(env.parquet_files("lake").is_empty(), "{target}");
+    }
 }

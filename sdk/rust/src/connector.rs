@@ -20,8 +20,10 @@ pub trait Connector {
     /// The streams this config yields, with their columns, keys and cursor.
     fn discover(config: &Self::Config) -> Result<Vec<StreamInfo>>;
 
-    /// Reads `streams` (all discovered streams when the user names none), emitting
-    /// rows and checkpointing each stream as it goes.
+    /// Reads `streams`, emitting rows and checkpointing each stream as it goes.
+    /// The host calls `read` once per stream, each in its own sandbox, so
+    /// `streams` names exactly one; a connector should still skip names it does
+    /// not know rather than fail.
     fn read(config: &Self::Config, streams: &[String]) -> Result<()>;
 }
 

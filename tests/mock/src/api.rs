@@ -56,6 +56,10 @@ pub struct ApiState {
     pub throttle_after: u32,
     /// Retry-After sent with each 429 (seconds, or an HTTP date).
     pub retry_after: String,
+    /// The status of a throttled answer: 429 when 0; a 503 or GitHub's 403 otherwise.
+    pub throttle_status: u16,
+    /// Sent with every page as well: e.g. a hostile `X-RateLimit-Reset: inf`.
+    pub extra_headers: Vec<(String, String)>,
     /// The next this-many requests get 503.
     pub fail_5xx: u32,
     /// Send `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: <n>` every `rate_headers_every` requests.
@@ -250,7 +254,7 @@ pub(crate) fn serve_on_loopback(
 
 /// Auth, logging and injected failures common to every data endpoint. `Err` is the response to send instead;
 /// `Ok` holds headers to add to the answer.
-fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(&'static str, String)>, Box<Response>> {
+fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(String, String)>, Box<Response>> {
     s.log.push((Instant::now(), uri.to_string()));
     if s.revoke_tokens_after == Some(s.served) {
         s.revoke_tokens_after = None;
@@ -277,22 +281,22 @@ fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(&'stati
         s.throttle_after -= 1;
     } else if s.throttle > 0 {
         s.throttle -= 1;
-        return Err(Box::new(
-            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", s.retry_after.clone())], "slow down").into_response(),
-        ));
+        let status = StatusCode::from_u16(s.throttle_status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+        let status = if s.throttle_status == 0 { StatusCode::TOO_MANY_REQUESTS } else { status };
+        return Err(Box::new((status, [("retry-after", s.retry_after.clone())], "slow down").into_response()));
     }
     if s.fail_5xx > 0 {
         s.fail_5xx -= 1;
         return Err(Box::new((StatusCode::SERVICE_UNAVAILABLE, "try later").into_response()));
     }
     s.served += 1;
-    let mut extra = Vec::new();
+    let mut extra = s.extra_headers.clone();
     if s.rate_headers_every > 0 && s.served.is_multiple_of(s.rate_headers_every) {
-        extra.push(("x-ratelimit-remaining", "0".to_string()));
-        extra.push(("x-ratelimit-reset", s.rate_reset_s.to_string()));
+        extra.push(("x-ratelimit-remaining".into(), "0".to_string()));
+        extra.push(("x-ratelimit-reset".into(), s.rate_reset_s.to_string()));
     }
     if !s.rate_policy.is_empty() {
-        extra.push(("ratelimit-policy", s.rate_policy.clone()));
+        extra.push(("ratelimit-policy".into(), s.rate_policy.clone()));
     }
     Ok(extra)
 }
@@ -317,7 +321,8 @@ async fn gatekeeper(State(st): State<Shared>, req: axum::extract::Request, next:
     };
     let mut response = next.run(req).await;
     for (k, v) in extra {
-        response.headers_mut().insert(k, v.parse().unwrap());
+        let name = axum::http::HeaderName::from_bytes(k.as_bytes()).expect("a test's header name");
+        response.headers_mut().insert(name, v.parse().expect("a test's header value"));
     }
     response
 }

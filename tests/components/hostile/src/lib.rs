@@ -85,6 +85,8 @@ impl Connector for Hostile {
                 }
             }
             "panic" => panic!("hostile connector panicked on purpose"),
+            // An error of 8 MiB, to flood the terminal and the log.
+            "long-error" => Err(Error::Data(format!("start {} end", "E".repeat(8 << 20)))),
             // Bytes that are not Arrow IPC.
             "garbage" => output::emit_ipc(STREAM, b"\xff\xffnot arrow at all"),
             // Write into a stream it was not asked to read.
@@ -126,6 +128,17 @@ impl Connector for Hostile {
                     .map_err(|e| Error::Data(e.to_string()))?;
                 headwater_sdk::arrow::emit(STREAM, &[batch])
             }),
+            // One row whose list claims 4 billion `Null` children: no buffers back the claim.
+            "huge-list" => after_a_commit(|| {
+                let children = arrow_array::new_null_array(&arrow_schema::DataType::Null, 4_000_000_000);
+                let item = std::sync::Arc::new(arrow_schema::Field::new("item", arrow_schema::DataType::Null, true));
+                let offsets = arrow_buffer::OffsetBuffer::new(vec![0i64, 4_000_000_000].into());
+                let list = arrow_array::LargeListArray::try_new(item, offsets, children, None)
+                    .map_err(|e| Error::Data(e.to_string()))?;
+                let batch = arrow_array::RecordBatch::try_from_iter([("value", std::sync::Arc::new(list) as _)])
+                    .map_err(|e| Error::Data(e.to_string()))?;
+                headwater_sdk::arrow::emit(STREAM, &[batch])
+            }),
             "deep-json" => after_a_commit(|| {
                 let depth = 100_000;
                 let deep = format!("[{{\"value\":{}{}}}]", "[".repeat(depth), "]".repeat(depth));
@@ -135,6 +148,12 @@ impl Connector for Hostile {
                 let depth = 100_000;
                 let body = format!("{{\"data\":[{{\"value\":{}{}}}]}}", "{\"a\":".repeat(depth), "}".repeat(depth));
                 output::emit_records(STREAM, body.as_bytes(), "/data").map(|_| ())
+            }),
+            // A pointer as deep as the page: 100,000 `/a` segments into `{"a":` nested as deep.
+            "deep-pointer" => after_a_commit(|| {
+                let depth = 100_000;
+                let body = format!("{}[]{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+                output::emit_records(STREAM, body.as_bytes(), &"/a".repeat(depth)).map(|_| ())
             }),
             // A records pointer is the connector's string: `target`, e.g. one starting with `é`.
             "pointer" => {

@@ -46,6 +46,7 @@ impl From<LoadError> for WitError {
         match e {
             LoadError::Options { .. } => WitError::Config(message),
             LoadError::File { .. } | LoadError::Line { .. } => WitError::Data(message),
+            LoadError::Panicked { .. } => WitError::Other(message),
         }
     }
 }

@@ -13,6 +13,9 @@ use crate::untrusted_text;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Batches of a file decoded ahead of the stream that takes them.
+const DECODED_AHEAD: usize = 2;
+
 /// Longest log line kept from a connector.
 const MAX_LOG_BYTES: usize = 4096;
 
@@ -96,7 +99,13 @@ impl OutputCtx {
     }
 
     /// Decodes a granted file natively into the stream; a remote file is first
-    /// streamed to a temporary file, so memory stays bounded.
+    /// streamed to a temporary file.
+    ///
+    /// The file decodes on tokio's blocking pool, a couple of batches ahead of the
+    /// stream, which takes them here on the runtime thread: a large file neither
+    /// stalls the other streams nor escapes `call_timeout_s` (the call's timeout
+    /// fires at the next batch, and the decoder stops at its next one), and files
+    /// of concurrent streams decode on several cores (review D22).
     async fn load(
         &mut self,
         name: &str,
@@ -108,15 +117,35 @@ impl OutputCtx {
         let staged = self.roots.clone().stage(root, path).await;
         let out = self.stream(name)?;
         let file = staged.map_err(|e| out.poison(Step::Load, e.into()))?;
-        let mut batches = load::open(&file.path, path, options, out.declared(), out.intake())
-            .map_err(|e| out.poison(Step::Load, e.into()))?;
-        for batch in batches.by_ref() {
-            let batch = batch.map_err(|e| out.poison(Step::Load, e.into()))?;
+        let (declared, intake, options, shown) =
+            (out.declared().cloned(), out.intake(), options.clone(), path.to_string());
+        let (batches, mut decoded) = tokio::sync::mpsc::channel(DECODED_AHEAD);
+        let decoder = tokio::task::spawn_blocking(move || {
+            // `file` (a staged remote file, deleted on drop) lives until the file is decoded.
+            let mut opened = load::open(&file.path, &shown, &options, declared.as_ref(), intake)?;
+            for batch in opened.by_ref() {
+                let batch = batch?;
+                if batches.blocking_send(batch).is_err() {
+                    break; // the stream refused a batch, or the call ended: stop decoding
+                }
+            }
+            Ok::<_, load::LoadError>(opened.stats())
+        });
+        while let Some(batch) = decoded.recv().await {
             // The stream poisons itself on a batch it refuses.
-            out.emit(Step::Load, vec![batch])
+            self.stream(name)?
+                .emit(Step::Load, vec![batch])
                 .map_err(|e| StreamError::InFile { file: path.to_string(), source: Box::new(e) })?;
         }
-        let stats = batches.stats();
+        let out = self.stream(name)?;
+        let stats = match decoder.await {
+            Ok(Ok(stats)) => stats,
+            Ok(Err(e)) => return Err(out.poison(Step::Load, e.into())),
+            Err(e) => {
+                let why = load::LoadError::Panicked { file: path.to_string(), reason: e.to_string() };
+                return Err(out.poison(Step::Load, why.into()));
+            }
+        };
         out.loaded(stats.bad_rows);
         Ok(stats)
     }

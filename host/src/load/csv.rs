@@ -6,14 +6,16 @@
 //! and converted here, so that a row whose value does not convert is dropped
 //! and counted rather than failing the file.
 
+use super::csv_shape::{self, Dialect};
 use super::{BadRows, Batches, Input, LoadError, LoadOptions, batch_rows, sampled_line_bytes};
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::compute::{CastOptions, cast_with_options, filter_record_batch};
 use arrow::csv::reader::BufReader as CsvReader;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Rows skipped in `skip` mode that are logged one by one (the rest are counted).
 const LOGGED_BAD_ROWS: usize = 5;
@@ -52,7 +54,10 @@ pub(super) fn open(
     }
     let formats: BTreeMap<String, String> = o.timestamp_formats.iter().cloned().collect();
     // The file's own columns, by name: declared types where declared, else inferred.
+    // In skip mode the sample may hold records of the wrong width: read past them.
     let (inferred, _) = format
+        .clone()
+        .with_truncated_rows(options.bad_rows == BadRows::Skip)
         .infer_schema(input.open()?, Some(options.infer_rows.max(1) as usize))
         .map_err(|e| LoadError::file(shown, format!("cannot read the CSV header: {e}")))?;
     let typed: Vec<Field> = inferred
@@ -98,13 +103,48 @@ pub(super) fn open(
     };
     let read = Arc::new(read);
     let row_bytes = sampled_line_bytes(input.open()?).map_err(|e| LoadError::file(shown, e))?;
+    let misshapen = Arc::new(AtomicU64::new(0));
+    let source: Box<dyn BufRead + Send> = match options.bad_rows {
+        BadRows::Fail => input.open()?,
+        // Records with more or fewer fields than the header are dropped and counted
+        // before arrow-csv sees them (review D5), in the file's own dialect.
+        BadRows::Skip => {
+            let dialect = Dialect {
+                header: o.header,
+                delimiter: ascii(o.delimiter, "delimiter")?,
+                quote: ascii(o.quote, "quote")?,
+                escape: o.escape.map(|e| ascii(e, "escape")).transpose()?,
+                comment: o.comment.map(|c| ascii(c, "comment")).transpose()?,
+            };
+            let fields = typed.fields().len();
+            let shaped = csv_shape::well_shaped(input.open()?, dialect, fields, shown, misshapen.clone());
+            Box::new(std::io::BufReader::with_capacity(1 << 20, shaped))
+        }
+    };
     let reader = arrow::csv::ReaderBuilder::new(read.clone())
         .with_format(format)
         .with_batch_size(batch_rows(row_bytes))
-        .with_truncated_rows(options.bad_rows == BadRows::Skip)
-        .build_buffered(input.open()?)
+        .build_buffered(source)
         .map_err(|e| LoadError::file(shown, e))?;
-    let csv = Csv { reader, shown: shown.to_string(), read, typed, formats, line: first_line, bad_rows: 0 };
+    let inferred = typed
+        .fields()
+        .iter()
+        .map(|f| f.name())
+        .filter(|n| declared.is_none_or(|d| d.field_with_name(n).is_err()) && !formats.contains_key(*n))
+        .cloned()
+        .collect();
+    let csv = Csv {
+        reader,
+        shown: shown.to_string(),
+        read,
+        typed,
+        formats,
+        line: first_line,
+        bad_rows: 0,
+        misshapen,
+        inferred,
+        infer_rows: options.infer_rows,
+    };
     Ok(match options.bad_rows {
         BadRows::Fail => Box::new(FailFast(csv)),
         BadRows::Skip => Box::new(SkipBad(csv)),
@@ -122,6 +162,12 @@ struct Csv {
     /// The file line of the next batch's first row.
     line: usize,
     bad_rows: u64,
+    /// Records dropped for their number of fields (`skip` mode), counted as they pass.
+    misshapen: Arc<AtomicU64>,
+    /// Columns whose type was inferred from the sample, not declared.
+    inferred: BTreeSet<String>,
+    /// The sample's size, for messages.
+    infer_rows: u32,
 }
 
 /// `bad_rows = fail`: the first value that does not convert fails the load.
@@ -134,13 +180,13 @@ impl Iterator for FailFast {
         let c = &mut self.0;
         let batch = match c.reader.next()? {
             Ok(b) => b,
-            Err(e) => return Some(Err(csv_error(&c.shown, &c.read, &e.to_string()))),
+            Err(e) => return Some(Err(csv_error(c, &e.to_string()))),
         };
         let rows = batch.num_rows();
         let result = if c.formats.is_empty() {
             Ok(batch)
         } else {
-            match convert_keeping_good_rows(&batch, &c.typed, &c.formats) {
+            match convert_keeping_good_rows(&batch, &c.typed, &c.formats, &c.inferred) {
                 Err(e) => Err(LoadError::file(&c.shown, e)),
                 Ok((_, bad)) if !bad.is_empty() => {
                     let (row, why) = &bad[0];
@@ -168,7 +214,7 @@ impl Iterator for SkipBad {
             Ok(b) => b,
             Err(e) => return Some(Err(LoadError::file(&c.shown, e))),
         };
-        let (good, bad) = match convert_keeping_good_rows(&batch, &c.typed, &c.formats) {
+        let (good, bad) = match convert_keeping_good_rows(&batch, &c.typed, &c.formats, &c.inferred) {
             Ok(split) => split,
             Err(e) => return Some(Err(LoadError::file(&c.shown, e))),
         };
@@ -186,7 +232,7 @@ impl Iterator for SkipBad {
 
 impl Batches for SkipBad {
     fn bad_rows(&self) -> u64 {
-        self.0.bad_rows
+        self.0.bad_rows + self.0.misshapen.load(Ordering::Relaxed)
     }
 }
 
@@ -215,21 +261,37 @@ fn parse_timestamps(text: &StringArray, format: &str, target: &DataType) -> Resu
 /// arrow-csv's parse error, restated with the file, the line and the column's
 /// name. arrow-csv puts them only in its message; this is the one place that
 /// reads it (`a_bad_value_names_file_line_and_column` pins the wording).
-fn csv_error(shown: &str, schema: &Schema, message: &str) -> LoadError {
+fn csv_error(c: &Csv, message: &str) -> LoadError {
+    let (shown, schema) = (c.shown.as_str(), c.read.as_ref());
     static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = PATTERN.get_or_init(|| {
         regex::Regex::new(r"parsing value '(.*)' as type '(.*)' for column (\d+) at line (\d+)")
             .expect("a valid pattern")
     });
     match re.captures(message) {
-        Some(c) => {
-            let column = c[3].parse::<usize>().ok().and_then(|i| schema.fields().get(i)).map_or("?", |f| f.name());
+        Some(m) => {
+            let column = m[3].parse::<usize>().ok().and_then(|i| schema.fields().get(i)).map_or("?", |f| f.name());
             // arrow counts lines after the header from 0 when there is one; files count from 1.
-            let line = c[4].parse::<usize>().unwrap_or(0) + 1;
+            let line = m[4].parse::<usize>().unwrap_or(0) + 1;
+            let hint = if c.inferred.contains(column) {
+                format!(
+                    " (its type was inferred from the first {} rows: declare the column's type, raise `infer_rows`, \
+                     or set bad_rows = \"skip\", with which integers widen to decimals)",
+                    c.infer_rows
+                )
+            } else {
+                String::new()
+            };
+            // The value is source data: cut and escaped (review D12).
+            let value = crate::untrusted_text::excerpt(&m[1], 200);
             LoadError::Line {
                 file: shown.to_string(),
                 line,
-                reason: format!("column `{column}`: `{}` is not a valid {}", &c[1], &c[2]),
+                reason: format!(
+                    "column `{}`: `{value}` is not a valid {}{hint}",
+                    crate::untrusted_text::one_line(column),
+                    &m[2]
+                ),
             }
         }
         None => LoadError::file(shown, message),
@@ -242,20 +304,35 @@ fn convert_keeping_good_rows(
     batch: &RecordBatch,
     typed: &SchemaRef,
     formats: &BTreeMap<String, String>,
+    inferred: &BTreeSet<String>,
 ) -> Result<(RecordBatch, Vec<(usize, String)>), String> {
     let safe = CastOptions { safe: true, ..Default::default() };
     let mut bad = vec![None::<String>; batch.num_rows()];
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(typed.fields().len());
+    let mut fields: Vec<Field> = Vec::with_capacity(typed.fields().len());
     for (i, field) in typed.fields().iter().enumerate() {
         if batch.column(i).data_type() == field.data_type() {
             columns.push(batch.column(i).clone());
+            fields.push(field.as_ref().clone());
             continue;
         }
         let text = batch.column(i).as_string::<i32>();
-        let converted = match formats.get(field.name()) {
+        let mut field = field.as_ref().clone();
+        let mut converted = match formats.get(field.name()) {
             Some(format) => parse_timestamps(text, format, field.data_type())?,
             None => cast_with_options(batch.column(i), field.data_type(), &safe).map_err(|e| e.to_string())?,
         };
+        // A column whose type was inferred from the first rows widens as JSON does
+        // (review D5): `1.5` after a thousand integers makes this batch's column
+        // Float64, and the stream's schema widens with it; only text drops a row.
+        let fails = |c: &ArrayRef| (0..c.len()).filter(|&row| text.is_valid(row) && c.is_null(row)).count();
+        if inferred.contains(field.name()) && field.data_type() == &DataType::Int64 && fails(&converted) > 0 {
+            let wider = cast_with_options(batch.column(i), &DataType::Float64, &safe).map_err(|e| e.to_string())?;
+            if fails(&wider) < fails(&converted) {
+                converted = wider;
+                field = field.with_data_type(DataType::Float64);
+            }
+        }
         for (row, reason) in bad.iter_mut().enumerate() {
             if reason.is_none() && text.is_valid(row) && converted.is_null(row) {
                 let expected = match formats.get(field.name()) {
@@ -269,8 +346,9 @@ fn convert_keeping_good_rows(
             }
         }
         columns.push(converted);
+        fields.push(field);
     }
-    let converted = RecordBatch::try_new(typed.clone(), columns).map_err(|e| e.to_string())?;
+    let converted = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())?;
     let keep: BooleanArray = bad.iter().map(|b| Some(b.is_none())).collect();
     let reasons = bad.into_iter().enumerate().filter_map(|(i, b)| b.map(|b| (i, b))).collect();
     Ok((filter_record_batch(&converted, &keep).map_err(|e| e.to_string())?, reasons))
@@ -280,6 +358,39 @@ fn convert_keeping_good_rows(
 mod tests {
     use super::super::tests::{collect, options};
     use super::*;
+
+    /// Review D5: an inferred type never widened; `1.5` after 1,500 integers
+    /// failed the file, or in skip mode was dropped as bad.
+    #[test]
+    fn an_inferred_integer_column_widens_to_decimals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        let mut text = String::from("id,amount\n");
+        for i in 0..1500 {
+            text.push_str(&format!("{i},{i}\n"));
+        }
+        text.push_str("1500,1.5\n1501,oops\n");
+        std::fs::write(&path, &text).unwrap();
+        let mut skip = options();
+        skip.bad_rows = BadRows::Skip;
+        let (batches, stats) = collect(&path, &skip, None).unwrap();
+        assert_eq!(stats.bad_rows, 1, "only the text is a bad row");
+        let amounts: Vec<f64> = batches
+            .iter()
+            .flat_map(|b| {
+                let c = arrow::compute::cast(b.column_by_name("amount").unwrap(), &DataType::Float64).unwrap();
+                c.as_primitive::<arrow::datatypes::Float64Type>().values().to_vec()
+            })
+            .collect();
+        assert_eq!(amounts.len(), 1501);
+        assert_eq!(amounts[1500], 1.5);
+        assert!(
+            batches.iter().any(|b| b.schema().field_with_name("amount").unwrap().data_type() == &DataType::Float64)
+        );
+        // With bad_rows = "fail" the message says where the type came from and what to do.
+        let err = collect(&path, &options(), None).unwrap_err().to_string();
+        assert!(err.contains("a.csv:1502") && err.contains("inferred from the first 1000 rows"), "{err}");
+    }
 
     #[test]
     fn custom_timestamp_formats() {

@@ -12,6 +12,7 @@
 //! `load-options`, generated from `wit/` for host and SDK alike).
 
 mod csv;
+mod csv_shape;
 mod detect;
 mod json_array;
 mod ndjson;
@@ -61,6 +62,9 @@ pub enum LoadError {
     /// One line does not decode.
     #[error("{file}:{line}: {reason}")]
     Line { file: String, line: usize, reason: String },
+    /// The decoder itself failed (a bug in it, met by this file): the host goes on.
+    #[error("{file}: decoding it failed unexpectedly ({reason}); please report it with the file")]
+    Panicked { file: String, reason: String },
 }
 
 impl LoadError {
@@ -73,8 +77,9 @@ impl LoadError {
     }
 }
 
-/// A format's batches, in the file's order.
-trait Batches: Iterator<Item = Result<RecordBatch, LoadError>> {
+/// A format's batches, in the file's order; `Send`, as a file decodes on a
+/// blocking thread while the stream takes its batches on the runtime's.
+trait Batches: Iterator<Item = Result<RecordBatch, LoadError>> + Send {
     /// Rows skipped as malformed so far (`bad_rows = skip`).
     fn bad_rows(&self) -> u64 {
         0

@@ -196,6 +196,29 @@ fn malformed_rows_fail_with_file_and_line_or_are_skipped_and_counted() {
     assert_same_orders(&env.rows("lake/orders"), &expected);
 }
 
+/// Review D5: in `skip` mode a short row was null-padded silently and landed, and
+/// a long one (an unquoted comma) failed the whole file. Both are skipped,
+/// counted and logged with their line; the well-formed rows land as they are.
+#[test]
+fn rows_with_too_few_or_too_many_fields_are_skipped_and_counted() {
+    let env = env();
+    let mut csv = orders_csv(&orders(1..=3));
+    csv.push_str("4,c4\n");
+    csv.push_str("5,c5,1,5,2025-01-01T00:05:00Z\n");
+    csv.push_str(&orders_csv(&orders(6..=7)).lines().skip(1).map(|l| format!("{l}\n")).collect::<String>());
+    env.write("exports/a.csv", &csv);
+    pipeline(&env, "*.csv", &format!("bad_rows = \"skip\"\n{DECLARED}"));
+    let run = env.headwater(&["run", "batch.toml", "--json", "-v"]).ok();
+    let summary = run.json();
+    assert_eq!(summary["streams"][0]["bad_rows"], 2, "{summary}");
+    assert_eq!(summary["streams"][0]["rows"], 5);
+    assert!(run.stderr.contains("a.csv:5: skipped a record of 2 fields where the header has 4"), "{}", run.stderr);
+    assert!(run.stderr.contains("a.csv:6: skipped a record of 5 fields"), "{}", run.stderr);
+    let mut expected = orders(1..=3);
+    expected.extend(orders(6..=7));
+    assert_same_orders(&env.rows("lake/orders"), &expected);
+}
+
 /// Review D12: a skipped cell was logged raw, and a quoted CSV field holding
 /// `\r\nERROR …` forged a log line (tracing escapes ESC, not CR or LF); a
 /// megabyte cell was logged whole.

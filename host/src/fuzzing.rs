@@ -221,7 +221,7 @@ pub fn json_intake(bytes: &[u8]) -> [Result<usize, String>; 2] {
 
 fn json_rows(bytes: &[u8], declared: Option<&SchemaRef>) -> Result<usize, String> {
     let intake = intake();
-    let batches = stream::json_rows(bytes, declared, &intake).map_err(|e| e.to_string())?;
+    let batches = stream::json_rows(bytes, declared, None, &intake).map_err(|e| e.to_string())?;
     check_batches("json_rows", &batches, intake.max_emit_cells);
     Ok(batches.iter().map(RecordBatch::num_rows).sum())
 }

@@ -69,7 +69,7 @@ impl OutputCtx {
     /// JSON rows (NDJSON or an array) into the stream; returns the rows read.
     fn emit_json(&mut self, name: &str, json: &[u8]) -> Result<u64, StreamError> {
         let out = self.stream(name)?;
-        match stream::json_rows(json, out.declared(), &out.intake()) {
+        match stream::json_rows(json, out.declared(), out.schema_so_far(), &out.intake()) {
             Ok(batches) => {
                 let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
                 out.emit(Step::Emit, batches).map(|_| rows)

@@ -1,6 +1,6 @@
-//! NDJSON files: one JSON object per line. Lines are read here, so that a
-//! malformed one can be named by its line (or skipped and counted), and decoded
-//! in chunks by the stream data path's one JSON decoder (`stream::json_rows`),
+//! NDJSON files: one JSON object per line. Lines are read here in chunks, so
+//! that a malformed one can be named by its line (or skipped and counted), and
+//! decoded by the stream data path's one JSON decoder (`stream::json_rows`),
 //! so that a field first seen deep in a file is kept exactly as `emit-json`
 //! keeps it.
 
@@ -15,11 +15,13 @@ use std::io::BufRead;
 const LOGGED_BAD_LINES: u64 = 5;
 
 pub(super) struct Ndjson {
-    lines: std::io::Lines<Box<dyn BufRead + Send>>,
+    input: Box<dyn BufRead + Send>,
     shown: String,
     skip: bool,
     declared: Option<SchemaRef>,
     intake: Intake,
+    /// The schema of the last chunk decoded, for the next one to fit.
+    known: Option<arrow::datatypes::Schema>,
     line_no: usize,
     bad_rows: u64,
     ready: VecDeque<RecordBatch>,
@@ -34,11 +36,12 @@ pub(super) fn open(
     intake: Intake,
 ) -> Ndjson {
     Ndjson {
-        lines: input.lines(),
+        input,
         shown: shown.to_string(),
         skip: options.bad_rows == BadRows::Skip,
         declared: declared.cloned(),
         intake,
+        known: None,
         line_no: 0,
         bad_rows: 0,
         ready: VecDeque::new(),
@@ -47,46 +50,82 @@ pub(super) fn open(
 }
 
 impl Ndjson {
-    /// Reads up to a chunk of well-formed lines and decodes them.
+    /// Reads a chunk of lines and decodes it. Lines are not parsed on their own:
+    /// only when the decoder refuses a chunk are its lines checked one by one, to
+    /// name the malformed one (or skip it), so a well-formed file is parsed once
+    /// (review D29).
     fn fill(&mut self) -> Result<(), LoadError> {
         let mut chunk = Vec::new();
-        let mut rows = 0;
+        // Where each line of the chunk starts, and its line number in the file.
+        let mut starts: Vec<(usize, usize)> = Vec::new();
         // Cut at BATCH_BYTES too: 64Ki lines of 50 KB would be one 3 GB chunk (review D15).
-        while rows < BATCH_ROWS && chunk.len() < BATCH_BYTES {
-            let Some(line) = self.lines.next() else {
+        while starts.len() < BATCH_ROWS && chunk.len() < BATCH_BYTES {
+            let at = chunk.len();
+            let read = self.input.read_until(b'\n', &mut chunk);
+            let n = read.map_err(|e| self.line_error(self.line_no + 1, e.to_string()))?;
+            if n == 0 {
                 self.done = true;
                 break;
-            };
+            }
             self.line_no += 1;
-            let line = line.map_err(|e| self.line_error(e.to_string()))?;
-            if line.trim().is_empty() {
+            if chunk[at..].iter().all(u8::is_ascii_whitespace) {
+                chunk.truncate(at);
                 continue;
             }
-            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&line) {
-                if !self.skip {
-                    return Err(self.line_error(format!("malformed JSON: {e}")));
-                }
-                if self.bad_rows < LOGGED_BAD_LINES {
-                    let file = crate::untrusted_text::one_line(&self.shown);
-                    tracing::warn!("{file}:{}: skipped a malformed line: {e}", self.line_no);
-                }
-                self.bad_rows += 1;
-                continue;
+            if chunk.last() != Some(&b'\n') {
+                chunk.push(b'\n');
             }
-            chunk.extend_from_slice(line.as_bytes());
-            chunk.push(b'\n');
-            rows += 1;
+            starts.push((at, self.line_no));
         }
-        if rows > 0 {
-            let batches =
-                json_rows(&chunk, self.declared.as_ref(), &self.intake).map_err(|e| LoadError::file(&self.shown, e))?;
-            self.ready.extend(batches);
+        if starts.is_empty() {
+            return Ok(());
         }
+        let batches = match self.decode(&chunk) {
+            Ok(batches) => batches,
+            Err(refused) => {
+                let ends = starts.iter().skip(1).map(|(at, _)| *at).chain([chunk.len()]);
+                let lines: Vec<(&[u8], usize)> =
+                    starts.iter().zip(ends).map(|(&(at, line), end)| (&chunk[at..end], line)).collect();
+                let malformed = |text: &[u8]| serde_json::from_slice::<serde::de::IgnoredAny>(text).err();
+                let bad: Vec<(usize, serde_json::Error)> =
+                    lines.iter().filter_map(|(text, line)| malformed(text).map(|e| (*line, e))).collect();
+                match bad.first() {
+                    // Every line is JSON: the rows themselves do not fit (a type conflict).
+                    None => return Err(refused),
+                    Some((line, e)) if !self.skip => return Err(self.line_error(*line, format!("malformed JSON: {e}"))),
+                    Some(_) => {}
+                }
+                for (line, e) in &bad {
+                    if self.bad_rows < LOGGED_BAD_LINES {
+                        let file = crate::untrusted_text::one_line(&self.shown);
+                        tracing::warn!("{file}:{line}: skipped a malformed line: {e}");
+                    }
+                    self.bad_rows += 1;
+                }
+                let good: Vec<u8> =
+                    lines.iter().filter(|(text, _)| malformed(text).is_none()).flat_map(|(t, _)| *t).copied().collect();
+                if good.is_empty() {
+                    return Ok(());
+                }
+                self.decode(&good)?
+            }
+        };
+        if let Some(last) = batches.last() {
+            self.known = Some(last.schema().as_ref().clone());
+        }
+        self.ready.extend(batches);
         Ok(())
     }
 
-    fn line_error(&self, reason: String) -> LoadError {
-        LoadError::Line { file: self.shown.clone(), line: self.line_no, reason }
+    /// A chunk of lines as batches. The file's own schema so far is the decoder's
+    /// first guess: a chunk that fits it is not inferred again (review D27).
+    fn decode(&self, chunk: &[u8]) -> Result<Vec<RecordBatch>, LoadError> {
+        json_rows(chunk, self.declared.as_ref(), self.known.as_ref(), &self.intake)
+            .map_err(|e| LoadError::file(&self.shown, e))
+    }
+
+    fn line_error(&self, line: usize, reason: String) -> LoadError {
+        LoadError::Line { file: self.shown.clone(), line, reason }
     }
 }
 

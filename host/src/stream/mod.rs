@@ -189,6 +189,15 @@ impl StreamOutput {
         self.spec.declared.as_ref()
     }
 
+    /// The stream's columns so far (declared, inferred and evolved), while it takes rows:
+    /// what a decoder may decode into without inferring again.
+    pub fn schema_so_far(&self) -> Option<&Schema> {
+        match &self.state {
+            State::Pending(p) => p.schema.as_ref(),
+            State::Poisoned { .. } => None,
+        }
+    }
+
     /// What the stream's decoders may take on.
     pub fn intake(&self) -> Intake {
         self.intake

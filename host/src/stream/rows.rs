@@ -132,9 +132,21 @@ fn ipc_leaf_columns<'a>(fields: impl Iterator<Item = arrow::ipc::Field<'a>>) -> 
 /// level and would overflow the host's stack), and batches of more than
 /// `max_emit_cells` rows × inferred columns (rows that each bring their own keys
 /// make a schema as wide as the input is long, and a batch its square).
-pub fn json(bytes: &[u8], declared: Option<&SchemaRef>, intake: &Intake) -> Result<Vec<RecordBatch>, RowsError> {
+///
+/// `known` is the stream's schema so far (when it declares no columns): rows that
+/// fit it decode straight into it, strictly, with no inference (review D27). Any
+/// field it lacks or any value of another type fails that attempt, and the rows
+/// are then inferred as they would have been. A decimal number where `known` has
+/// an integer column goes to inference at once: arrow-json would truncate it.
+pub fn json(
+    bytes: &[u8],
+    declared: Option<&SchemaRef>,
+    known: Option<&Schema>,
+    intake: &Intake,
+) -> Result<Vec<RecordBatch>, RowsError> {
     let max_depth = intake.max_json_depth;
-    if nests_deeper_than(bytes, max_depth) {
+    let scan = scan(bytes, max_depth);
+    if scan.too_deep {
         return Err(RowsError::TooDeep(max_depth));
     }
     let infer = || -> Result<Schema, RowsError> {
@@ -147,8 +159,19 @@ pub fn json(bytes: &[u8], declared: Option<&SchemaRef>, intake: &Intake) -> Resu
         Ok(schema)
     };
     let Some(declared) = declared else {
+        if let Some(known) = known.filter(|k| !(scan.decimals && has_integers(k))) {
+            let nullable = known.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>();
+            if let Ok(batches) = decode(bytes, Arc::new(Schema::new(nullable)), true) {
+                return Ok(batches);
+            }
+        }
         return decode(bytes, Arc::new(infer()?), false);
     };
+    // arrow-json reads `1.5` into an integer column as 1: decimals meet declared
+    // integer columns as Float64 first, and only whole values are taken.
+    if scan.decimals && declared.fields().iter().any(|f| f.data_type().is_integer()) {
+        return decode_whole_numbers(bytes, declared, &infer);
+    }
     // The fast path: strict decoding costs nothing more when no field is new.
     match decode(bytes, declared.clone(), true) {
         Err(RowsError::DoesNotFit(message)) if names_an_unknown_field(&message) => {
@@ -156,6 +179,57 @@ pub fn json(bytes: &[u8], declared: Option<&SchemaRef>, intake: &Intake) -> Resu
         }
         other => other,
     }
+}
+
+/// Rows whose declared integer columns may hold decimals: decoded with those
+/// columns as Float64, then each value checked to be a whole number in range and
+/// cast back, so that `1.5` fails the rows, naming the column, instead of
+/// landing as 1.
+fn decode_whole_numbers(
+    bytes: &[u8],
+    declared: &SchemaRef,
+    infer: &dyn Fn() -> Result<Schema, RowsError>,
+) -> Result<Vec<RecordBatch>, RowsError> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Float64Type};
+    let as_float = |f: &arrow::datatypes::FieldRef| {
+        if f.data_type().is_integer() {
+            f.as_ref().clone().with_data_type(DataType::Float64)
+        } else {
+            f.as_ref().clone()
+        }
+    };
+    let loose = Schema::new(declared.fields().iter().map(as_float).collect::<Vec<_>>());
+    let schema = Arc::new(super::schema::with_undeclared(&loose, &infer()?));
+    let batches = decode(bytes, schema, false)?;
+    batches
+        .into_iter()
+        .map(|batch| {
+            let mut columns = batch.columns().to_vec();
+            let mut fields: Vec<_> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            for want in declared.fields().iter().filter(|f| f.data_type().is_integer()) {
+                let Some(i) = fields.iter().position(|f| f.name() == want.name()) else { continue };
+                let column = columns[i].clone();
+                let floats = column.as_primitive::<Float64Type>();
+                if let Some(bad) = floats.iter().flatten().find(|v| v.fract() != 0.0 || !v.is_finite()) {
+                    return Err(RowsError::DoesNotFit(format!(
+                        "column `{}`: {bad} is not a whole number, and the column is declared {}",
+                        crate::untrusted_text::one_line(want.name()),
+                        want.data_type()
+                    )));
+                }
+                let options = arrow::compute::CastOptions { safe: false, ..Default::default() };
+                columns[i] = arrow::compute::cast_with_options(&columns[i], want.data_type(), &options)
+                    .map_err(|e| RowsError::DoesNotFit(format!("column `{}`: {e}", want.name())))?;
+                fields[i] = fields[i].clone().with_data_type(want.data_type().clone());
+                if floats.null_count() == 0 {
+                    fields[i] = fields[i].clone().with_nullable(want.is_nullable());
+                }
+            }
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+                .map_err(|e| RowsError::DoesNotFit(e.to_string()))
+        })
+        .collect()
 }
 
 /// The columns Arrow builds for `fields`: every leaf of every struct, list and
@@ -203,9 +277,19 @@ fn infer(bytes: &[u8]) -> Result<(Schema, usize), RowsError> {
     }
 }
 
-/// Whether JSON text nests arrays and objects more than `limit` deep. Strings are
-/// skipped whole (their brackets do not count); malformed text is left to the decoder.
-fn nests_deeper_than(bytes: &[u8], limit: usize) -> bool {
+/// What one pass over JSON text finds before any decoder sees it.
+struct Scan {
+    /// Arrays and objects nest more than the limit.
+    too_deep: bool,
+    /// A number with a fraction or an exponent occurs (outside strings).
+    decimals: bool,
+}
+
+/// Whether JSON text nests arrays and objects more than `limit` deep, and whether
+/// it holds decimal numbers. Strings are skipped whole (their brackets and dots do
+/// not count); malformed text is left to the decoder.
+fn scan(bytes: &[u8], limit: usize) -> Scan {
+    let mut found = Scan { too_deep: false, decimals: false };
     let mut depth = 0usize;
     let mut i = 0;
     while i < bytes.len() {
@@ -214,7 +298,7 @@ fn nests_deeper_than(bytes: &[u8], limit: usize) -> bool {
                 i += 1;
                 loop {
                     match memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
-                        None => return false,
+                        None => return found,
                         Some(j) if bytes[i + j] == b'\\' => i += j + 2,
                         Some(j) => {
                             i += j + 1;
@@ -227,13 +311,32 @@ fn nests_deeper_than(bytes: &[u8], limit: usize) -> bool {
             b'[' | b'{' => {
                 depth += 1;
                 if depth > limit {
-                    return true;
+                    found.too_deep = true;
+                    return found;
                 }
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
+            b'.' | b'e' | b'E' if i > 0 && bytes[i - 1].is_ascii_digit() => found.decimals = true,
             _ => {}
         }
         i += 1;
+    }
+    found
+}
+
+/// Whether a schema has an integer column anywhere (nested ones too).
+fn has_integers(schema: &Schema) -> bool {
+    use arrow::datatypes::DataType;
+    let mut stack: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
+    while let Some(t) = stack.pop() {
+        match t {
+            t if t.is_integer() => return true,
+            DataType::Struct(children) => stack.extend(children.iter().map(|f| f.data_type())),
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) | DataType::Map(f, _) => {
+                stack.push(f.data_type())
+            }
+            _ => {}
+        }
     }
     false
 }
@@ -271,12 +374,12 @@ mod tests {
     fn rows_whose_keys_are_data_are_refused_before_decoding() {
         let rows: String = (0..1000).map(|i| format!("{{\"k{i}\":{i}}}\n")).collect();
         let small = Intake { max_emit_cells: 100_000, ..depth(64) };
-        let err = json(rows.as_bytes(), None, &small).unwrap_err().to_string();
+        let err = json(rows.as_bytes(), None, None, &small).unwrap_err().to_string();
         assert!(err.contains("1000 rows × 1000 columns") && err.contains("max_emit_cells = 100000"), "{err}");
         // Nested keys count too: a struct's children are columns.
         let nested: String = (0..1000).map(|i| format!("{{\"s\":{{\"k{i}\":{i}}}}}\n")).collect();
-        assert!(json(nested.as_bytes(), None, &small).is_err());
-        assert!(json(nested.as_bytes(), None, &depth(64)).is_ok());
+        assert!(json(nested.as_bytes(), None, None, &small).is_err());
+        assert!(json(nested.as_bytes(), None, None, &depth(64)).is_ok());
     }
 
     fn ipc_of(batch: &RecordBatch) -> Vec<u8> {
@@ -328,7 +431,7 @@ mod tests {
         }
         ndjson.push_str("{\"id\":5000,\"late\":\"x\"}\n");
         for declared in [None, Some(declared())] {
-            let batches = json(ndjson.as_bytes(), declared.as_ref(), &depth(64)).unwrap();
+            let batches = json(ndjson.as_bytes(), declared.as_ref(), None, &depth(64)).unwrap();
             let late = batches[0].schema().field_with_name("late").cloned().unwrap();
             assert!(late.is_nullable());
             assert_eq!(late.data_type(), &DataType::Utf8);
@@ -336,13 +439,13 @@ mod tests {
             assert_eq!(rows, 5001);
         }
         let array = br#"[{"id":1},{"id":2,"late":true}]"#;
-        let batches = json(array, Some(&declared()), &depth(64)).unwrap();
+        let batches = json(array, Some(&declared()), None, &depth(64)).unwrap();
         assert_eq!(batches[0].schema().field_with_name("late").unwrap().data_type(), &DataType::Boolean);
     }
 
     #[test]
     fn a_declared_type_that_does_not_fit_is_named() {
-        let err = json(br#"{"id":"one"}"#, Some(&declared()), &depth(64)).unwrap_err().to_string();
+        let err = json(br#"{"id":"one"}"#, Some(&declared()), None, &depth(64)).unwrap_err().to_string();
         assert!(err.contains("does not fit") && err.contains("one"), "{err}");
     }
 
@@ -352,13 +455,50 @@ mod tests {
     fn nesting_beyond_the_limit_is_refused_before_decoding() {
         let deep = |depth: usize| format!("{{\"id\":1,\"a\":{}{}}}\n", "[".repeat(depth), "]".repeat(depth));
         for declared in [None, Some(declared())] {
-            let err = json(deep(50_000).as_bytes(), declared.as_ref(), &depth(128)).unwrap_err();
+            let err = json(deep(50_000).as_bytes(), declared.as_ref(), None, &depth(128)).unwrap_err();
             assert!(matches!(err, RowsError::TooDeep(128)), "{err}");
         }
         // Brackets inside strings (escaped quotes too) are text, not nesting.
         let text = format!("{{\"id\":1,\"a\":\"\\\"{}\"}}\n", "[".repeat(500));
-        assert!(!nests_deeper_than(text.as_bytes(), 2));
-        assert!(nests_deeper_than(deep(3).as_bytes(), 3));
-        assert!(!nests_deeper_than(deep(3).as_bytes(), 4));
+        assert!(!scan(text.as_bytes(), 2).too_deep);
+        assert!(scan(deep(3).as_bytes(), 3).too_deep);
+        assert!(!scan(deep(3).as_bytes(), 4).too_deep);
+    }
+
+    /// Found while fixing review D27: a declared integer column took `1.5` as 1,
+    /// silently; `2.0` is a whole number and lands as 2.
+    #[test]
+    fn a_decimal_in_a_declared_integer_column_is_refused_not_truncated() {
+        use arrow::array::AsArray;
+        let err = json(br#"[{"id":1.5,"name":"a"}]"#, Some(&declared()), None, &depth(64)).unwrap_err().to_string();
+        assert!(err.contains("column `id`: 1.5 is not a whole number"), "{err}");
+        let whole =
+            json(br#"[{"id":2.0,"name":"a"},{"id":3,"name":"b"}]"#, Some(&declared()), None, &depth(64)).unwrap();
+        let ids = whole[0].column_by_name("id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
+        assert_eq!(ids.values().to_vec(), vec![2, 3]);
+    }
+
+    /// Review D27: rows that fit the stream's schema so far decode into it without
+    /// inference; a new field, a value of another type or a decimal where the
+    /// schema has an integer are inferred as before, never truncated or dropped.
+    #[test]
+    fn rows_that_fit_the_known_schema_skip_inference_and_others_do_not() {
+        use arrow::array::{AsArray, Float64Array};
+        let known = Schema::new(vec![Field::new("id", DataType::Int64, true), Field::new("s", DataType::Utf8, true)]);
+        let fits = json(br#"[{"id":1,"s":"a"},{"s":"b","id":2}]"#, None, Some(&known), &depth(64)).unwrap();
+        assert_eq!(fits[0].schema().fields().len(), 2);
+        assert_eq!(fits[0].column(0).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec(), vec![1, 2]);
+        // A decimal in the integer column: inferred as Float64, not truncated to 1.
+        let decimal = json(br#"[{"id":1.5,"s":"a"}]"#, None, Some(&known), &depth(64)).unwrap();
+        let id = decimal[0].column_by_name("id").unwrap();
+        assert_eq!(id.as_any().downcast_ref::<Float64Array>().unwrap().value(0), 1.5);
+        // A field the schema lacks is kept.
+        let new = json(br#"{"id":3,"s":"c","coupon":"X"}"#, None, Some(&known), &depth(64)).unwrap();
+        assert!(new[0].column_by_name("coupon").is_some());
+        // A string where the schema has an integer: inferred (and the stream then says it conflicts).
+        let text = json(br#"{"id":"seven"}"#, None, Some(&known), &depth(64)).unwrap();
+        assert_eq!(text[0].column_by_name("id").unwrap().data_type(), &DataType::Utf8);
+        // Dots inside strings are not decimals.
+        assert!(!scan(br#"{"s":"1.5e3"}"#, 8).decimals && scan(b"[1e3]", 8).decimals);
     }
 }

@@ -42,6 +42,7 @@ mod run;
 mod sink;
 mod store;
 mod stream;
+mod suggest;
 mod untrusted_text;
 
 #[cfg(feature = "fuzzing")]

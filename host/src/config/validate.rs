@@ -40,15 +40,8 @@ impl Base {
 /// match among them (`recrods` → `records`) is what the user wants to read.
 fn did_you_mean(message: &str) -> Option<String> {
     let (unknown, expected) = message.strip_prefix("unknown field `")?.split_once('`')?;
-    let best =
-        expected.split('`').skip(1).step_by(2).map(|known| (strsim::damerau_levenshtein(unknown, known), known)).min();
-    match best {
-        // Close enough to be a typo: at most a third of the word changed.
-        Some((distance, known)) if distance > 0 && distance <= unknown.chars().count().div_ceil(3) => {
-            Some(format!("did you mean `{known}`?"))
-        }
-        _ => None,
-    }
+    let known = crate::suggest::closest(unknown, expected.split('`').skip(1).step_by(2))?;
+    Some(format!("did you mean `{known}`?"))
 }
 
 pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError> {

@@ -40,7 +40,13 @@ impl<'a> Plan<'a> {
         if let Some(unknown) = pipeline.limits.streams.keys().find(|k| !names.contains(&k.as_str())) {
             return Err(Error::Config(ConfigError {
                 file: pipeline.file.clone(),
-                message: format!("[limits.streams.{unknown}]: no such stream (streams: {})", names.join(", ")),
+                message: format!(
+                    "[limits.streams.{unknown}]: no such stream (streams: {}){}",
+                    names.join(", "),
+                    crate::suggest::closest(unknown, names.iter().copied())
+                        .map(|n| format!("; did you mean `{n}`?"))
+                        .unwrap_or_default()
+                ),
             }));
         }
         let streams = names

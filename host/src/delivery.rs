@@ -264,6 +264,9 @@ mod tests {
         fn clear_staging(&self) -> Result<(), SinkError> {
             self.0.clear_staging()
         }
+        fn scratch(&self) -> PathBuf {
+            self.0.scratch()
+        }
         fn location(&self) -> String {
             self.0.location()
         }

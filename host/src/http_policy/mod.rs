@@ -172,6 +172,18 @@ impl HttpPolicy {
         retry: Retry,
         budget: Option<&Budget>,
     ) -> Result<Response, HttpError> {
+        self.send_to(req, retry, BodyTo::Memory(budget)).await
+    }
+
+    /// Sends a GET under the policy and writes the body into `file` as it arrives,
+    /// for an http(s) root's file: bounded by the disk and `request_timeout_s`, not
+    /// by `max_response_mb`, and never whole in memory (review D16). The response
+    /// returned has an empty body; `file` holds it.
+    pub async fn download(&self, req: Request, file: &mut std::fs::File) -> Result<Response, HttpError> {
+        self.send_to(req, Retry::ByMethod, BodyTo::File(file)).await
+    }
+
+    async fn send_to(&self, req: Request, retry: Retry, mut to: BodyTo<'_>) -> Result<Response, HttpError> {
         let url =
             url::Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("URL `{}` is invalid: {e}", req.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -219,7 +231,7 @@ impl HttpPolicy {
             }
             self.count(&host, |s| s.requests += 1);
             let outcome = match builder.send().await {
-                Ok(response) => self.answer(&host, &shown, response, attempt, idempotent, budget).await,
+                Ok(response) => self.answer(&host, &shown, response, attempt, idempotent, &mut to).await,
                 Err(e) => self.failed(&shown, e, attempt, idempotent),
             };
             match outcome {
@@ -277,7 +289,7 @@ impl HttpPolicy {
         response: reqwest::Response,
         attempt: u32,
         idempotent: bool,
-        budget: Option<&Budget>,
+        to: &mut BodyTo<'_>,
     ) -> Attempt {
         let status = response.status();
         self.pacer.observe(host, status.as_u16(), response.headers());
@@ -297,7 +309,7 @@ impl HttpPolicy {
             }
             return Attempt::Retry { wait, last: format!("HTTP {status}") };
         }
-        match self.read(host, shown, response, budget).await {
+        match self.read(host, shown, response, to).await {
             Ok(r) => Attempt::Done(r),
             Err(e) => Attempt::Fail(e),
         }
@@ -335,15 +347,21 @@ impl HttpPolicy {
         self.count(host, |s| s.waited_ms += d.as_millis() as u64);
     }
 
-    /// Reads the body up to `[limits] max_response_mb`.
+    /// Reads the body: into memory up to `[limits] max_response_mb`, or into a file.
     async fn read(
         &self,
         host: &str,
         shown: &str,
         mut response: reqwest::Response,
-        budget: Option<&Budget>,
+        to: &mut BodyTo<'_>,
     ) -> Result<Response, HttpError> {
         let max = self.max_response_bytes();
+        let mut written = 0u64;
+        if let BodyTo::File(file) = to {
+            // An earlier attempt (a 401 before a refresh) may have written its body.
+            use std::io::Seek;
+            file.set_len(0).and_then(|()| file.rewind()).map_err(|e| self.download_failed(shown, e))?;
+        }
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -353,7 +371,16 @@ impl HttpPolicy {
         let mut body = Vec::new();
         loop {
             match response.chunk().await {
+                Ok(Some(chunk)) if let BodyTo::File(file) = to => {
+                    use std::io::Write;
+                    file.write_all(&chunk).map_err(|e| self.download_failed(shown, e))?;
+                    written = written.saturating_add(chunk.len() as u64);
+                }
                 Ok(Some(chunk)) => {
+                    let budget = match to {
+                        BodyTo::Memory(budget) => *budget,
+                        BodyTo::File(_) => None,
+                    };
                     if (body.len() as u64).saturating_add(chunk.len() as u64) > max {
                         return Err(HttpError::Denied(format!(
                             "{shown}: the response is larger than [limits] max_response_mb = {}",
@@ -386,9 +413,21 @@ impl HttpPolicy {
                 }
             }
         }
-        self.count(host, |s| s.bytes += body.len() as u64);
+        let bytes = written.saturating_add(body.len() as u64);
+        self.count(host, |s| s.bytes += bytes);
         Ok(Response { status, headers, body })
     }
+
+    fn download_failed(&self, shown: &str, e: std::io::Error) -> HttpError {
+        HttpError::Host(format!("{shown}: writing the response to disk: {e}"))
+    }
+}
+
+/// Where a response's body goes: into memory, within `max_response_mb` (and a
+/// `send-all`'s shared budget), or into a file.
+enum BodyTo<'a> {
+    Memory(Option<&'a Budget>),
+    File(&'a mut std::fs::File),
 }
 
 /// Bytes that several responses may hold together, taken as they arrive.

@@ -4,10 +4,10 @@
 //! with the connector's path by URL rules, and must still lie under the prefix
 //! (`%2e%2e/` and the like cannot climb out of it). Such roots cannot be listed.
 
-use super::{Opened, RootError};
+use super::{LocalFile, Opened, RootError};
 use crate::bindings::headwater::connector::http::Request;
 use crate::http_policy::{HttpError, HttpPolicy};
-use futures::StreamExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub(super) struct HttpRoot {
@@ -16,11 +16,19 @@ pub(super) struct HttpRoot {
     url: url::Url,
     auth: Option<String>,
     policy: Option<Arc<HttpPolicy>>,
+    /// Where a file is downloaded to (the sink's disk).
+    scratch: PathBuf,
 }
 
 impl HttpRoot {
-    pub(super) fn new(name: &str, url: url::Url, auth: Option<String>, policy: Option<Arc<HttpPolicy>>) -> Self {
-        HttpRoot { name: name.to_string(), url, auth, policy }
+    pub(super) fn new(
+        name: &str,
+        url: url::Url,
+        auth: Option<String>,
+        policy: Option<Arc<HttpPolicy>>,
+        scratch: PathBuf,
+    ) -> Self {
+        HttpRoot { name: name.to_string(), url, auth, policy, scratch }
     }
 
     pub(super) async fn open(&self, path: &str) -> Result<Opened, RootError> {
@@ -38,10 +46,17 @@ impl HttpRoot {
             body: None,
             auth: self.auth.clone(),
         };
-        // The policy caps the body at `[limits] max_response_mb`.
-        let response = policy.send(request).await?;
+        // Streamed to a file on the sink's disk as it arrives: an export may be larger
+        // than any response a connector gets (review D16).
+        let io = |e: std::io::Error| RootError::Io {
+            root: self.name.clone(),
+            path: path.to_string(),
+            reason: format!("downloading it under {}: {e}", self.scratch.display()),
+        };
+        let mut file = super::scratch_file(&self.scratch).map_err(io)?;
+        let response = policy.download(request, file.as_file_mut()).await?;
         match response.status {
-            200..=299 => Ok(Opened::Stream(futures::stream::once(async { Ok(response.body.into()) }).boxed())),
+            200..=299 => Ok(Opened::File(LocalFile::temporary(file))),
             404 => Err(RootError::NotFound { root: self.name.clone(), path: path.to_string() }),
             status => {
                 Err(RootError::Unavailable { root: self.name.clone(), reason: format!("GET {target}: HTTP {status}") })
@@ -58,7 +73,8 @@ mod tests {
     /// text and the URL parser resolved it above the prefix, with the root's credential.
     #[test]
     fn a_path_cannot_climb_out_of_the_url_prefix() {
-        let root = HttpRoot::new("exports", url::Url::parse("https://h.example/exports/").unwrap(), None, None);
+        let url = url::Url::parse("https://h.example/exports/").unwrap();
+        let root = HttpRoot::new("exports", url, None, None, std::env::temp_dir());
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         for path in ["%2e%2e/private/x.csv", "%2E%2E/x", ".%2e/x", "//evil.example/x", "https://evil.example/x"] {
             let err = rt.block_on(root.open(path)).err().expect("refused");

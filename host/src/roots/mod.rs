@@ -103,11 +103,14 @@ enum Root {
 #[derive(Default)]
 pub struct FileRoots {
     roots: Vec<(String, Root)>,
+    /// Where remote files are fetched to before they are decoded (the sink's disk).
+    scratch: PathBuf,
 }
 
 impl FileRoots {
-    /// Builds the clients of the granted roots; http(s) roots read through `http`.
-    pub fn new(roots: Vec<FileRoot>, http: Option<Arc<HttpPolicy>>) -> Result<Self, RootError> {
+    /// Builds the clients of the granted roots; http(s) roots read through `http`,
+    /// and remote files are fetched into `scratch`.
+    pub fn new(roots: Vec<FileRoot>, http: Option<Arc<HttpPolicy>>, scratch: PathBuf) -> Result<Self, RootError> {
         let roots = roots
             .into_iter()
             .map(|r| {
@@ -116,13 +119,13 @@ impl FileRoots {
                     RootLocation::S3(s3) => Root::Object(object::ObjectRoot::new(&r.name, &s3)?),
                     RootLocation::Sftp(location) => Root::Sftp(sftp::SftpRoot::new(&r.name, location)),
                     RootLocation::Http { url, auth } => {
-                        Root::Http(http::HttpRoot::new(&r.name, url, auth, http.clone()))
+                        Root::Http(http::HttpRoot::new(&r.name, url, auth, http.clone(), scratch.clone()))
                     }
                 };
                 Ok((r.name, root))
             })
             .collect::<Result<_, RootError>>()?;
-        Ok(FileRoots { roots })
+        Ok(FileRoots { roots, scratch })
     }
 
     fn find(&self, name: &str) -> Result<&Root, RootError> {
@@ -165,7 +168,8 @@ impl FileRoots {
     }
 
     /// Opens `path` as a file on local disk: a remote file is streamed to a
-    /// temporary file first, so memory stays bounded.
+    /// temporary file first, on the sink's disk (review D16: the system's temp
+    /// folder is often a small tmpfs), so memory stays bounded.
     pub async fn stage(&self, root: &str, path: &str) -> Result<LocalFile, RootError> {
         match self.open(root, path).await? {
             Opened::File(f) => Ok(f),
@@ -174,9 +178,9 @@ impl FileRoots {
                 let failed = |e: std::io::Error| RootError::Io {
                     root: root.to_string(),
                     path: path.to_string(),
-                    reason: format!("staging it in a temporary file: {e}"),
+                    reason: format!("staging it in a temporary file under {}: {e}", self.scratch.display()),
                 };
-                let mut tmp = tempfile::NamedTempFile::new().map_err(failed)?;
+                let mut tmp = scratch_file(&self.scratch).map_err(failed)?;
                 while let Some(chunk) = chunks.next().await {
                     tmp.write_all(&chunk?).map_err(failed)?;
                 }
@@ -185,6 +189,12 @@ impl FileRoots {
             }
         }
     }
+}
+
+/// A new temporary file in `dir` (created if need be), deleted when dropped.
+fn scratch_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    std::fs::create_dir_all(dir)?;
+    tempfile::Builder::new().prefix("fetch-").tempfile_in(dir)
 }
 
 /// `path` as a plain relative path: no absolute paths, no `..`, not empty.
@@ -202,7 +212,7 @@ mod tests {
     use super::*;
 
     fn roots(dir: &Path) -> FileRoots {
-        FileRoots::new(vec![FileRoot::local("./exports", dir.join("exports"))], None).unwrap()
+        FileRoots::new(vec![FileRoot::local("./exports", dir.join("exports"))], None, dir.join("scratch")).unwrap()
     }
 
     fn rt() -> tokio::runtime::Runtime {

@@ -66,8 +66,9 @@ impl Session {
         let http = HttpPolicy::new(&pipeline.allow.hosts, pipeline.auth.clone(), &pipeline.limits, Some(store.clone()))
             .map_err(|e| ConfigError { file: pipeline.file.clone(), message: e.to_string() })?;
         let http = Arc::new(http);
+        let sink = sink::open(&pipeline);
         let roots = Arc::new(
-            FileRoots::new(pipeline.allow.files.clone(), Some(http.clone()))
+            FileRoots::new(pipeline.allow.files.clone(), Some(http.clone()), sink.scratch())
                 .map_err(|e| ConfigError { file: pipeline.file.clone(), message: format!("[allow] files: {e}") })?,
         );
         let stream_limits = pipeline
@@ -76,7 +77,6 @@ impl Session {
             .iter()
             .map(|(name, rate)| (name.clone(), Arc::new(RateLimiter::direct(rate.quota()))))
             .collect();
-        let sink = sink::open(&pipeline);
         Ok(Session { pipeline, phases, http, stream_limits, roots, store, sink })
     }
 

@@ -129,6 +129,10 @@ impl Sink for HiveSink {
         Ok(())
     }
 
+    fn scratch(&self) -> PathBuf {
+        self.staging.join(REMOTE)
+    }
+
     fn location(&self) -> String {
         self.root.display().to_string()
     }
@@ -157,6 +161,8 @@ impl Sink for HiveSink {
 const NEXT: &str = "_next";
 const OLD: &str = "_old";
 const LOCKS: &str = "_locks";
+/// The folder of a pipeline's staging where remote files wait to be decoded.
+const REMOTE: &str = "_remote";
 /// The file in a stream's folder naming the full refresh that made it (its
 /// `snapshot`): how a replacement interrupted after its swap is known to be done.
 /// `_`-prefixed and not `.parquet`, so no reader takes it for data.

@@ -51,6 +51,9 @@ pub trait Sink: Send + Sync {
     fn discard(&self, files: &[StagedFile]);
     /// Deletes what is staged: files no intent took (on start, after recovery).
     fn clear_staging(&self) -> Result<(), SinkError>;
+    /// A folder on the sink's disk for remote files fetched before they are decoded:
+    /// not the system's temp folder, which is often a small tmpfs. Cleared with staging.
+    fn scratch(&self) -> PathBuf;
     /// Where the sink is, for the run summary.
     fn location(&self) -> String;
     /// Claims the sink for one run of the pipeline: a second run writing to it

@@ -113,18 +113,11 @@ fn the_seam_of_an_inclusive_api_lands_each_row_once() {
     assert_eq!(rows.iter().filter(|r| r["id"] == 7).count(), 2, "order 7: the exported and the updated version");
 }
 
-/// A backfill that is a bulk export job of the API itself: started with a POST,
-/// polled until done, its result files loaded through the batch path; then the
-/// incremental phase continues from the export's watermark.
-#[test]
-fn a_bulk_export_job_backfills_then_the_api_syncs_incrementally() {
-    let env = crate::env_with("rest");
-    let api = MockApi::start(orders(1..=800), 1000);
-    api.with(|s| s.export_polls = 2);
-    env.write(
-        "export.toml",
-        format!(
-            r#"
+/// A backfill by the API's bulk export job (its files on an http(s) root), then
+/// incremental syncs; `extra` is added at the end.
+fn export_pipeline(api: &MockApi, extra: &str) -> String {
+    format!(
+        r#"
 name = "export"
 [backfill]
 connector = "rest"
@@ -154,11 +147,39 @@ hosts = ["{host}"]
 files = ["{url}/files/"]
 [sink]
 path = "lake"
+{extra}
 "#,
-            url = api.url(),
-            host = api.host()
-        ),
+        url = api.url(),
+        host = api.host()
+    )
+}
+
+/// Review D16: a file of an http(s) root was read whole into memory, within
+/// `max_response_mb`, so a larger export failed. It streams to the sink's disk.
+#[test]
+fn an_export_file_larger_than_max_response_mb_is_downloaded_to_disk() {
+    let env = crate::env_with("rest");
+    let api = MockApi::start(orders(1..=60_000), 1000);
+    env.write("export.toml", export_pipeline(&api, "[limits]\nmax_response_mb = 1"));
+    let run = env.headwater(&["run", "export.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 60_000, "{run}");
+    assert!(run["hosts"].as_object().unwrap().values().any(|h| h["bytes"].as_u64().unwrap() > 2 << 20), "{run}");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=60_000));
+    assert!(
+        !env.exists("lake/_staging/export/_remote")
+            || std::fs::read_dir(env.path("lake/_staging/export/_remote")).unwrap().next().is_none()
     );
+}
+
+/// A backfill that is a bulk export job of the API itself: started with a POST,
+/// polled until done, its result files loaded through the batch path; then the
+/// incremental phase continues from the export's watermark.
+#[test]
+fn a_bulk_export_job_backfills_then_the_api_syncs_incrementally() {
+    let env = crate::env_with("rest");
+    let api = MockApi::start(orders(1..=800), 1000);
+    api.with(|s| s.export_polls = 2);
+    env.write("export.toml", export_pipeline(&api, ""));
     // Orders 801..900 reach the API after the export was taken.
     let run = env.headwater(&["run", "export.toml", "--json"]).ok().json();
     assert_eq!(run["streams"][0]["phase"], "backfill");

@@ -68,6 +68,11 @@ fn zstd(bytes: &[u8]) -> Vec<u8> {
 
 /// A Parquet file of `rows` written by arrow-rs (independently of the host's sink).
 fn parquet(rows: &[Value]) -> Vec<u8> {
+    parquet_with(rows, parquet::basic::Compression::UNCOMPRESSED)
+}
+
+/// [`parquet`] with the pages compressed by `codec`.
+fn parquet_with(rows: &[Value], codec: parquet::basic::Compression) -> Vec<u8> {
     use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
     use std::sync::Arc;
     let batch = RecordBatch::try_from_iter([
@@ -78,10 +83,44 @@ fn parquet(rows: &[Value]) -> Vec<u8> {
     ])
     .unwrap();
     let mut out = Vec::new();
-    let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder().set_compression(codec).build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
     out
+}
+
+/// Real-world issue: Parquet exports use the codec their writer defaults to
+/// (pyarrow and Spark: snappy; others gzip, lz4, brotli), and the host was built
+/// with zstd alone; `[sink] compression = "snappy"` panicked the encoder thread.
+#[test]
+fn parquet_of_every_codec_loads_and_the_sink_writes_snappy() {
+    use parquet::basic::{BrotliLevel, Compression, GzipLevel};
+    let env = env();
+    let codecs = [
+        Compression::SNAPPY,
+        Compression::GZIP(GzipLevel::default()),
+        Compression::LZ4,
+        Compression::LZ4_RAW,
+        Compression::BROTLI(BrotliLevel::default()),
+        Compression::ZSTD(Default::default()),
+    ];
+    for (i, codec) in codecs.iter().enumerate() {
+        let first = i as i64 * 100 + 1;
+        env.write(&format!("exports/{i}.parquet"), parquet_with(&orders(first..=first + 99), *codec));
+    }
+    pipeline(&env, "*.parquet", DECLARED);
+    let text = std::fs::read_to_string(env.path("batch.toml")).unwrap();
+    env.write("batch.toml", text.replace("path = \"lake\"", "path = \"lake\"\ncompression = \"snappy\""));
+    let run = env.headwater(&["run", "batch.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 600, "{run}");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=600));
+    for file in env.parquet_files("lake/orders") {
+        let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+        use parquet::file::reader::FileReader;
+        let column = reader.metadata().row_group(0).column(0).compression();
+        assert_eq!(column, Compression::SNAPPY, "{}", file.display());
+    }
 }
 
 #[test]

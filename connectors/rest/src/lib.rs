@@ -253,10 +253,19 @@ impl Sync<'_> {
             for (spec, page) in batch.iter().zip(fetched) {
                 self.bound(spec).map_err(|e| (e, None))?;
                 let page = page.map_err(|e| (e, Some(spec.clone())))?;
-                let (count, skeleton) = self.land(&page, parent_vars).map_err(|e| (e, None))?;
-                let page_ref = Page { url: &page.url, body: &skeleton, headers: &page.headers, records: count };
+                let (count, skeleton, last) = self.land(&page, parent_vars).map_err(|e| (e, None))?;
+                let page_ref = Page {
+                    url: &page.url,
+                    body: &skeleton,
+                    headers: &page.headers,
+                    records: count,
+                    last_record: last.as_ref(),
+                };
                 match next_request(self.stream, spec, &page_ref).map_err(|e| (e, None))? {
-                    None => return Ok(None),
+                    None => {
+                        self.check_no_more(&page_ref).map_err(|e| (e, None))?;
+                        return Ok(None);
+                    }
                     Some(next) => req = next,
                 }
             }
@@ -286,8 +295,24 @@ impl Sync<'_> {
         Ok(())
     }
 
-    /// Emits one page's records; returns how many the page held and the rest of its body.
-    fn land(&mut self, page: &Fetched, parent_vars: &[(String, Value)]) -> Result<(usize, Value)> {
+    /// A page after which the paginator stops, though the page says more follow
+    /// (`has_more: true`): the stream fails, naming the flag, instead of landing
+    /// one page and reporting success. A page without records ends a stream whatever it says.
+    fn check_no_more(&self, page: &Page) -> Result<()> {
+        match paginate::says_more(page.body) {
+            Some(flag) if page.records > 0 && self.stream.graphql.is_none() => Err(Error::Data(format!(
+                "stream `{}`: the page from {} says more pages follow (`{flag}` is true), but the paginator \
+                 found no next page: configure the stream's `paginator` (e.g. `type = \"last_record\"` for \
+                 `starting_after` cursors, or `type = \"cursor\"` with the right `cursor_path`)",
+                self.stream.name, page.url
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Emits one page's records; returns how many the page held, the rest of its
+    /// body, and its last record when the records were read here.
+    fn land(&mut self, page: &Fetched, parent_vars: &[(String, Value)]) -> Result<(usize, Value, Option<Value>)> {
         let stream = self.stream;
         let with_page = |e: Error| match e {
             Error::Data(m) => Error::Data(format!("{m} (page {})", page.url)),
@@ -296,16 +321,22 @@ impl Sync<'_> {
         // Records land untouched, never parsed here, unless something must be added to
         // or checked in each (lookback, a nested cursor, parent fields, GraphQL errors).
         let nested_cursor = stream.incremental.as_ref().is_some_and(|i| i.cursor_field.starts_with('/'));
-        if self.lookback.is_none() && !nested_cursor && parent_vars.is_empty() && stream.graphql.is_none() {
+        let unread = self.lookback.is_none()
+            && !nested_cursor
+            && parent_vars.is_empty()
+            && stream.graphql.is_none()
+            && !stream.paginator.needs_records();
+        if unread {
             let (count, skeleton) =
                 output::emit_records(&stream.name, &page.body, &stream.records).map_err(with_page)?;
             self.rows += count;
             self.pages += 1;
             output::progress(&stream.name, self.rows, None);
-            return Ok((count as usize, skeleton));
+            return Ok((count as usize, skeleton, None));
         }
         let (skeleton, records) = split(stream, page)?;
         let count = records.len();
+        let last = records.last().cloned();
         let mut rows = Vec::with_capacity(count);
         for mut record in records {
             if let Some(inc) = &stream.incremental {
@@ -336,7 +367,7 @@ impl Sync<'_> {
         self.rows += rows.len() as u64;
         self.pages += 1;
         output::progress(&stream.name, self.rows, None);
-        Ok((count, skeleton))
+        Ok((count, skeleton, last))
     }
 
     fn state(&mut self, resume: Option<Resume>) -> StreamState {
@@ -369,9 +400,16 @@ fn collect_records(config: &Config, stream: &StreamConfig) -> Result<Vec<Value>>
     loop {
         let page = fetch(config, stream, &req)?;
         let (skeleton, records) = split(stream, &page)?;
-        let p = Page { url: &page.url, body: &skeleton, headers: &page.headers, records: records.len() };
+        let p = Page {
+            url: &page.url,
+            body: &skeleton,
+            headers: &page.headers,
+            records: records.len(),
+            last_record: records.last(),
+        };
+        let next = next_request(stream, &req, &p)?;
         out.extend(records);
-        match next_request(stream, &req, &p)? {
+        match next {
             Some(next) => req = next,
             None => return Ok(out),
         }

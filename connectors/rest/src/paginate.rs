@@ -24,6 +24,21 @@ pub enum Paginator {
         #[serde(default)]
         cursor_in: Place,
     },
+    /// The next page starts after the last record of this one (Stripe's
+    /// `starting_after`): the last record's `cursor_field` is sent as `cursor_param`
+    /// while `has_more_path` says there is more (or, without it, while pages come back full or not empty).
+    LastRecord {
+        /// The record's field (or JSON pointer into it) that names it, e.g. `id`.
+        cursor_field: String,
+        /// Parameter that carries it, e.g. `starting_after`.
+        cursor_param: String,
+        /// `query` (default) or `body`.
+        #[serde(default)]
+        cursor_in: Place,
+        /// JSON pointer to a boolean saying whether more pages follow, e.g. `/has_more`.
+        #[serde(default)]
+        has_more_path: Option<String>,
+    },
     /// The body holds the next page's URL (absolute or relative).
     NextUrl {
         /// JSON pointer to it, e.g. `/links/next`; null or empty ends the stream.
@@ -79,6 +94,9 @@ pub struct Page<'a> {
     pub body: &'a Value,
     pub headers: &'a [(String, String)],
     pub records: usize,
+    /// The page's last record, when the stream's records were read here (see
+    /// [`Paginator::needs_records`]).
+    pub last_record: Option<&'a Value>,
 }
 
 impl Paginator {
@@ -99,6 +117,12 @@ impl Paginator {
             _ => {}
         }
         r
+    }
+
+    /// Whether the paginator reads a record (so the connector must parse the page's
+    /// records rather than hand them to the host unread).
+    pub fn needs_records(&self) -> bool {
+        matches!(self, Paginator::LastRecord { .. })
     }
 
     /// Whether pages can be requested ahead of knowing the previous one (offset and page numbers).
@@ -132,6 +156,35 @@ impl Paginator {
             Paginator::None => Ok(None),
             Paginator::Cursor { cursor_path, cursor_param, cursor_in } => {
                 let Some(cursor) = scalar_at(page.body, cursor_path, page.url)? else { return Ok(None) };
+                let mut r = req.clone();
+                r.set(*cursor_in, cursor_param, Value::String(cursor));
+                Ok(Some(r))
+            }
+            Paginator::LastRecord { cursor_field, cursor_param, cursor_in, has_more_path } => {
+                if let Some(pointer) = has_more_path {
+                    match page.body.pointer(pointer) {
+                        Some(Value::Bool(true)) => {}
+                        None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(None),
+                        Some(other) => {
+                            return Err(Error::Data(format!(
+                                "response from {}: `{pointer}` is a {}, expected true or false",
+                                page.url,
+                                crate::kind(other)
+                            )));
+                        }
+                    }
+                }
+                let last = page.last_record.ok_or_else(|| Error::Other("the page's records were not read".into()))?;
+                let cursor = match crate::config::field(last, cursor_field) {
+                    Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => {
+                        return Err(Error::Data(format!(
+                            "response from {}: the last record has no `{cursor_field}` to continue after",
+                            page.url
+                        )));
+                    }
+                };
                 let mut r = req.clone();
                 r.set(*cursor_in, cursor_param, Value::String(cursor));
                 Ok(Some(r))
@@ -174,6 +227,21 @@ impl Paginator {
             }
         }
     }
+}
+
+/// Where APIs commonly say that more pages follow, as a boolean: at the top of
+/// the page or under its pagination object.
+const MORE_FLAGS: [&str; 5] = ["has_more", "hasMore", "has_next_page", "hasNextPage", "more"];
+const MORE_PARENTS: [&str; 6] = ["", "/meta", "/pagination", "/paging", "/page_info", "/pageInfo"];
+
+/// A flag in the page that says more pages follow (`/has_more` is true), for a
+/// paginator that found no next page: the stream must fail saying so rather than
+/// land the first page and report success.
+pub fn says_more(body: &Value) -> Option<String> {
+    MORE_PARENTS
+        .iter()
+        .flat_map(|parent| MORE_FLAGS.iter().map(move |flag| format!("{parent}/{flag}")))
+        .find(|p| body.pointer(p) == Some(&Value::Bool(true)))
 }
 
 /// The next page of a GraphQL connection: Relay's `pageInfo { hasNextPage endCursor }`.

@@ -172,7 +172,7 @@ pub enum AuthFile {
 pub struct LimitsFile {
     /// Requests per second per host (a token bucket's refill rate); unlimited when absent.
     #[serde(default)]
-    pub requests_per_second: Option<u32>,
+    pub requests_per_second: Option<f64>,
     /// The token bucket's size, at least 1 (default: `requests_per_second`).
     #[serde(default)]
     pub burst: Option<u32>,
@@ -235,8 +235,8 @@ impl Default for LimitsFile {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamLimitsFile {
-    /// Requests per second for this stream.
-    pub requests_per_second: u32,
+    /// Requests per second for this stream (a fraction for less than one: 0.5).
+    pub requests_per_second: f64,
     /// The token bucket's size, at least 1 (default: `requests_per_second`).
     #[serde(default)]
     pub burst: Option<u32>,

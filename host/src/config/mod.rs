@@ -267,17 +267,18 @@ impl std::fmt::Debug for Credential {
     }
 }
 
-/// A token bucket: `per_second` refill, `burst` capacity.
+/// A token bucket: one token every `period` (`requests_per_second` may be a
+/// fraction: 0.5 is one request every two seconds), `burst` capacity.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
-    pub per_second: NonZeroU32,
+    pub period: std::time::Duration,
     pub burst: NonZeroU32,
 }
 
 impl RateLimit {
     /// The governor quota of this bucket (the one place a rate limit is built).
     pub fn quota(&self) -> Quota {
-        Quota::per_second(self.per_second).allow_burst(self.burst)
+        Quota::with_period(self.period).expect("validation keeps the period above zero").allow_burst(self.burst)
     }
 }
 
@@ -339,6 +340,18 @@ mod tests {
         let token = Secret::resolve("t", std::path::Path::new("/")).unwrap();
         let hosts = hosts.iter().map(|h| (h.to_string(), HostRule::parse(h).unwrap())).collect();
         Credential { kind: CredentialKind::Bearer { token }, hosts }
+    }
+
+    /// Real-world issue: `requests_per_second = 0.5` was refused (an integer was
+    /// expected); it is one request every two seconds, with a burst of one.
+    #[test]
+    fn a_fractional_rate_is_a_slower_bucket() {
+        let mut limits = file::LimitsFile { requests_per_second: Some(0.5), ..Default::default() };
+        let rate = validate::limits(limits).unwrap().rate.unwrap();
+        assert_eq!(rate.quota().replenish_interval(), std::time::Duration::from_secs(2));
+        assert_eq!(rate.quota().burst_size().get(), 1);
+        limits = file::LimitsFile { requests_per_second: Some(10.0), ..Default::default() };
+        assert_eq!(validate::limits(limits).unwrap().rate.unwrap().quota().burst_size().get(), 10);
     }
 
     /// Review D10: a credential goes in clear text only where its rule says `http://`, or to this machine.

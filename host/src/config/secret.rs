@@ -1,5 +1,6 @@
-//! Secret values of the pipeline file: `${env:VAR}`, `${file:PATH}` or a literal,
-//! read once at load and held in a type whose `Debug` never shows them.
+//! Secret values of the pipeline file: literals with any number of `${env:VAR}`
+//! and `${file:PATH}` references in them, read once at load and held in a type
+//! whose `Debug` never shows them.
 
 use std::path::Path;
 
@@ -12,36 +13,43 @@ impl Secret {
         &self.0
     }
 
-    /// Resolves `${env:VAR}` and `${file:PATH}` (relative to `dir`); any other value is taken literally.
+    /// Resolves every `${env:VAR}` and `${file:PATH}` (relative to `dir`) in
+    /// `value`, the whole value or a part of it (`token ${env:GH_TOKEN}`, as
+    /// GitHub's `Authorization: token …` wants); the rest is taken literally. A
+    /// `${` that is neither, or is never closed, is refused rather than sent as
+    /// written in place of the credential.
     pub(super) fn resolve(value: &str, dir: &Path) -> Result<Secret, String> {
-        // A reference inside a larger value (`token ${env:T}`) would be sent as
-        // written, the literal `${env:T}` in place of the credential: say so instead.
-        if let Some(at) = value.find("${")
-            && (at > 0 || value.find('}') != Some(value.len() - 1))
-        {
-            let end = value[at..].find('}').map_or(value.len(), |e| at + e + 1);
-            return Err(format!(
-                "`{}` is a reference inside a larger value: `${{env:…}}` and `${{file:…}}` must be the whole value",
-                crate::untrusted_text::one_line(&value[at..end])
-            ));
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        while let Some(at) = rest.find("${") {
+            out.push_str(&rest[..at]);
+            let Some(len) = rest[at..].find('}') else {
+                return Err(format!(
+                    "`{}` opens a `${{` reference that is never closed",
+                    crate::untrusted_text::excerpt(&rest[at..], 40)
+                ));
+            };
+            out.push_str(&reference(&rest[at..at + len + 1], dir)?);
+            rest = &rest[at + len + 1..];
         }
-        if let Some(var) = value.strip_prefix("${env:").and_then(|v| v.strip_suffix('}')) {
-            return std::env::var(var).map(Secret).map_err(|_| format!("environment variable {var} is not set"));
-        }
-        if let Some(file) = value.strip_prefix("${file:").and_then(|v| v.strip_suffix('}')) {
-            let path = dir.join(file);
-            return read_bounded(&path)
-                .map(|s| Secret(s.trim_end_matches(['\r', '\n']).to_string()))
-                .map_err(|e| format!("cannot read {}: {e}", path.display()));
-        }
-        if value.starts_with("${") {
-            return Err(format!(
-                "`{}` is neither `${{env:VAR}}` nor `${{file:PATH}}`",
-                crate::untrusted_text::one_line(value)
-            ));
-        }
-        Ok(Secret(value.to_string()))
+        out.push_str(rest);
+        Ok(Secret(out))
     }
+}
+
+/// The value of one `${env:VAR}` or `${file:PATH}`.
+fn reference(text: &str, dir: &Path) -> Result<String, String> {
+    let inner = &text[2..text.len() - 1];
+    if let Some(var) = inner.strip_prefix("env:") {
+        return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
+    }
+    if let Some(file) = inner.strip_prefix("file:") {
+        let path = dir.join(file);
+        return read_bounded(&path)
+            .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+            .map_err(|e| format!("cannot read {}: {e}", path.display()));
+    }
+    Err(format!("`{}` is neither `${{env:VAR}}` nor `${{file:PATH}}`", crate::untrusted_text::one_line(text)))
 }
 
 /// The most a `${file:…}` secret may hold: keys and tokens are bytes to
@@ -81,12 +89,20 @@ mod tests {
         assert_eq!(Secret::resolve("${file:token}", dir.path()).unwrap().expose(), "s3cret");
     }
 
+    /// Real-world issue: `token ${env:GH_TOKEN}` (GitHub's `Authorization: token …`)
+    /// was sent as written, the literal `${env:…}` in place of the credential.
     #[test]
-    fn a_reference_inside_a_larger_value_is_refused() {
-        let err = Secret::resolve("token ${env:GH_TOKEN}", Path::new("/")).err().unwrap();
-        assert!(err.contains("`${env:GH_TOKEN}`") && err.contains("whole value"), "{err}");
-        assert!(Secret::resolve("${env:A}${env:B}", Path::new("/")).is_err());
+    fn references_resolve_inside_a_larger_value() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("key"), "k3y\n").unwrap();
+        // SAFETY: tests of this module alone read this variable.
+        unsafe { std::env::set_var("HEADWATER_TEST_SECRET_PART", "s3cret") };
+        let got = Secret::resolve("token ${env:HEADWATER_TEST_SECRET_PART}", dir.path()).unwrap();
+        assert_eq!(got.expose(), "token s3cret");
+        let both = Secret::resolve("${env:HEADWATER_TEST_SECRET_PART}:${file:key}!", dir.path()).unwrap();
+        assert_eq!(both.expose(), "s3cret:k3y!");
         assert!(Secret::resolve("${vault:x}", Path::new("/")).err().unwrap().contains("neither"));
+        assert!(Secret::resolve("token ${env:X", Path::new("/")).err().unwrap().contains("never closed"));
         assert_eq!(Secret::resolve("plain-token", Path::new("/")).unwrap().expose(), "plain-token");
     }
 }

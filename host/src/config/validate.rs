@@ -345,17 +345,23 @@ pub(super) fn limits(l: LimitsFile) -> Checked<Limits> {
     let positive = |field: &str, v: u64| -> Checked<u64> {
         if v == 0 { Err(format!("[limits] {field} must be greater than 0")) } else { at_most(field, v) }
     };
-    let rate = |section: &str, rps: u32, burst: Option<u32>| -> Checked<RateLimit> {
-        let per_second = NonZeroU32::new(rps).ok_or_else(|| {
-            format!("[{section}] requests_per_second must be greater than 0 (leave it out for no limit)")
-        })?;
+    let rate = |section: &str, rps: f64, burst: Option<u32>| -> Checked<RateLimit> {
+        // From one request a day to a million a second; a fraction is a slower rate (0.5: one every 2 s).
+        if !(rps.is_finite() && rps > 0.0) {
+            return Err(format!("[{section}] requests_per_second must be greater than 0 (leave it out for no limit)"));
+        }
+        if !(1.0 / 86_400.0..=1e6).contains(&rps) {
+            return Err(format!("[{section}] requests_per_second = {rps} is outside 1/86400 (one a day) to 1000000"));
+        }
+        let period = std::time::Duration::from_secs_f64(1.0 / rps);
         let burst = match burst {
-            None => per_second,
+            // As many as come in a second, at least one.
+            None => NonZeroU32::new(rps.ceil() as u32).unwrap_or(NonZeroU32::MIN),
             Some(b) => NonZeroU32::new(b).ok_or_else(|| {
                 format!("[{section}] burst must be at least 1 (it is how many requests may go at once)")
             })?,
         };
-        Ok(RateLimit { per_second, burst })
+        Ok(RateLimit { period, burst })
     };
     let host_rate = match (l.requests_per_second, l.burst) {
         (Some(rps), burst) => Some(rate("limits", rps, burst)?),

@@ -292,16 +292,27 @@ impl HttpPolicy {
         to: &mut BodyTo<'_>,
     ) -> Attempt {
         let status = response.status();
-        self.pacer.observe(host, status.as_u16(), response.headers());
-        if status.as_u16() == 429 {
+        let throttled = retry::throttled(status.as_u16(), response.headers());
+        // The server's own word on retrying (Stripe's `Stripe-Should-Retry`) overrides the method's.
+        let should_retry = retry::should_retry(response.headers());
+        self.pacer.observe(host, if throttled { 429 } else { status.as_u16() }, response.headers());
+        if throttled && should_retry != Some(false) {
             self.count(host, |s| s.throttled_429 += 1);
             let wait = retry::retry_after(response.headers()).unwrap_or_else(|| retry::backoff(attempt));
             if wait > Duration::from_secs(self.limits.max_wait_s) {
                 return Attempt::Fail(self.paused(shown, wait));
             }
-            return Attempt::Retry { wait, last: format!("HTTP 429 (retry after {}s)", wait.as_secs_f64().ceil()) };
+            return Attempt::Retry {
+                wait,
+                last: format!("HTTP {} (retry after {}s)", status.as_u16(), wait.as_secs_f64().ceil()),
+            };
         }
-        if status.is_server_error() && idempotent {
+        let retryable = match status.as_u16() {
+            500..=599 => should_retry.unwrap_or(idempotent),
+            409 => should_retry == Some(true),
+            _ => false,
+        };
+        if retryable {
             let wait = retry::retry_after(response.headers()).unwrap_or_else(|| retry::backoff(attempt));
             // A 503 asking for hours is a maintenance window: pause, as for a 429, rather than sleep through it.
             if wait > Duration::from_secs(self.limits.max_wait_s) {

@@ -43,6 +43,24 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO).min(MAX_SERVER_WAIT))
 }
 
+/// Whether a response is a rate limit's refusal: a 429, or a 403 that says when
+/// to come back or that the budget is spent (GitHub's secondary rate limit and
+/// its primary one, which answer 403 rather than 429).
+pub fn throttled(status: u16, headers: &HeaderMap) -> bool {
+    let spent = headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0");
+    status == 429 || (status == 403 && (headers.contains_key(RETRY_AFTER) || spent))
+}
+
+/// The server's own word on whether to retry, when it gives one
+/// (`Stripe-Should-Retry: true|false`).
+pub fn should_retry(headers: &HeaderMap) -> Option<bool> {
+    match headers.get("stripe-should-retry")?.to_str().ok()?.trim() {
+        v if v.eq_ignore_ascii_case("true") => Some(true),
+        v if v.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
 /// Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^attempt)].
 pub fn backoff(attempt: u32) -> Duration {
     const BASE_MS: u64 = 250;
@@ -96,6 +114,20 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("Fri, 31 Dec 9999 23:59:59 GMT"));
         assert_eq!(retry_after(&h), Some(MAX_SERVER_WAIT));
+    }
+
+    #[test]
+    fn a_403_is_a_rate_limit_only_when_it_says_so() {
+        let mut h = HeaderMap::new();
+        assert!(throttled(429, &h) && !throttled(403, &h), "a plain 403 is a refusal");
+        h.insert(RETRY_AFTER, HeaderValue::from_static("60"));
+        assert!(throttled(403, &h), "GitHub's secondary rate limit");
+        let mut spent = HeaderMap::new();
+        spent.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        assert!(throttled(403, &spent), "GitHub's primary rate limit");
+        spent.insert("stripe-should-retry", HeaderValue::from_static("False"));
+        assert_eq!(should_retry(&spent), Some(false));
+        assert_eq!(should_retry(&HeaderMap::new()), None);
     }
 
     #[test]

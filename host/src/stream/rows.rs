@@ -267,14 +267,34 @@ fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBat
 /// The types of every field of the rows, inferred over all of them, and how many rows there are.
 fn infer(bytes: &[u8]) -> Result<(Schema, usize), RowsError> {
     let malformed = |e: &dyn std::fmt::Display| RowsError::Malformed(e.to_string());
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+    let (schema, rows) = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         let rows: Vec<serde_json::Value> = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
         arrow::json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok))
             .map(|schema| (schema, rows.len()))
-            .map_err(|e| malformed(&e))
+            .map_err(|e| malformed(&e))?
     } else {
-        arrow::json::reader::infer_json_schema(Cursor::new(bytes), None).map_err(|e| malformed(&e))
+        arrow::json::reader::infer_json_schema(Cursor::new(bytes), None).map_err(|e| malformed(&e))?
+    };
+    Ok((without_empty_objects(&schema), rows))
+}
+
+/// The schema without the fields that only ever held `{}` (or lists of it): an
+/// object without keys carries no value, Parquet cannot store a struct without
+/// fields, and the rows decode without them (non-strictly). Where such an object
+/// later brings keys, the field appears then, as any new field does.
+fn without_empty_objects(schema: &Schema) -> Schema {
+    use arrow::datatypes::{DataType, Field, Fields};
+    fn keep(field: &Field) -> Option<Field> {
+        match field.data_type() {
+            DataType::Struct(children) => {
+                let kept: Fields = children.iter().filter_map(|c| keep(c)).collect();
+                (!kept.is_empty()).then(|| field.clone().with_data_type(DataType::Struct(kept)))
+            }
+            DataType::List(item) => keep(item).map(|i| field.clone().with_data_type(DataType::List(Arc::new(i)))),
+            _ => Some(field.clone()),
+        }
     }
+    Schema::new(schema.fields().iter().filter_map(|f| keep(f)).collect::<Vec<_>>())
 }
 
 /// What one pass over JSON text finds before any decoder sees it.
@@ -463,6 +483,19 @@ mod tests {
         assert!(!scan(text.as_bytes(), 2).too_deep);
         assert!(scan(deep(3).as_bytes(), 3).too_deep);
         assert!(!scan(deep(3).as_bytes(), 4).too_deep);
+    }
+
+    /// Real-world issue: `"metadata": {}` (Stripe, Zendesk) inferred a struct
+    /// without fields, which Parquet refuses, and the stream failed. Fields that
+    /// only hold empty objects are left out until they bring keys.
+    #[test]
+    fn empty_objects_do_not_make_columns_until_they_hold_keys() {
+        let rows = br#"[{"id":1,"metadata":{},"tags":[{}],"nested":{"a":{}}},{"id":2,"metadata":{}}]"#;
+        let batches = json(rows, None, None, &depth(64)).unwrap();
+        let names: Vec<String> = batches[0].schema().fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, ["id"]);
+        let later = json(br#"[{"id":3,"metadata":{"k":"v"}}]"#, None, None, &depth(64)).unwrap();
+        assert!(later[0].column_by_name("metadata").is_some());
     }
 
     /// Found while fixing review D27: a declared integer column took `1.5` as 1,

@@ -89,9 +89,10 @@ fn mistakes_in_the_pipeline_file_each_name_the_key() {
             vec!["[auth.api] token", "HEADWATER_TEST_NEVER_SET is not set"],
         ),
         (
-            format!("{GOOD}{}", auth("token ${env:HOME}")),
-            vec!["[auth.api] token", "`${env:HOME}` is a reference inside a larger value"],
+            format!("{GOOD}{}", auth("token ${env:HEADWATER_TEST_NEVER_SET}")),
+            vec!["[auth.api] token", "HEADWATER_TEST_NEVER_SET is not set"],
         ),
+        (format!("{GOOD}{}", auth("token ${env:HOME")), vec!["[auth.api] token", "never closed"]),
         (
             format!("{GOOD}{}", auth("${vault:api}")),
             vec!["[auth.api] token", "neither `${env:VAR}` nor `${file:PATH}`"],

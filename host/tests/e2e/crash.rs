@@ -127,18 +127,25 @@ fn killed_at_random(seed: u64, kills: u32) {
     let (probe, _probe_api) = scenario();
     let started = Instant::now();
     probe.headwater(&["run", "hybrid.toml"]).ok();
-    let span = started.elapsed().as_micros() as u64;
+    let mut span = started.elapsed().as_micros() as u64;
     let mut rng = Rng(seed);
     let (mut finished_early, mut mid_run) = (0, 0);
+    // Kills land in [floor, span): both adapt to how fast runs go now, so that they
+    // keep striking between commits whatever else the machine is doing.
+    let mut floor = 0;
     for kill in 0..kills {
         let mut child = env.spawn(&["run", "hybrid.toml"]);
-        std::thread::sleep(Duration::from_micros(rng.below(span)));
+        std::thread::sleep(Duration::from_micros(floor + rng.below(span.saturating_sub(floor).max(1))));
         let at = format!("kill {kill} of seed {seed}");
         match child.try_wait().unwrap() {
             Some(status) => {
                 // The run ended before the kill: from here on, runs have nothing left to do.
                 assert!(status.success(), "{at}: the run failed on its own ({status})");
                 finished_early += 1;
+                // Runs go faster than the probe did (a machine busy with other tests then,
+                // idle now): aim the next kills at a shorter span.
+                span = (span * 3 / 4).max(1_000);
+                floor = floor.min(span / 2);
             }
             None => {
                 child.kill().unwrap();
@@ -148,6 +155,10 @@ fn killed_at_random(seed: u64, kills: u32) {
         let visible = never_twice(&env, &at);
         if visible > 0 && visible < TOTAL as usize {
             mid_run += 1;
+        } else if visible == 0 {
+            // Killed before anything committed (the start was slower than the probe's):
+            // aim later.
+            floor += span.saturating_sub(floor) / 4;
         }
         if finished_early > 0 {
             // A completed run: start over so that the kills keep landing mid-commit.

@@ -21,6 +21,7 @@ mod object_store;
 mod other_world;
 mod rest;
 mod sftp;
+mod vendors;
 
 use headwater_testkit::Env;
 

@@ -60,6 +60,8 @@ pub struct ApiState {
     pub throttle_status: u16,
     /// Sent with every page as well: e.g. a hostile `X-RateLimit-Reset: inf`.
     pub extra_headers: Vec<(String, String)>,
+    /// Sent with every throttled answer, beside Retry-After (e.g. `Stripe-Should-Retry`).
+    pub throttle_headers: Vec<(String, String)>,
     /// The next this-many requests get 503.
     pub fail_5xx: u32,
     /// Send `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: <n>` every `rate_headers_every` requests.
@@ -178,6 +180,7 @@ impl MockApi {
             .route("/exports", axum::routing::post(export_start))
             .route("/exports/{id}", axum::routing::get(export_status))
             .route("/files/{name}", axum::routing::get(export_file))
+            .route("/v1/charges", axum::routing::get(crate::vendors::stripe_charges))
             .route_layer(axum::middleware::from_fn_with_state(state.clone(), gatekeeper))
             .route("/token", axum::routing::post(token))
             .route("/redirect", axum::routing::get(redirect))
@@ -283,7 +286,15 @@ fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(String,
         s.throttle -= 1;
         let status = StatusCode::from_u16(s.throttle_status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
         let status = if s.throttle_status == 0 { StatusCode::TOO_MANY_REQUESTS } else { status };
-        return Err(Box::new((status, [("retry-after", s.retry_after.clone())], "slow down").into_response()));
+        let mut refusal = (status, "slow down").into_response();
+        if !s.retry_after.is_empty() {
+            refusal.headers_mut().insert("retry-after", s.retry_after.parse().expect("a test's Retry-After"));
+        }
+        for (k, v) in &s.throttle_headers {
+            let name = axum::http::HeaderName::from_bytes(k.as_bytes()).expect("a test's header name");
+            refusal.headers_mut().insert(name, v.parse().expect("a test's header value"));
+        }
+        return Err(Box::new(refusal));
     }
     if s.fail_5xx > 0 {
         s.fail_5xx -= 1;

@@ -10,6 +10,7 @@
 //!   failures, export jobs, a request log), with a pre-rendered mode for the
 //!   benchmarks;
 //! - [`calendar`]: the dataset's clock and the date formats the API speaks;
+//! - [`vendors`]: real vendors' APIs as their docs describe them (Stripe);
 //! - [`hostile`]: a source that is itself hostile or broken (bombs, endless
 //!   bodies, trickles, redirect loops, paginators that never end).
 
@@ -18,6 +19,7 @@ pub mod calendar;
 pub mod dataset;
 #[cfg(feature = "hostile")]
 pub mod hostile;
+pub mod vendors;
 
 pub use api::{ApiState, Auth, MockApi};
 pub use dataset::{Shape, orders, orders_csv};

@@ -1,8 +1,8 @@
 //! `files`: loads CSV, NDJSON and Parquet exports (optionally gzip/zstd) from a
 //! file root the pipeline grants. The connector decides what to load: it lists
-//! the files, reads Hive partition values from their folders, prunes partitions
-//! older than the watermark, skips files already loaded (or reloads changed
-//! ones), and checkpoints as it goes (after each of the first files, then every
+//! the files, reads Hive partition values from their folders, skips files
+//! already loaded (or reloads changed ones, except in partitions older than the
+//! watermark; a file never loaded always loads), and checkpoints as it goes (after each of the first files, then every
 //! eighth of what it has loaded, or 256 MiB), so a rerun or an interrupted backfill
 //! loads only what is not committed yet. The decoding itself is the host's
 //! native bulk path (`output.load`).
@@ -55,39 +55,61 @@ impl Connector for Files {
         }
         let stream = config.stream.as_str();
         let stored: Option<Loaded> = state::get_json(stream)?;
-        // Partitions strictly before the watermark's day hold nothing newer than it. Only
-        // once this connector has loaded something: a load from nothing (a backfill run
-        // again with `--backfill`, whose watermark the API phase has moved on) reads them all.
+        // Partitions strictly before the watermark's day hold nothing newer than it, so a
+        // file there that changed after it was loaded is not reloaded. Only once this
+        // connector has loaded something: a load from nothing (a backfill run again with
+        // `--backfill`, whose watermark the API phase has moved on) reads them all.
         let prune_before = match (&config.cursor_field, config.prune_partitions, &stored) {
+            // Only files loaded before are ever pruned: see below.
             (Some(_), true, Some(_)) => state::watermark(stream).and_then(|w| day_of(&w)),
             _ => None,
         };
         let mut loaded = stored.unwrap_or_default();
         let mut todo = Vec::new();
         let mut pruned = 0;
+        let mut pruned_paths = Vec::new();
         for entry in files::list(&config.root, &config.glob)? {
             let mark = FileMark { size: entry.size, modified_ms: entry.modified_ms };
             match loaded.files.get(&entry.path) {
                 Some(m) if *m == mark => continue,
-                Some(_) => match config.on_change {
-                    OnChange::Reload => {}
-                    OnChange::Skip => continue,
-                    OnChange::Error => {
-                        return Err(Error::Data(format!(
-                            "{} changed since it was loaded (on_change = \"error\"): size or modification time differ",
-                            entry.path
-                        )));
+                Some(_) => {
+                    // A file loaded before that changed, in a partition older than the
+                    // watermark's day: not reloaded. A file never loaded is never pruned,
+                    // whatever its partition (a late file in an old `dt=` folder lands).
+                    if let (Some(before), Some(day)) = (&prune_before, partition_day(&entry.path))
+                        && day < *before
+                    {
+                        pruned += 1;
+                        if pruned_paths.len() < 3 {
+                            pruned_paths.push(entry.path.clone());
+                        }
+                        continue;
                     }
-                },
+                    match config.on_change {
+                        OnChange::Reload => {}
+                        OnChange::Skip => continue,
+                        OnChange::Error => {
+                            return Err(Error::Data(format!(
+                                "{} changed since it was loaded (on_change = \"error\"): size or modification time \
+                                 differ",
+                                entry.path
+                            )));
+                        }
+                    }
+                }
                 None => {}
             }
-            if let (Some(before), Some(day)) = (&prune_before, partition_day(&entry.path))
-                && day < *before
-            {
-                pruned += 1;
-                continue;
-            }
             todo.push((entry, mark));
+        }
+        if pruned > 0 {
+            output::log(
+                headwater_sdk::Level::Warn,
+                &format!(
+                    "stream {stream}: {pruned} changed file(s) in partitions older than the watermark's day were not \
+                     reloaded (prune_partitions), e.g. {}; set prune_partitions = false to reload them",
+                    pruned_paths.join(", ")
+                ),
+            );
         }
         let total_bytes: u64 = todo.iter().map(|(e, _)| e.size).sum();
         output::info(&format!(

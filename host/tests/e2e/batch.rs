@@ -141,7 +141,7 @@ fn every_format_and_compression_lands_every_row() {
 }
 
 #[test]
-fn hive_partitions_become_columns_and_old_partitions_are_pruned_unopened() {
+fn hive_partitions_become_columns_and_a_late_file_in_an_old_partition_lands() {
     let env = env();
     env.write("exports/dt=2025-01-01/part.csv", orders_csv(&orders(1..=1440)));
     env.write("exports/dt=2025-01-02/part.csv", orders_csv(&orders(1441..=2880)));
@@ -151,13 +151,23 @@ fn hive_partitions_become_columns_and_old_partitions_are_pruned_unopened() {
     assert_eq!(rows.iter().filter(|r| r["dt"] == "2025-01-01").count(), 1440);
     assert_eq!(rows.iter().filter(|r| r["dt"] == "2025-01-02").count(), 1440);
 
-    // A late file lands in the old partition, and a new day arrives: the old
-    // partition is older than the watermark's day and is never opened.
+    // Real-world issue: a late file in the old partition was pruned without a word.
+    // A file never loaded always loads; a changed one in an old partition is pruned, saying so.
     env.write("exports/dt=2025-01-01/late.csv", orders_csv(&orders(5000..=5010)));
     env.write("exports/dt=2025-01-03/part.csv", orders_csv(&orders(2881..=2900)));
     let run = env.headwater(&["run", "batch.toml", "--json"]).ok().json();
-    assert_eq!(run["streams"][0]["files_opened"], 1, "only dt=2025-01-03 is opened: {run}");
-    assert_eq!(run["streams"][0]["rows"], 20);
+    assert_eq!(run["streams"][0]["files_opened"], 2, "the late file and dt=2025-01-03: {run}");
+    assert_eq!(run["streams"][0]["rows"], 31);
+    assert_eq!(env.rows("lake/orders").iter().filter(|r| r["id"] == 5000).count(), 1);
+
+    env.write("exports/dt=2025-01-01/part.csv", orders_csv(&orders(1..=1441)));
+    let run = env.headwater(&["run", "batch.toml", "--json"]);
+    assert!(
+        run.stderr.contains("1 changed file(s)") && run.stderr.contains("dt=2025-01-01/part.csv"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.ok().json()["streams"][0]["files_opened"], 0);
 }
 
 #[test]

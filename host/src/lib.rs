@@ -43,6 +43,7 @@ mod sink;
 mod store;
 mod stream;
 mod suggest;
+mod temporal;
 mod untrusted_text;
 
 #[cfg(feature = "fuzzing")]

@@ -60,13 +60,23 @@ pub(super) fn open(
         .with_truncated_rows(options.bad_rows == BadRows::Skip)
         .infer_schema(input.open()?, Some(options.infer_rows.max(1) as usize))
         .map_err(|e| LoadError::file(shown, format!("cannot read the CSV header: {e}")))?;
+    let dialect = Dialect {
+        header: o.header,
+        delimiter: ascii(o.delimiter, "delimiter")?,
+        quote: ascii(o.quote, "quote")?,
+        escape: o.escape.map(|e| ascii(e, "escape")).transpose()?,
+        comment: o.comment.map(|c| ascii(c, "comment")).transpose()?,
+    };
+    let zones = timestamp_types(input, dialect, &inferred, options.infer_rows)?;
     let typed: Vec<Field> = inferred
         .fields()
         .iter()
-        .map(|f| {
-            let t = declared
-                .and_then(|d| d.field_with_name(f.name()).ok())
-                .map_or_else(|| f.data_type().clone(), |d| d.data_type().clone());
+        .enumerate()
+        .map(|(i, f)| {
+            let t = declared.and_then(|d| d.field_with_name(f.name()).ok()).map_or_else(
+                || zones.get(&i).cloned().unwrap_or_else(|| f.data_type().clone()),
+                |d| d.data_type().clone(),
+            );
             let t = match formats.contains_key(f.name()) && !matches!(t, DataType::Timestamp(..) | DataType::Date32) {
                 true => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
                 false => t,
@@ -109,13 +119,6 @@ pub(super) fn open(
         // Records with more or fewer fields than the header are dropped and counted
         // before arrow-csv sees them (review D5), in the file's own dialect.
         BadRows::Skip => {
-            let dialect = Dialect {
-                header: o.header,
-                delimiter: ascii(o.delimiter, "delimiter")?,
-                quote: ascii(o.quote, "quote")?,
-                escape: o.escape.map(|e| ascii(e, "escape")).transpose()?,
-                comment: o.comment.map(|c| ascii(c, "comment")).transpose()?,
-            };
             let fields = typed.fields().len();
             let shaped = csv_shape::well_shaped(input.open()?, dialect, fields, shown, misshapen.clone());
             Box::new(std::io::BufReader::with_capacity(1 << 20, shaped))
@@ -149,6 +152,57 @@ pub(super) fn open(
         BadRows::Fail => Box::new(FailFast(csv)),
         BadRows::Skip => Box::new(SkipBad(csv)),
     })
+}
+
+/// The types of the columns arrow-csv inferred as timestamps, by the rule every
+/// format follows (`crate::temporal`): the first `rows` records are read again,
+/// and a column whose values all carry a zone is a UTC timestamp, one whose
+/// values carry none a timestamp without one (arrow-csv gives both a naive
+/// `Timestamp(Second)`, which Parquet stores as a bare integer).
+fn timestamp_types(
+    input: &Input<'_>,
+    dialect: Dialect,
+    inferred: &Schema,
+    rows: u32,
+) -> Result<BTreeMap<usize, DataType>, LoadError> {
+    let columns: Vec<usize> = inferred
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f.data_type(), DataType::Timestamp(..)))
+        .map(|(i, _)| i)
+        .collect();
+    if columns.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(dialect.header)
+        .flexible(true)
+        .delimiter(dialect.delimiter)
+        .quote(dialect.quote)
+        .escape(dialect.escape)
+        .double_quote(dialect.escape.is_none())
+        .comment(dialect.comment)
+        .from_reader(input.open()?);
+    let mut values: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
+    for record in reader.records().take(rows.max(1) as usize) {
+        let Ok(record) = record else { break };
+        for (slot, &i) in values.iter_mut().zip(&columns) {
+            if let Some(v) = record.get(i) {
+                slot.push(v.to_string());
+            }
+        }
+    }
+    Ok(columns
+        .iter()
+        .zip(&values)
+        .map(|(&i, vals)| {
+            let t = crate::temporal::inferred_type(vals.iter().map(String::as_str))
+                .or_else(|| crate::temporal::storable(inferred.field(i).data_type()))
+                .unwrap_or_else(|| inferred.field(i).data_type().clone());
+            (i, t)
+        })
+        .collect())
 }
 
 struct Csv {

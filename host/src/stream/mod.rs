@@ -231,6 +231,7 @@ impl StreamOutput {
                 Some(declared) => schema::conform(&batch, declared).map_err(schema_error)?,
                 None => batch,
             };
+            let batch = schema::storable(batch).map_err(schema_error)?;
             let (batch, evolved) = schema::evolve(pending.schema.as_ref(), batch).map_err(schema_error)?;
             pending.schema = Some(evolved);
             let batch = match &mut self.tracker {

@@ -165,7 +165,7 @@ pub fn json(
                 return Ok(batches);
             }
         }
-        return decode(bytes, Arc::new(infer()?), false);
+        return with_timestamps(decode(bytes, Arc::new(infer()?), false)?, None);
     };
     // arrow-json reads `1.5` into an integer column as 1: decimals meet declared
     // integer columns as Float64 first, and only whole values are taken.
@@ -174,10 +174,52 @@ pub fn json(
     }
     // The fast path: strict decoding costs nothing more when no field is new.
     match decode(bytes, declared.clone(), true) {
-        Err(RowsError::DoesNotFit(message)) if names_an_unknown_field(&message) => {
-            decode(bytes, Arc::new(super::schema::with_undeclared(declared, &infer()?)), false)
-        }
+        Err(RowsError::DoesNotFit(message)) if names_an_unknown_field(&message) => with_timestamps(
+            decode(bytes, Arc::new(super::schema::with_undeclared(declared, &infer()?)), false)?,
+            Some(declared),
+        ),
         other => other,
+    }
+}
+
+/// Inferred text columns whose every value is an ISO 8601 date-time become
+/// timestamps, by the one rule CSV inference follows too (`crate::temporal`),
+/// so that the same values type alike in every format (`""` is no value). A
+/// declared column stays as declared; a value arrow then refuses keeps the text.
+fn with_timestamps(batches: Vec<RecordBatch>, declared: Option<&SchemaRef>) -> Result<Vec<RecordBatch>, RowsError> {
+    use arrow::array::{AsArray, StringArray};
+    use arrow::datatypes::DataType;
+    let Some(first) = batches.first() else { return Ok(batches) };
+    let schema = first.schema();
+    let retype: Vec<(usize, DataType)> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.data_type() == &DataType::Utf8)
+        .filter(|(_, f)| declared.is_none_or(|d| d.field_with_name(f.name()).is_err()))
+        .filter_map(|(i, _)| {
+            let values = batches.iter().flat_map(|b| b.column(i).as_string::<i32>().iter().flatten());
+            crate::temporal::inferred_type(values).map(|t| (i, t))
+        })
+        .collect();
+    if retype.is_empty() {
+        return Ok(batches);
+    }
+    let strict = arrow::compute::CastOptions { safe: false, ..Default::default() };
+    let cast = |batch: &RecordBatch| -> Option<RecordBatch> {
+        let mut columns = batch.columns().to_vec();
+        let mut fields: Vec<_> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        for (i, t) in &retype {
+            let text: StringArray =
+                columns[*i].as_string::<i32>().iter().map(|v| v.filter(|s| !s.is_empty())).collect();
+            columns[*i] = arrow::compute::cast_with_options(&text, t, &strict).ok()?;
+            fields[*i] = fields[*i].clone().with_data_type(t.clone()).with_nullable(true);
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).ok()
+    };
+    match batches.iter().map(cast).collect::<Option<Vec<_>>>() {
+        Some(typed) => Ok(typed),
+        None => Ok(batches),
     }
 }
 
@@ -483,6 +525,39 @@ mod tests {
         assert!(!scan(text.as_bytes(), 2).too_deep);
         assert!(scan(deep(3).as_bytes(), 3).too_deep);
         assert!(!scan(deep(3).as_bytes(), 4).too_deep);
+    }
+
+    /// Real-world issue: ISO 8601 timestamps in JSON landed as text while the same
+    /// values in CSV landed as timestamps, so a hybrid pipeline without a declared
+    /// schema failed at the hand-off ("changed type: Timestamp … Utf8").
+    #[test]
+    fn iso_timestamps_in_json_rows_type_as_timestamps() {
+        use arrow::datatypes::TimeUnit;
+        let rows = br#"[{"id":1,"at":"2025-01-02T14:19:00Z","note":"2025-01-02T14:19:00Z"},{"id":2,"at":"2025-01-02 15:00:00+01:00","note":"later"}]"#;
+        let batches = json(rows, None, None, &depth(64)).unwrap();
+        let schema = batches[0].schema();
+        assert_eq!(
+            schema.field_with_name("at").unwrap().data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
+        assert_eq!(schema.field_with_name("note").unwrap().data_type(), &DataType::Utf8, "not every value is a time");
+        use arrow::array::AsArray;
+        let at = batches[0].column_by_name("at").unwrap().as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!(at.value(0) - at.value(1), 19 * 60 * 1_000_000, "15:00+01:00 is 14:00Z, 19 minutes before 14:19Z");
+        // A declared text column stays text.
+        let declared = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("at", DataType::Utf8, true),
+        ]));
+        let kept = json(
+            br#"[{"id":1,"at":"2025-01-02T14:19:00Z","x":"2025-01-02T14:19:00Z"}]"#,
+            Some(&declared),
+            None,
+            &depth(64),
+        )
+        .unwrap();
+        assert_eq!(kept[0].schema().field_with_name("at").unwrap().data_type(), &DataType::Utf8);
+        assert!(matches!(kept[0].schema().field_with_name("x").unwrap().data_type(), DataType::Timestamp(..)));
     }
 
     /// Real-world issue: `"metadata": {}` (Stripe, Zendesk) inferred a struct

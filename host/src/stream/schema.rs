@@ -228,6 +228,25 @@ fn cast_exact(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
     cast_with_options(column, to, &options).map_err(|e| e.to_string())
 }
 
+/// The batch with every column Parquet cannot store under its logical type cast
+/// to one it can (`crate::temporal::storable`: a seconds timestamp, from an IPC
+/// emit or a declared `timestamp(s)`, becomes microseconds instead of a bare INT64).
+pub fn storable(batch: RecordBatch) -> Result<RecordBatch, String> {
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| crate::temporal::storable(f.data_type()).is_some()) {
+        return Ok(batch);
+    }
+    let mut columns = batch.columns().to_vec();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for (i, f) in schema.fields().iter().enumerate() {
+        if let Some(t) = crate::temporal::storable(f.data_type()) {
+            columns[i] = cast_exact(&columns[i], &t)?;
+            fields[i] = fields[i].clone().with_data_type(t);
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
+}
+
 /// Fits a batch into the stream's schema so far, which it may extend.
 ///
 /// A column new to the stream becomes a new nullable column; a column whose type

@@ -250,3 +250,35 @@ fn a_full_refresh_that_loads_nothing_changes_nothing() {
     assert_eq!(after, before, "watermark, backfill_done and counts are as they were");
     assert_eq!(after[0]["backfill_done"], true);
 }
+
+/// Real-world issue: without a declared schema, the CSV backfill inferred its
+/// cursor as a timestamp and the API's JSON as text, and the hand-off failed
+/// ("column `updated_at` changed type"); pandas' `2013-01-01 06:00:00+00:00`
+/// landed as a bare INT64. The same values now infer the same type in both
+/// formats, a UTC timestamp with its logical type, and the hand-off just works.
+#[test]
+fn the_hybrid_pattern_works_with_no_schema_declared() {
+    let env = crate::env_with("files");
+    env.install("rest");
+    // The exports as pandas writes them: a space, and an offset.
+    let pandas = |csv: String| csv.replace('T', " ").replace("Z\n", "+00:00\n");
+    env.write("exports/dt=2025-01-01/orders.csv", pandas(orders_csv(&orders(1..=1440))));
+    let api = MockApi::start(orders(1..=1500), 1000);
+    env.write("hybrid.toml", pipeline(&api).replace(COLUMNS, ""));
+    let run = env.headwater(&["run", "hybrid.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 1440, "{run}");
+    assert_eq!(run["streams"][1]["rows"], 60, "{run}");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=1500));
+    for file in env.parquet_files("lake/orders") {
+        let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+        use parquet::file::reader::FileReader;
+        let schema = reader.metadata().file_metadata().schema_descr();
+        let column = schema.columns().iter().find(|c| c.name() == "updated_at").expect("updated_at");
+        let logical = format!("{:?}", column.logical_type_ref());
+        assert!(
+            logical.contains("Timestamp") && logical.contains("is_adjusted_to_u_t_c: true"),
+            "{}: {logical}",
+            file.display()
+        );
+    }
+}

@@ -163,8 +163,10 @@ impl StreamOutput {
         destination: Destination,
         progress: StreamProgress,
     ) -> Self {
-        let tracker =
-            spec.cursor_field.clone().map(|c| CursorTracker::new(c, spec.primary_key.clone(), committed.seam.as_ref()));
+        let tracker = spec
+            .cursor_field
+            .clone()
+            .map(|c| CursorTracker::new(c, spec.primary_key.clone(), committed.seam.as_ref(), destination.phase));
         let state = State::Pending(Pending { rows: 0, schema: committed.schema.clone() });
         StreamOutput {
             spec,

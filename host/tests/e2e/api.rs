@@ -603,3 +603,34 @@ fn a_stream_rate_limit_overrides_the_host_one() {
     env.write("api.toml", text);
     env.headwater(&["run", "api.toml"]).fails(2, &["[limits.streams.ordres]", "no such stream"]);
 }
+
+/// Real-world issue: a row edited again within its cursor's second (same key,
+/// same `updated_at`, new content) was dropped at the seam of an inclusive API
+/// as already landed. The seam compares content: the edit lands, a row that
+/// did not change does not.
+#[test]
+fn an_edit_within_the_watermarks_second_lands_and_an_unchanged_row_does_not() {
+    let (env, api) = (env(), MockApi::start(orders(1..=30), 10));
+    api.with(|s| s.inclusive = true);
+    let stream = format!(
+        "{}\nincremental = {{ cursor_field = \"updated_at\", cursor_param = \"updated_since\" }}",
+        cursor_stream()
+    );
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(
+        (run["streams"][0]["rows"].as_u64(), run["streams"][0]["deduplicated"].as_u64()),
+        (Some(0), Some(1)),
+        "{run}"
+    );
+
+    api.with(|s| s.orders[29]["amount"] = serde_json::json!(1234.5));
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 1, "the edit at the watermark lands: {run}");
+    let versions: Vec<f64> =
+        env.rows("lake/orders").iter().filter(|r| r["id"] == 30).map(|r| r["amount"].as_f64().unwrap()).collect();
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert!(versions.contains(&1234.5));
+}

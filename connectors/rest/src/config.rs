@@ -158,8 +158,14 @@ pub struct Incremental {
     /// Field of each record holding its cursor: a top-level name (`updated_at`) or a JSON pointer
     /// (`/meta/updated_at`, landed as column `meta_updated_at`). Its highest loaded value becomes the watermark.
     pub cursor_field: String,
-    /// Parameter that carries the watermark to the API, e.g. `updated_since`.
-    pub cursor_param: String,
+    /// Parameter that carries the watermark to the API, e.g. `updated_since`; with
+    /// `cursor_in = "body"`, a top-level key or a JSON pointer into the body
+    /// (`/filterGroups/0/filters/0/value`, HubSpot's search). Leave it out when the
+    /// watermark goes inside a text instead: `{{watermark}}` in any parameter or
+    /// body string (`"SELECT Id FROM Account WHERE SystemModstamp > {{watermark}}"`,
+    /// `"updated_at:>{{watermark}}"`) is replaced by it.
+    #[serde(default)]
+    pub cursor_param: Option<String>,
     /// Where `cursor_param` goes: `query` (default) or `body` (for GraphQL: a variable).
     #[serde(default)]
     pub cursor_in: Place,

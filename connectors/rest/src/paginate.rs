@@ -23,6 +23,10 @@ pub enum Paginator {
         /// `query` (default) or `body`.
         #[serde(default)]
         cursor_in: Place,
+        /// JSON pointer to a boolean that, true, ends the stream whatever the cursor
+        /// (Zendesk's `/end_of_stream`).
+        #[serde(default)]
+        stop_path: Option<String>,
     },
     /// The next page starts after the last record of this one (Stripe's
     /// `starting_after`): the last record's `cursor_field` is sent as `cursor_param`
@@ -154,7 +158,10 @@ impl Paginator {
         }
         match self {
             Paginator::None => Ok(None),
-            Paginator::Cursor { cursor_path, cursor_param, cursor_in } => {
+            Paginator::Cursor { cursor_path, cursor_param, cursor_in, stop_path } => {
+                if stop_path.as_deref().is_some_and(|p| page.body.pointer(p) == Some(&Value::Bool(true))) {
+                    return Ok(None);
+                }
                 let Some(cursor) = scalar_at(page.body, cursor_path, page.url)? else { return Ok(None) };
                 let mut r = req.clone();
                 r.set(*cursor_in, cursor_param, Value::String(cursor));

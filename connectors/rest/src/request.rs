@@ -48,8 +48,28 @@ impl RequestSpec {
                 if !target.is_object() {
                     *target = Value::Object(Default::default());
                 }
-                target[name] = value;
+                match name.strip_prefix('/') {
+                    // A JSON pointer: the value goes deep into the body the stream configured.
+                    Some(pointer) => set_at(target, pointer, value),
+                    None => target[name] = value,
+                }
             }
+        }
+    }
+
+    /// Whether `placeholder` appears in a parameter or anywhere in the body.
+    pub fn has_template(&self, placeholder: &str) -> bool {
+        self.query.iter().any(|(_, v)| v.contains(placeholder))
+            || self.body.as_ref().is_some_and(|b| mentions(b, placeholder))
+    }
+
+    /// Replaces `placeholder` by `value` in every parameter and body string.
+    pub fn fill_template(&mut self, placeholder: &str, value: &str) {
+        for (_, v) in &mut self.query {
+            *v = v.replace(placeholder, value);
+        }
+        if let Some(body) = &mut self.body {
+            fill(body, placeholder, value);
         }
     }
 
@@ -90,5 +110,55 @@ fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// Sets the value at `pointer` (RFC 6901, without its leading `/`) inside `target`,
+/// creating objects on the way where keys are missing; an array index must exist,
+/// or be its length (appended).
+fn set_at(target: &mut Value, pointer: &str, value: Value) {
+    let segments: Vec<String> = pointer.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+    let mut at = target;
+    for (n, segment) in segments.iter().enumerate() {
+        let last = n + 1 == segments.len();
+        at = match at {
+            Value::Array(items) => match segment.parse::<usize>() {
+                Ok(i) if i < items.len() => &mut items[i],
+                Ok(i) if i == items.len() => {
+                    items.push(Value::Object(Default::default()));
+                    &mut items[i]
+                }
+                _ => return,
+            },
+            other => {
+                if !other.is_object() {
+                    *other = Value::Object(Default::default());
+                }
+                let map = other.as_object_mut().expect("made an object");
+                map.entry(segment.clone()).or_insert_with(|| Value::Object(Default::default()))
+            }
+        };
+        if last {
+            *at = value;
+            return;
+        }
+    }
+}
+
+fn mentions(value: &Value, placeholder: &str) -> bool {
+    match value {
+        Value::String(s) => s.contains(placeholder),
+        Value::Array(items) => items.iter().any(|v| mentions(v, placeholder)),
+        Value::Object(map) => map.values().any(|v| mentions(v, placeholder)),
+        _ => false,
+    }
+}
+
+fn fill(value: &mut Value, placeholder: &str, with: &str) {
+    match value {
+        Value::String(s) if s.contains(placeholder) => *s = s.replace(placeholder, with),
+        Value::Array(items) => items.iter_mut().for_each(|v| fill(v, placeholder, with)),
+        Value::Object(map) => map.values_mut().for_each(|v| fill(v, placeholder, with)),
+        _ => {}
     }
 }

@@ -296,10 +296,14 @@ pub fn leaf_columns(fields: &arrow::datatypes::Fields) -> u64 {
     fields.iter().map(|f| leaves(f.data_type())).sum()
 }
 
+/// Rows into `schema`. A number or a boolean where the column is text lands as its
+/// text (real JSON has fields that are a number here and a string there, as
+/// Zendesk's `custom_fields[].value`; inference makes such a column text).
 fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBatch>, RowsError> {
     arrow::json::ReaderBuilder::new(schema)
         .with_batch_size(BATCH_ROWS)
         .with_strict_mode(strict)
+        .with_coerce_primitive(true)
         .with_flatten(true)
         .build(Cursor::new(bytes))
         .and_then(|reader| reader.collect::<Result<Vec<_>, _>>())
@@ -558,6 +562,21 @@ mod tests {
         .unwrap();
         assert_eq!(kept[0].schema().field_with_name("at").unwrap().data_type(), &DataType::Utf8);
         assert!(matches!(kept[0].schema().field_with_name("x").unwrap().data_type(), DataType::Timestamp(..)));
+    }
+
+    /// Real-world issue: Zendesk's `custom_fields[].value` is a string, a boolean,
+    /// a number or null from one record to the next; decoding failed ("expected
+    /// string got true"). Such a field lands as text, each value as written.
+    #[test]
+    fn a_field_of_varying_types_lands_as_text() {
+        use arrow::array::{Array, AsArray, ListArray, StructArray};
+        let rows = br#"[{"id":1,"custom_fields":[{"id":7,"value":"a"},{"id":8,"value":true}]},{"id":2,"custom_fields":[{"id":7,"value":3.5},{"id":8,"value":null}]},{"id":3,"custom_fields":null}]"#;
+        let batches = json(rows, None, None, &depth(64)).unwrap();
+        let fields = batches[0].column_by_name("custom_fields").unwrap().as_any().downcast_ref::<ListArray>().unwrap();
+        let values = fields.values().as_any().downcast_ref::<StructArray>().unwrap();
+        let text: Vec<Option<&str>> = values.column_by_name("value").unwrap().as_string::<i32>().iter().collect();
+        assert_eq!(text, [Some("a"), Some("true"), Some("3.5"), None]);
+        assert!(fields.is_null(2));
     }
 
     /// Real-world issue: `"metadata": {}` (Stripe, Zendesk) inferred a struct

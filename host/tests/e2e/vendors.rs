@@ -152,3 +152,110 @@ fn github_token_auth_with_a_prefix_around_the_secret() {
     assert_eq!(run["streams"][0]["rows"], 30, "{run}");
     assert_eq!(api.with(|s| s.unauthorized), 0);
 }
+
+/// Salesforce's SOQL and Shopify's search take the watermark inside a text:
+/// `{{watermark}}` in a parameter is replaced by it (the first run by
+/// `start_value`, without which the stream fails saying so).
+#[test]
+fn the_watermark_inside_a_query_string() {
+    let env = crate::env_with("rest");
+    let api = MockApi::start(orders(1..=30), 10);
+    let stream = format!(
+        "{ORDERS}\nparams = {{ updated_since = \"{{{{watermark}}}}\" }}\nincremental = {{ cursor_field = \"updated_at\" }}"
+    );
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "vendor.toml"]).fails(1, &["{{watermark}}", "start_value"]);
+    pipeline(
+        &env,
+        &api,
+        &stream.replace(
+            "cursor_field = \"updated_at\"",
+            "cursor_field = \"updated_at\", start_value = \"2000-01-01T00:00:00Z\"",
+        ),
+        "",
+    );
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 30, "{run}");
+    assert!(api.requests()[0].contains("updated_since=2000-01-01T00%3A00%3A00Z"), "{:?}", api.requests());
+    api.with(|s| s.orders.extend(orders(31..=35)));
+    let before = api.requests().len();
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 5, "{run}");
+    assert!(api.requests()[before].contains("updated_since=2025-01-01T00%3A29%3A00Z"), "{:?}", api.requests());
+}
+
+/// HubSpot's CRM search takes the watermark deep in its JSON body
+/// (`filterGroups[0].filters[0].value`) and the page cursor (`after`) beside it.
+#[test]
+fn hubspot_search_with_the_watermark_deep_in_the_body() {
+    let env = crate::env_with("rest");
+    let api = MockApi::start(orders(1..=30), 10);
+    let stream = r#"name = "orders"
+path = "/orders"
+method = "POST"
+body = { kind = "orders", filterGroups = [{ filters = [{ propertyName = "updated_at", operator = "GT" }] }] }
+records = "/data"
+primary_key = ["id"]
+paginator = { type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor", cursor_in = "body" }
+incremental = { cursor_field = "updated_at", cursor_param = "/filterGroups/0/filters/0/value", cursor_in = "body" }"#;
+    pipeline(&env, &api, stream, "");
+    env.headwater(&["run", "vendor.toml"]).ok();
+    api.with(|s| s.orders.extend(orders(31..=34)));
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 4, "only what came after the watermark: {run}");
+    assert_eq!(env.rows("lake/orders").len(), 34);
+}
+
+/// Zendesk's incremental cursor export: `start_time` (Unix seconds, from
+/// `{{watermark_unix}}`) then `after_cursor` until `end_of_stream`, and tickets
+/// whose `custom_fields[].value` is a string, a boolean, a number or null, with
+/// empty objects and empty lists inside: a full load, changes, and an
+/// incremental run that lands every version once.
+#[test]
+fn zendesk_incremental_export_with_fields_of_varying_types() {
+    use headwater_mock::vendors::zendesk_ticket;
+    let env = crate::env_with("rest");
+    let api = MockApi::start(orders(1..=250), 100);
+    let stream = r#"name = "tickets"
+path = "/api/v2/incremental/tickets/cursor.json"
+params = { start_time = "{{watermark_unix}}", per_page = 100 }
+records = "/tickets"
+primary_key = ["id"]
+paginator = { type = "cursor", cursor_path = "/after_cursor", cursor_param = "cursor", stop_path = "/end_of_stream" }
+incremental = { cursor_field = "updated_at", start_value = "0" }"#;
+    pipeline(&env, &api, stream, "");
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 250, "{run}");
+    let check = |expected: &[Value]| {
+        let mut rows = env.rows("lake/tickets");
+        rows.sort_by_key(|r| (r["id"].as_i64(), r["status"].as_str().map(str::to_string)));
+        assert_eq!(rows.len(), expected.len());
+        for (row, order) in rows.iter().zip(expected) {
+            let want = zendesk_ticket(order);
+            assert_eq!(row["id"], want["id"]);
+            assert_eq!(row["subject"], want["subject"]);
+            let value = &want["custom_fields"][0]["value"];
+            let landed = &row["custom_fields"][0]["value"];
+            let as_text = match value {
+                Value::String(s) => Value::String(s.clone()),
+                Value::Null => Value::Null,
+                v => Value::String(v.to_string()),
+            };
+            assert_eq!(landed.clone(), as_text, "ticket {}: custom_fields[0].value", want["id"]);
+            assert_eq!(row.get("assignee_id").cloned().unwrap_or(Value::Null), want["assignee_id"]);
+        }
+    };
+    check(&orders(1..=250));
+    // New tickets, and ticket 250 updated a minute later: its new version lands too.
+    let mut changed = orders(250..=250);
+    changed[0]["updated_at"] = serde_json::json!("2025-01-01T04:30:00Z");
+    api.with(|s| {
+        s.orders[249] = changed[0].clone();
+        s.orders.extend(orders(251..=260));
+    });
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 11, "ten new tickets and the new version of ticket 250: {run}");
+    let rows = env.rows("lake/tickets");
+    assert_eq!(rows.len(), 261);
+    assert_eq!(rows.iter().filter(|r| r["id"] == 250).count(), 2, "ticket 250: the old and the new version");
+}

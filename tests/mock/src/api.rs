@@ -181,6 +181,7 @@ impl MockApi {
             .route("/exports/{id}", axum::routing::get(export_status))
             .route("/files/{name}", axum::routing::get(export_file))
             .route("/v1/charges", axum::routing::get(crate::vendors::stripe_charges))
+            .route("/api/v2/incremental/tickets/cursor.json", axum::routing::get(crate::vendors::zendesk_tickets))
             .route_layer(axum::middleware::from_fn_with_state(state.clone(), gatekeeper))
             .route("/token", axum::routing::post(token))
             .route("/redirect", axum::routing::get(redirect))
@@ -383,7 +384,9 @@ async fn cursor_page_post(State(st): State<Shared>, Json(body): Json<Value>) -> 
     if body.get("kind") != Some(&json!("orders")) {
         return (StatusCode::BAD_REQUEST, "the body must carry kind = orders").into_response();
     }
-    let all = matching(&s, body.get("updated_since").and_then(Value::as_str));
+    // The watermark at the top (`updated_since`), or deep in a HubSpot-style search filter.
+    let since = body.get("updated_since").or_else(|| body.pointer("/filterGroups/0/filters/0/value"));
+    let all = matching(&s, since.and_then(Value::as_str));
     let start: usize = body.get("cursor").and_then(Value::as_str).and_then(|c| c.parse().ok()).unwrap_or(0);
     let end = start + s.page_size;
     let next = (end < all.len()).then(|| end.to_string());

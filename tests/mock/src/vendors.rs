@@ -7,6 +7,9 @@
 //! - Stripe list endpoints (`GET /v1/charges`): `limit` (1..=100, default 10),
 //!   `starting_after` (an object id), `created[gte]` (Unix seconds); newest
 //!   first; `{"object":"list","url":…,"has_more":…,"data":[…]}`.
+//! - Zendesk's incremental cursor export (`GET /api/v2/incremental/tickets/cursor.json`):
+//!   `start_time` then `cursor`, `after_cursor`, `end_of_stream`, and tickets whose
+//!   nested fields vary in type and hold empty objects.
 //!
 //! [`MockApi`]: crate::MockApi
 
@@ -77,4 +80,64 @@ pub(crate) async fn stripe_charges(State(st): State<Shared>, Query(q): Query<Has
 fn stripe_error(message: &str) -> Response {
     let body = json!({ "error": { "type": "invalid_request_error", "message": message } });
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+/// An order as a Zendesk ticket, with the shapes Zendesk's incremental export
+/// really has: `custom_fields[].value` a string, a boolean, a number or null from
+/// ticket to ticket; `via.source.from` and `to` empty objects; `tags` an empty
+/// list or a list of strings; `assignee_id` null or a number.
+pub fn zendesk_ticket(order: &Value) -> Value {
+    let id = order["id"].as_i64().unwrap_or(0);
+    let value = match id % 4 {
+        0 => json!("gold"),
+        1 => json!(true),
+        2 => json!(id * 10),
+        _ => Value::Null,
+    };
+    json!({
+        "id": id,
+        "subject": format!("order {id}"),
+        "status": if id % 2 == 0 { "open" } else { "solved" },
+        "updated_at": order["updated_at"],
+        "via": { "channel": "web", "source": { "from": {}, "to": {}, "rel": null } },
+        "custom_fields": [{ "id": 360_001, "value": value }],
+        "tags": if id % 3 == 0 { json!([]) } else { json!(["vip"]) },
+        "assignee_id": if id % 5 == 0 { Value::Null } else { json!(id + 1000) },
+    })
+}
+
+/// `GET /api/v2/incremental/tickets/cursor.json`: `start_time` (Unix seconds,
+/// inclusive) on the first request, then `cursor`; `per_page` (default 1000);
+/// `{"tickets":[…],"after_cursor":…,"end_of_stream":…}`, oldest first.
+pub(crate) async fn zendesk_tickets(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let s = st.lock().expect("mock API state");
+    let per_page: usize = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(1000).clamp(1, 1000);
+    // A cursor is `<start_time>:<offset>`, opaque to the client.
+    let (start_time, offset) = match (q.get("cursor"), q.get("start_time")) {
+        (Some(c), _) => match c.split_once(':').and_then(|(t, o)| Some((t.parse().ok()?, o.parse().ok()?))) {
+            Some(parsed) => parsed,
+            None => return stripe_error("invalid cursor"),
+        },
+        (None, Some(t)) => match t.parse::<i64>() {
+            Ok(t) => (t, 0usize),
+            Err(_) => return stripe_error("start_time must be a Unix timestamp"),
+        },
+        (None, None) => return stripe_error("start_time or cursor is required"),
+    };
+    let unix =
+        |t: &Value| t.as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map_or(0, |t| t.timestamp());
+    let mut tickets: Vec<Value> =
+        s.orders.iter().filter(|o| unix(&o["updated_at"]) >= start_time).map(zendesk_ticket).collect();
+    tickets.sort_by(|a, b| (unix(&a["updated_at"]), a["id"].as_i64()).cmp(&(unix(&b["updated_at"]), b["id"].as_i64())));
+    let page: Vec<Value> = tickets.iter().skip(offset).take(per_page).cloned().collect();
+    let end = offset + page.len() >= tickets.len();
+    let after = format!("{start_time}:{}", offset + page.len());
+    Json(json!({
+        "tickets": page,
+        "after_cursor": after,
+        "after_url": format!("/api/v2/incremental/tickets/cursor.json?cursor={after}"),
+        "before_cursor": null,
+        "end_of_stream": end,
+    }))
+    .into_response()
 }

@@ -321,6 +321,17 @@ impl HttpPolicy {
             return Attempt::Retry { wait, last: format!("HTTP {status}") };
         }
         match self.read(host, shown, response, to).await {
+            Ok(r)
+                if r.status == 200
+                    && let Some(wait) = retry::graphql_throttled(&r.body) =>
+            {
+                self.count(host, |s| s.throttled_429 += 1);
+                let wait = wait.unwrap_or_else(|| retry::backoff(attempt));
+                if wait > Duration::from_secs(self.limits.max_wait_s) {
+                    return Attempt::Fail(self.paused(shown, wait));
+                }
+                Attempt::Retry { wait, last: format!("GraphQL THROTTLED (retry after {}s)", wait.as_secs_f64().ceil()) }
+            }
             Ok(r) => Attempt::Done(r),
             Err(e) => Attempt::Fail(e),
         }

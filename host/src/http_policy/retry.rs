@@ -61,6 +61,38 @@ pub fn should_retry(headers: &HeaderMap) -> Option<bool> {
     }
 }
 
+/// A GraphQL API's rate limit answered in-band, in a 200 (Shopify's cost-based
+/// throttle: `errors[].extensions.code = "THROTTLED"`; GitHub's:
+/// `errors[].type = "RATE_LIMITED"`): `Some` with the wait the response's cost
+/// figures give (Shopify: the points missing over the restore rate), or `None`
+/// inside when it gives none. Only bodies that name such a code are parsed.
+pub fn graphql_throttled(body: &[u8]) -> Option<Option<Duration>> {
+    let finder = |needle: &str| memchr::memmem::find(body, needle.as_bytes()).is_some();
+    if !(finder("THROTTLED") || finder("RATE_LIMITED")) || body.len() > 1 << 20 {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let errors = value.get("errors")?.as_array()?;
+    let throttled = errors.iter().any(|e| {
+        e.pointer("/extensions/code").and_then(|c| c.as_str()) == Some("THROTTLED")
+            || e.get("type").and_then(|t| t.as_str()) == Some("RATE_LIMITED")
+    });
+    if !throttled {
+        return None;
+    }
+    let cost = value.pointer("/extensions/cost");
+    let number = |p: &str| cost.and_then(|c| c.pointer(p)).and_then(|v| v.as_f64());
+    let wait = match (
+        number("/requestedQueryCost"),
+        number("/throttleStatus/currentlyAvailable"),
+        number("/throttleStatus/restoreRate"),
+    ) {
+        (Some(requested), Some(available), Some(rate)) if rate > 0.0 => seconds((requested - available) / rate),
+        _ => None,
+    };
+    Some(wait)
+}
+
 /// Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^attempt)].
 pub fn backoff(attempt: u32) -> Duration {
     const BASE_MS: u64 = 250;
@@ -128,6 +160,18 @@ mod tests {
         spent.insert("stripe-should-retry", HeaderValue::from_static("False"));
         assert_eq!(should_retry(&spent), Some(false));
         assert_eq!(should_retry(&HeaderMap::new()), None);
+    }
+
+    /// Real-world issue: Shopify's `THROTTLED` inside a 200 failed the stream
+    /// as a GraphQL error; it is a rate limit, waited out as its cost figures say.
+    #[test]
+    fn graphql_throttles_in_a_200_are_rate_limits() {
+        let shopify = br#"{"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED"}}],"extensions":{"cost":{"requestedQueryCost":102,"actualQueryCost":null,"throttleStatus":{"maximumAvailable":1000.0,"currentlyAvailable":52,"restoreRate":50.0}}}}"#;
+        assert_eq!(graphql_throttled(shopify), Some(Some(Duration::from_secs(1))));
+        let github = br#"{"errors":[{"type":"RATE_LIMITED","message":"API rate limit exceeded"}]}"#;
+        assert_eq!(graphql_throttled(github), Some(None));
+        assert_eq!(graphql_throttled(br#"{"data":{"note":"THROTTLED is just a word here"}}"#), None);
+        assert_eq!(graphql_throttled(br#"{"errors":[{"message":"Field unknown"}]}"#), None);
     }
 
     #[test]

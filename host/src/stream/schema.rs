@@ -279,12 +279,14 @@ pub fn evolve(stream: Option<&Schema>, batch: RecordBatch) -> Result<(RecordBatc
                 *known = known.clone().with_data_type(common).with_nullable(true);
             }
             Some(known) => {
+                // Nested types are named at the field that differs, not as two whole struct types.
+                let (path, was, now) = first_difference(f.name(), known.data_type(), f.data_type());
                 return Err(format!(
                     "column `{}` changed type: {} in the stream so far, {} here; a conflicting type is not \
                      converted silently (declare the column's type, or load this data into another stream)",
-                    f.name(),
-                    known.data_type(),
-                    f.data_type()
+                    crate::untrusted_text::one_line(&path),
+                    short_type(&was),
+                    short_type(&now)
                 ));
             }
         }
@@ -293,10 +295,62 @@ pub fn evolve(stream: Option<&Schema>, batch: RecordBatch) -> Result<(RecordBatc
     Ok((batch, Schema::new(fields)))
 }
 
+/// Where two types first differ: the dotted path into a struct (`custom_fields.value`,
+/// with `[]` for list items) and the two types found there.
+fn first_difference(name: &str, was: &DataType, now: &DataType) -> (String, DataType, DataType) {
+    let (mut path, mut was, mut now) = (name.to_string(), was.clone(), now.clone());
+    loop {
+        let next = match (&was, &now) {
+            (DataType::Struct(a), DataType::Struct(b)) => a.iter().find_map(|fa| {
+                let fb = b.iter().find(|fb| fb.name() == fa.name())?;
+                (fa.data_type() != fb.data_type())
+                    .then(|| (format!("{path}.{}", fa.name()), fa.data_type().clone(), fb.data_type().clone()))
+            }),
+            (DataType::List(a), DataType::List(b)) | (DataType::LargeList(a), DataType::LargeList(b)) => {
+                Some((format!("{path}[]"), a.data_type().clone(), b.data_type().clone()))
+            }
+            _ => None,
+        };
+        match next {
+            Some((p, a, b)) if a != b => (path, was, now) = (p, a, b),
+            _ => return (path, was, now),
+        }
+    }
+}
+
+/// A type as a short name: a struct by its field names, not its whole spelling.
+fn short_type(t: &DataType) -> String {
+    match t {
+        DataType::Struct(fields) => {
+            let names: Vec<&str> = fields.iter().take(6).map(|f| f.name().as_str()).collect();
+            let more = if fields.len() > 6 { ", …" } else { "" };
+            format!("a struct {{{}{more}}}", names.join(", "))
+        }
+        DataType::List(item) | DataType::LargeList(item) => format!("a list of {}", short_type(item.data_type())),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
+
+    /// Real-world issue: a conflict inside a struct printed two struct types
+    /// hundreds of characters long; it names the nested field that differs.
+    #[test]
+    fn a_nested_conflict_names_the_field_that_differs() {
+        let inner = |t: DataType| {
+            DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Struct(vec![Field::new("id", DataType::Int64, true), Field::new("value", t, true)].into()),
+                true,
+            )))
+        };
+        let (path, was, now) = first_difference("custom_fields", &inner(DataType::Int64), &inner(DataType::Boolean));
+        assert_eq!((path.as_str(), was, now), ("custom_fields[].value", DataType::Int64, DataType::Boolean));
+        assert_eq!(short_type(&inner(DataType::Int64)), "a list of a struct {id, value}");
+    }
 
     /// Review D6: `Int8` ranked below `UInt8`, so a signed batch was cast into an
     /// unsigned stream and its negatives became nulls; `UInt32` → `Int64` was refused.

@@ -259,3 +259,25 @@ incremental = { cursor_field = "updated_at", start_value = "0" }"#;
     assert_eq!(rows.len(), 261);
     assert_eq!(rows.iter().filter(|r| r["id"] == 250).count(), 2, "ticket 250: the old and the new version");
 }
+
+/// Shopify's GraphQL Admin API answers its cost-based throttle in a 200 with a
+/// `THROTTLED` error; it failed the stream as a GraphQL error. It is waited out
+/// (as long as the cost figures say) and the query sent again.
+#[test]
+fn shopify_graphql_throttled_in_a_200_is_waited_out() {
+    let env = crate::env_with("rest");
+    let api = MockApi::start(orders(1..=30), 10);
+    api.with(|s| s.graphql_throttled = 1);
+    let stream = r#"name = "orders"
+path = "/graphql"
+records = "/data/orders/nodes"
+primary_key = ["id"]
+graphql = { query = "query($first: Int, $after: String) { orders(first: $first, after: $after) { nodes { id customer amount updated_at } pageInfo { hasNextPage endCursor } } }", variables = { first = 10 }, page_info = "/data/orders/pageInfo" }"#;
+    pipeline(&env, &api, stream, "");
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 30, "{run}");
+    let host = &run["hosts"][format!("http://{}", api.host())];
+    assert_eq!(host["throttled_429"], 1, "{run}");
+    assert!(host["waited_ms"].as_u64().unwrap() >= 900, "waited about (102 - 52) / 50 s: {run}");
+    headwater_testkit::assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
+}

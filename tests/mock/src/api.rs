@@ -62,6 +62,9 @@ pub struct ApiState {
     pub extra_headers: Vec<(String, String)>,
     /// Sent with every throttled answer, beside Retry-After (e.g. `Stripe-Should-Retry`).
     pub throttle_headers: Vec<(String, String)>,
+    /// The next this-many GraphQL queries are answered, in a 200, with Shopify's
+    /// `THROTTLED` error and its cost figures.
+    pub graphql_throttled: u32,
     /// The next this-many requests get 503.
     pub fail_5xx: u32,
     /// Send `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: <n>` every `rate_headers_every` requests.
@@ -452,7 +455,17 @@ async fn customer_orders(State(st): State<Shared>, Path(id): Path<String>) -> Re
 
 /// GraphQL: `{ orders(first, after, since) { nodes pageInfo { hasNextPage endCursor } } }`.
 async fn graphql(State(st): State<Shared>, Json(body): Json<Value>) -> Response {
-    let s = st.lock().expect("mock API state");
+    let mut s = st.lock().expect("mock API state");
+    if s.graphql_throttled > 0 {
+        s.graphql_throttled -= 1;
+        // Shopify's cost-based throttle: 102 points asked, 52 left, 50 restored a second.
+        return Json(json!({
+            "errors": [{ "message": "Throttled", "extensions": { "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits" } }],
+            "extensions": { "cost": { "requestedQueryCost": 102, "actualQueryCost": null,
+                "throttleStatus": { "maximumAvailable": 1000.0, "currentlyAvailable": 52, "restoreRate": 50.0 } } }
+        }))
+        .into_response();
+    }
     let query = body["query"].as_str().unwrap_or("");
     if !query.contains("orders") {
         return Json(json!({"data": null, "errors": [{"message": "Cannot query field on type Query"}]}))

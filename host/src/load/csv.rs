@@ -175,15 +175,7 @@ fn timestamp_types(
     if columns.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(dialect.header)
-        .flexible(true)
-        .delimiter(dialect.delimiter)
-        .quote(dialect.quote)
-        .escape(dialect.escape)
-        .double_quote(dialect.escape.is_none())
-        .comment(dialect.comment)
-        .from_reader(input.open()?);
+    let mut reader = dialect.reader(input.open()?, true);
     let mut values: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
     for record in reader.records().take(rows.max(1) as usize) {
         let Ok(record) = record else { break };

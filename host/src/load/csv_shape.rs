@@ -23,6 +23,22 @@ pub(super) struct Dialect {
     pub comment: Option<u8>,
 }
 
+impl Dialect {
+    /// A reader of records of any width in this dialect; the header is a record
+    /// like the others unless `skip_header`.
+    pub fn reader<R: Read>(&self, input: R, skip_header: bool) -> csv::Reader<R> {
+        csv::ReaderBuilder::new()
+            .has_headers(skip_header && self.header)
+            .flexible(true)
+            .delimiter(self.delimiter)
+            .quote(self.quote)
+            .escape(self.escape)
+            .double_quote(self.escape.is_none())
+            .comment(self.comment)
+            .from_reader(input)
+    }
+}
+
 /// Records of `input` with exactly `fields` fields, as CSV in `dialect` again;
 /// `dropped` counts the others.
 pub(super) fn well_shaped(
@@ -32,15 +48,7 @@ pub(super) fn well_shaped(
     shown: &str,
     dropped: Arc<AtomicU64>,
 ) -> impl Read + Send + use<> {
-    let reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(dialect.delimiter)
-        .quote(dialect.quote)
-        .escape(dialect.escape)
-        .double_quote(dialect.escape.is_none())
-        .comment(dialect.comment)
-        .from_reader(input);
+    let reader = dialect.reader(input, false);
     Shaped {
         reader,
         dialect,

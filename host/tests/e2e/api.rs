@@ -318,22 +318,10 @@ fn oauth2_a_short_lived_token_serves_many_requests() {
 #[test]
 fn oauth2_the_refresh_after_a_401_is_not_a_retry() {
     let mut env = env();
-    env.var("CLIENT_SECRET", "shh");
-    env.var("REFRESH", "refresh-0");
-    let api = MockApi::start(orders(1..=30), 10);
-    api.with(|s| {
-        s.auth = Auth::OAuth;
-        s.refresh_token = "refresh-0".into();
-        s.expires_in = 3600;
-        s.revoke_tokens_after = Some(1);
-    });
-    let stream = format!("auth = \"api\"\n{}", cursor_stream());
-    let auth = format!(
-        "[auth.api]\nkind = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"app\"\nclient_secret = \"${{env:CLIENT_SECRET}}\"\nrefresh_token = \"${{env:REFRESH}}\"\nhosts = [\"{}\"]\n[limits]\nmax_retries = 0",
-        api.url(),
-        api.host()
-    );
-    pipeline(&env, &api, &stream, &auth);
+    let api = oauth_api(&mut env);
+    api.with(|s| s.revoke_tokens_after = Some(1));
+    let text = std::fs::read_to_string(env.path("api.toml")).unwrap();
+    env.write("api.toml", text.replace("[sink]", "[limits]\nmax_retries = 0\n[sink]"));
     let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
     assert_eq!(run["streams"][0]["rows"], 30, "{run}");
     assert_eq!(api.with(|s| s.unauthorized), 1);

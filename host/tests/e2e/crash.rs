@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Orders in the exports (the backfill), and in the API (history and after).
 const EXPORTED: i64 = 1200;
-const TOTAL: i64 = 1500;
+pub(crate) const TOTAL: i64 = 1500;
 
 /// Every fault point, with the rerun faults that reach the recovery points.
 const CHAINS: &[&[&str]] = &[
@@ -34,7 +34,7 @@ const CHAINS: &[&[&str]] = &[
     &["commit.after-publish:4", "recover.after-publish", "commit.after-intent:3"],
 ];
 
-fn scenario() -> (Env, MockApi) {
+pub(crate) fn scenario() -> (Env, MockApi) {
     let env = crate::env_with("files");
     env.install("rest");
     for (i, first) in (1..=EXPORTED).step_by(200).enumerate() {

@@ -8,7 +8,8 @@
 //! (an interrupted commit aside, which the next run completes), and the store
 //! opens; then a run without the fault lands every order exactly once.
 
-use headwater_mock::{MockApi, orders, orders_csv};
+use crate::crash::TOTAL;
+use headwater_mock::{MockApi, orders};
 use headwater_testkit::faultfs::{Fault, Op};
 use headwater_testkit::{Env, assert_same_orders};
 use std::os::unix::process::ExitStatusExt;
@@ -16,9 +17,6 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Instant;
 
-/// Orders in the exports (the backfill, six files of 200), and in the API (pages of 100).
-const EXPORTED: i64 = 1200;
-const TOTAL: i64 = 1500;
 const RUN: &[&str] = &["run", "hybrid.toml"];
 /// The sink folder and the state store (`[state] path` unset: `.headwater` beside the pipeline file).
 const SINK: &str = "lake";
@@ -28,15 +26,9 @@ const READ_ONLY: &str = "Read-only file system";
 /// A budget no run reaches: the shim only counts.
 const UNLIMITED: u64 = i64::MAX as u64;
 
+/// The crash tests' hybrid pipeline: six export files, then the API.
 fn scenario() -> (Env, MockApi) {
-    let env = crate::env_with("files");
-    env.install("rest");
-    for (i, first) in (1..=EXPORTED).step_by(200).enumerate() {
-        env.write(&format!("exports/dt=2025-01-0{}/orders.csv", i + 1), orders_csv(&orders(first..=first + 199)));
-    }
-    let api = MockApi::start(orders(1..=TOTAL), 100);
-    env.write("hybrid.toml", crate::hybrid::pipeline(&api));
-    (env, api)
+    crate::crash::scenario()
 }
 
 /// The run failed because of the fault, and said so: exit 1 (not a signal, not a

@@ -281,3 +281,61 @@ graphql = { query = "query($first: Int, $after: String) { orders(first: $first, 
     assert!(host["waited_ms"].as_u64().unwrap() >= 900, "waited about (102 - 52) / 50 s: {run}");
     headwater_testkit::assert_same_orders(&env.rows("lake/orders"), &orders(1..=30));
 }
+
+/// Salesforce's REST query: SOQL with the watermark inside it, `nextRecordsUrl`
+/// while `done` is false, `SystemModstamp` as `.000+0000`, lookups that are null
+/// or objects, and an OAuth token response without `expires_in` (the token is
+/// used until a 401): a full load, new records, and an incremental run.
+#[test]
+fn salesforce_soql_with_the_watermark_in_the_query_and_next_records_url() {
+    use headwater_mock::Auth;
+    use headwater_mock::vendors::salesforce_account;
+    let mut env = crate::env_with("rest");
+    env.var("CLIENT_SECRET", "shh");
+    let api = MockApi::start(orders(1..=250), 100);
+    api.with(|s| {
+        s.auth = Auth::OAuth;
+        s.omit_expires_in = true;
+    });
+    let stream = r#"name = "accounts"
+path = "/services/data/v60.0/query"
+params = { q = "SELECT Id, Name, AnnualRevenue, Owner.Name, SystemModstamp FROM Account WHERE SystemModstamp > {{watermark}} ORDER BY SystemModstamp" }
+records = "/records"
+primary_key = ["Id"]
+auth = "sf"
+paginator = { type = "next_url", next_url_path = "/nextRecordsUrl" }
+incremental = { cursor_field = "SystemModstamp", start_value = "1970-01-01T00:00:00Z" }"#;
+    let auth = format!(
+        "[auth.sf]\nkind = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"app\"\nclient_secret = \"${{env:CLIENT_SECRET}}\"\nhosts = [\"{}\"]",
+        api.url(),
+        api.host()
+    );
+    pipeline(&env, &api, stream, &auth);
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 250, "{run}");
+    assert_eq!(api.with(|s| s.token_requests.len()), 1, "a token without expires_in serves the whole run");
+    let check = |n: i64| {
+        let mut rows = env.rows("lake/accounts");
+        rows.sort_by(|a, b| a["Id"].as_str().cmp(&b["Id"].as_str()));
+        assert_eq!(rows.len(), n as usize);
+        for (row, order) in rows.iter().zip(orders(1..=n)) {
+            let want = salesforce_account(&order);
+            assert_eq!(row["Id"], want["Id"]);
+            assert_eq!(row["Name"], want["Name"]);
+            assert_eq!(
+                row.get("AnnualRevenue").cloned().unwrap_or(Value::Null).as_f64(),
+                want["AnnualRevenue"].as_f64()
+            );
+            let owner = row.get("Owner").and_then(|o| o.get("Name")).cloned().unwrap_or(Value::Null);
+            assert_eq!(owner, want["Owner"]["Name"].clone(), "Owner.Name of {}", want["Id"]);
+        }
+    };
+    check(250);
+    api.with(|s| s.orders.extend(orders(251..=270)));
+    let before = api.requests().len();
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 20, "{run}");
+    let first = &api.requests()[before];
+    assert!(first.contains("SystemModstamp+%3E+2025-01-01T04%3A09%3A00"), "the watermark inside the SOQL: {first}");
+    check(270);
+}

@@ -79,6 +79,8 @@ pub struct ApiState {
     pub refresh_token: String,
     pub access_tokens: Vec<String>,
     pub expires_in: u64,
+    /// Leave `expires_in` out of token responses (Salesforce's do).
+    pub omit_expires_in: bool,
     /// The grant type of every request to `/token`.
     pub token_requests: Vec<String>,
     /// OAuth2: once this many data requests were served, every access token
@@ -185,6 +187,8 @@ impl MockApi {
             .route("/files/{name}", axum::routing::get(export_file))
             .route("/v1/charges", axum::routing::get(crate::vendors::stripe_charges))
             .route("/api/v2/incremental/tickets/cursor.json", axum::routing::get(crate::vendors::zendesk_tickets))
+            .route("/services/data/v60.0/query", axum::routing::get(crate::vendors::salesforce_query))
+            .route("/services/data/v60.0/query/{locator}", axum::routing::get(crate::vendors::salesforce_more))
             .route_layer(axum::middleware::from_fn_with_state(state.clone(), gatekeeper))
             .route("/token", axum::routing::post(token))
             .route("/redirect", axum::routing::get(redirect))
@@ -495,6 +499,9 @@ async fn token(State(st): State<Shared>, body: String) -> Response {
     let n = s.token_requests.len();
     let mut answer =
         json!({ "access_token": format!("access-{n}"), "token_type": "bearer", "expires_in": s.expires_in });
+    if s.omit_expires_in {
+        answer.as_object_mut().expect("an object").remove("expires_in");
+    }
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {}
         Some("refresh_token") => {

@@ -10,6 +10,8 @@
 //! - Zendesk's incremental cursor export (`GET /api/v2/incremental/tickets/cursor.json`):
 //!   `start_time` then `cursor`, `after_cursor`, `end_of_stream`, and tickets whose
 //!   nested fields vary in type and hold empty objects.
+//! - Salesforce's SOQL query (`GET /services/data/v60.0/query?q=…`, then
+//!   `nextRecordsUrl`), with `SystemModstamp` in its own `.000+0000` form.
 //!
 //! [`MockApi`]: crate::MockApi
 
@@ -140,4 +142,104 @@ pub(crate) async fn zendesk_tickets(State(st): State<Shared>, Query(q): Query<Ha
         "end_of_stream": end,
     }))
     .into_response()
+}
+
+/// An order as a Salesforce sObject: `attributes` first, `SystemModstamp` in
+/// Salesforce's own form (`2025-01-01T00:01:00.000+0000`: milliseconds and a zone
+/// without a colon), a lookup that is null or an object.
+pub fn salesforce_account(order: &Value) -> Value {
+    let id = order["id"].as_i64().unwrap_or(0);
+    let stamp = order["updated_at"].as_str().unwrap_or("").replace('Z', ".000+0000");
+    json!({
+        "attributes": { "type": "Account", "url": format!("/services/data/v60.0/sobjects/Account/001{id:015}") },
+        "Id": format!("001{id:015}"),
+        "Name": format!("Account {id}"),
+        "AnnualRevenue": if id % 4 == 0 { Value::Null } else { json!(order["amount"]) },
+        "Owner": if id % 3 == 0 { Value::Null } else { json!({ "attributes": { "type": "User" }, "Name": order["customer"] }) },
+        "SystemModstamp": stamp,
+    })
+}
+
+/// `GET /services/data/v60.0/query?q=SOQL`: the SOQL's `WHERE SystemModstamp > X`
+/// is honoured (X a datetime literal), oldest first, in batches of the server's
+/// page size with `nextRecordsUrl` while `done` is false.
+pub(crate) async fn salesforce_query(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let s = st.lock().expect("mock API state");
+    let Some(soql) = q.get("q") else { return salesforce_error("MALFORMED_QUERY", "q is required") };
+    match query_records(&s, soql) {
+        Ok(records) => page_of_query(&records, 0, s.page_size, soql),
+        Err(refusal) => refusal,
+    }
+}
+
+/// `GET /services/data/v60.0/query/{locator}`: the next batch of a query.
+pub(crate) async fn salesforce_more(
+    State(st): State<Shared>,
+    axum::extract::Path(locator): axum::extract::Path<String>,
+) -> Response {
+    let s = st.lock().expect("mock API state");
+    // A locator is `<offset>-<the query, hex>`.
+    let Some((offset, soql)) =
+        locator.split_once('-').and_then(|(o, h)| Some((o.parse::<usize>().ok()?, hex_decode(h)?)))
+    else {
+        return salesforce_error("INVALID_QUERY_LOCATOR", "invalid query locator");
+    };
+    match query_records(&s, &soql) {
+        Ok(records) => page_of_query(&records, offset, s.page_size, &soql),
+        Err(refusal) => refusal,
+    }
+}
+
+/// The accounts a SOQL query selects, oldest first.
+fn query_records(s: &ApiState, soql: &str) -> Result<Vec<Value>, Response> {
+    let since = match soql.split_once("SystemModstamp > ") {
+        None => None,
+        Some((_, rest)) => {
+            let literal = rest.split_whitespace().next().unwrap_or("");
+            let parsed = chrono::DateTime::parse_from_rfc3339(literal)
+                .or_else(|_| chrono::DateTime::parse_from_str(literal, "%Y-%m-%dT%H:%M:%S%.f%z"));
+            match parsed {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    return Err(salesforce_error("MALFORMED_QUERY", &format!("invalid datetime literal: {literal}")));
+                }
+            }
+        }
+    };
+    let mut records: Vec<Value> = s
+        .orders
+        .iter()
+        .filter(|o| {
+            let t = o["updated_at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+            since.is_none_or(|since| t.is_some_and(|t| t > since))
+        })
+        .map(salesforce_account)
+        .collect();
+    records.sort_by(|a, b| a["SystemModstamp"].as_str().cmp(&b["SystemModstamp"].as_str()));
+    Ok(records)
+}
+
+fn page_of_query(records: &[Value], offset: usize, batch: usize, soql: &str) -> Response {
+    let page: Vec<Value> = records.iter().skip(offset).take(batch).cloned().collect();
+    let next = offset + page.len();
+    let done = next >= records.len();
+    let mut body = json!({ "totalSize": records.len(), "done": done, "records": page });
+    if !done {
+        body["nextRecordsUrl"] = json!(format!("/services/data/v60.0/query/{next}-{}", hex_encode(soql)));
+    }
+    Json(body).into_response()
+}
+
+fn hex_encode(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_decode(h: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> =
+        (0..h.len()).step_by(2).map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok()).collect();
+    String::from_utf8(bytes?).ok()
+}
+
+fn salesforce_error(code: &str, message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!([{ "errorCode": code, "message": message }]))).into_response()
 }

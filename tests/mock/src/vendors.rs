@@ -168,7 +168,7 @@ pub(crate) async fn salesforce_query(State(st): State<Shared>, Query(q): Query<H
     let Some(soql) = q.get("q") else { return salesforce_error("MALFORMED_QUERY", "q is required") };
     match query_records(&s, soql) {
         Ok(records) => page_of_query(&records, 0, s.page_size, soql),
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     }
 }
 
@@ -186,12 +186,12 @@ pub(crate) async fn salesforce_more(
     };
     match query_records(&s, &soql) {
         Ok(records) => page_of_query(&records, offset, s.page_size, &soql),
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     }
 }
 
 /// The accounts a SOQL query selects, oldest first.
-fn query_records(s: &ApiState, soql: &str) -> Result<Vec<Value>, Response> {
+fn query_records(s: &ApiState, soql: &str) -> Result<Vec<Value>, Box<Response>> {
     let since = match soql.split_once("SystemModstamp > ") {
         None => None,
         Some((_, rest)) => {
@@ -201,7 +201,10 @@ fn query_records(s: &ApiState, soql: &str) -> Result<Vec<Value>, Response> {
             match parsed {
                 Ok(t) => Some(t),
                 Err(_) => {
-                    return Err(salesforce_error("MALFORMED_QUERY", &format!("invalid datetime literal: {literal}")));
+                    return Err(Box::new(salesforce_error(
+                        "MALFORMED_QUERY",
+                        &format!("invalid datetime literal: {literal}"),
+                    )));
                 }
             }
         }

@@ -32,7 +32,7 @@ pub struct Intent {
     pub files: Vec<(PathBuf, PathBuf)>,
     pub state: StreamState,
     /// A full refresh: the files replace the stream's whole content, as the
-    /// snapshot of this name (see [`Sink::replace`]), rather than adding to it.
+    /// snapshot of this name (see `Sink::replace`), rather than adding to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces: Option<String>,
 }

@@ -11,7 +11,7 @@
 //!   benchmarks;
 //! - [`calendar`]: the dataset's clock and the date formats the API speaks;
 //! - [`vendors`]: real vendors' APIs as their docs describe them (Stripe);
-//! - [`hostile`]: a source that is itself hostile or broken (bombs, endless
+//! - `hostile` (feature `hostile`): a source that is itself hostile or broken (bombs, endless
 //!   bodies, trickles, redirect loops, paginators that never end).
 
 pub mod api;

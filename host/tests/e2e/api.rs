@@ -622,3 +622,38 @@ fn an_edit_within_the_watermarks_second_lands_and_an_unchanged_row_does_not() {
     assert_eq!(versions.len(), 2, "{versions:?}");
     assert!(versions.contains(&1234.5));
 }
+
+/// Review D24: one stream's store error (here, its state unreadable) aborted the
+/// whole summary, and the other streams' committed work went unreported. The
+/// stream fails alone, saying why; the others land and are reported.
+#[test]
+fn one_streams_unreadable_state_fails_that_stream_alone() {
+    let (env, api) = (env(), MockApi::start(orders(1..=30), 10));
+    env.write(
+        "api.toml",
+        format!(
+            "name = \"api\"\n[source]\nconnector = \"rest\"\n[source.config]\nbase_url = \"{url}\"\n\
+             [[source.config.streams]]\nname = \"orders\"\n{stream}\n\
+             [[source.config.streams]]\nname = \"again\"\n{stream}\n\
+             [allow]\nhosts = [\"{host}\"]\n[sink]\npath = \"lake\"\n",
+            url = api.url(),
+            host = api.host(),
+            stream = cursor_stream()
+        ),
+    );
+    env.headwater(&["run", "api.toml"]).ok();
+    // The state of `again` is damaged where it is stored.
+    {
+        let db = sled::open(env.path(".headwater")).unwrap();
+        db.insert(b"stream\0api\0again".to_vec(), b"{not json".to_vec()).unwrap();
+        db.flush().unwrap();
+    }
+    let run = env.headwater(&["run", "api.toml", "--json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let summary = run.json();
+    let streams = summary["streams"].as_array().unwrap();
+    let again = streams.iter().find(|s| s["stream"] == "again").expect("`again` is reported");
+    assert!(again["error"].as_str().unwrap().contains("state of stream `again` is unreadable"), "{again}");
+    let orders = streams.iter().find(|s| s["stream"] == "orders").expect("`orders` is reported");
+    assert_eq!(orders["status"], "ok", "{summary}");
+}

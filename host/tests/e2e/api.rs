@@ -645,7 +645,7 @@ fn one_streams_unreadable_state_fails_that_stream_alone() {
     // The state of `again` is damaged where it is stored.
     {
         let db = sled::open(env.path(".headwater")).unwrap();
-        db.insert(b"stream\0api\0again".to_vec(), b"{not json".to_vec()).unwrap();
+        db.insert(b"stream\0api\0again", b"{not json".to_vec()).unwrap();
         db.flush().unwrap();
     }
     let run = env.headwater(&["run", "api.toml", "--json"]);

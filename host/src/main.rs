@@ -72,7 +72,9 @@ fn main() -> ExitCode {
             // A failed run already printed its summary, errors included.
             let summarised = matches!(ours, Some(headwater::Error::RunFailed { .. }));
             if out.json && !summarised {
-                println!("{}", serde_json::json!({ "status": "error", "exit_code": code, "error": format!("{e:#}") }));
+                commands::say(
+                    &serde_json::json!({ "status": "error", "exit_code": code, "error": format!("{e:#}") }).to_string(),
+                );
             }
             // `{:#}` prints the chain once: each cause after the one it explains.
             eprintln!("error: {e:#}");

@@ -66,7 +66,7 @@ impl Demo {
         let report = self
             .demo(&registry, &runtime, &progress, |title, summary| {
                 if !json {
-                    println!("== {title}\n{}", summary.human());
+                    super::say(&format!("== {title}\n{}", summary.human()));
                 }
             })
             .await?;

@@ -22,14 +22,22 @@ impl Output {
     /// Prints `value` as JSON, or the text `human` builds.
     pub fn print<T: serde::Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value).expect("output serialises"));
+            say(&serde_json::to_string_pretty(value).expect("output serialises"));
         } else {
             let text = human(value);
             if !text.is_empty() {
-                println!("{}", text.trim_end());
+                say(text.trim_end());
             }
         }
     }
+}
+
+/// Writes a line to stdout. A reader that stopped reading (`headwater run | head`)
+/// is no error of ours: the rest is dropped quietly, where `println!` would panic.
+pub fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
 /// A pipeline file and, optionally, some of its streams.

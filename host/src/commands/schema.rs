@@ -9,7 +9,7 @@ pub struct Schema {}
 
 impl Schema {
     pub async fn run(self, _out: &Output) -> anyhow::Result<()> {
-        println!("{}", serde_json::to_string_pretty(&headwater::pipeline_schema())?);
+        super::say(&serde_json::to_string_pretty(&headwater::pipeline_schema())?);
         Ok(())
     }
 }

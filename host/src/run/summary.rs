@@ -205,12 +205,17 @@ impl RunSummary {
     }
 }
 
+/// The most characters of a cell a table shows.
+const MAX_CELL: usize = 200;
+
 /// Left-aligned columns for human-readable tables. Cells hold names, types and
 /// watermarks a connector or a source chose: each is shown on one line with its
 /// control characters escaped, never sent to the terminal raw (review D11).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    // Cut too: a watermark can be as long as a record, and a cell past 65,535
+    // characters would panic the formatter's padding.
     let rows: Vec<Vec<String>> =
-        rows.iter().map(|r| r.iter().map(|c| crate::untrusted_text::one_line(c)).collect()).collect();
+        rows.iter().map(|r| r.iter().map(|c| crate::untrusted_text::excerpt(c, MAX_CELL)).collect()).collect();
     let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
@@ -224,4 +229,18 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
     out.extend(rows.iter().map(|r| line(r.clone())));
     out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue "Trust, the rest": a table cell over 65,535 characters panicked the
+    /// summary (a watermark is source data, and as long as a record).
+    #[test]
+    fn a_huge_cell_is_cut_not_a_panic() {
+        let huge = "w".repeat(100_000);
+        let text = table(&["A", "B"], &[vec![huge, "x\u{1b}[2J".into()]]);
+        assert!(text.len() < 1_000 && text.contains('…') && text.contains("x\\u{1b}[2J"), "{}", &text[..200]);
+    }
 }

@@ -120,3 +120,21 @@ fn connector_names_that_are_paths_are_refused() {
     }
     assert!(env.exists("home/keep/file") && env.exists("home/connectors/files"));
 }
+
+/// Issue "Trust, the rest": `headwater … | head` (stdout closed early) panicked
+/// with "failed printing to stdout: Broken pipe"; the rest is dropped quietly.
+#[test]
+fn a_reader_that_stops_reading_is_no_error() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let env = crate::env();
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors `pipe` writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both are open descriptors this test owns; the read end closes at once.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    let out = env.command(&["schema"]).stdout(std::process::Stdio::from(write)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

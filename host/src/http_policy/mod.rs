@@ -299,13 +299,7 @@ impl HttpPolicy {
         if throttled && should_retry != Some(false) {
             self.count(host, |s| s.throttled_429 += 1);
             let wait = retry::retry_after(response.headers()).unwrap_or_else(|| retry::backoff(attempt));
-            if wait > Duration::from_secs(self.limits.max_wait_s) {
-                return Attempt::Fail(self.paused(shown, wait));
-            }
-            return Attempt::Retry {
-                wait,
-                last: format!("HTTP {} (retry after {}s)", status.as_u16(), wait.as_secs_f64().ceil()),
-            };
+            return self.retry_or_pause(shown, wait, format!("HTTP {}", status.as_u16()));
         }
         let retryable = match status.as_u16() {
             500..=599 => should_retry.unwrap_or(idempotent),
@@ -313,12 +307,9 @@ impl HttpPolicy {
             _ => false,
         };
         if retryable {
+            // A 503 asking for hours is a maintenance window: it pauses, as a 429 does, rather than sleep through it.
             let wait = retry::retry_after(response.headers()).unwrap_or_else(|| retry::backoff(attempt));
-            // A 503 asking for hours is a maintenance window: pause, as for a 429, rather than sleep through it.
-            if wait > Duration::from_secs(self.limits.max_wait_s) {
-                return Attempt::Fail(self.paused(shown, wait));
-            }
-            return Attempt::Retry { wait, last: format!("HTTP {status}") };
+            return self.retry_or_pause(shown, wait, format!("HTTP {status}"));
         }
         match self.read(host, shown, response, to).await {
             Ok(r)
@@ -326,11 +317,7 @@ impl HttpPolicy {
                     && let Some(wait) = retry::graphql_throttled(&r.body) =>
             {
                 self.count(host, |s| s.throttled_429 += 1);
-                let wait = wait.unwrap_or_else(|| retry::backoff(attempt));
-                if wait > Duration::from_secs(self.limits.max_wait_s) {
-                    return Attempt::Fail(self.paused(shown, wait));
-                }
-                Attempt::Retry { wait, last: format!("GraphQL THROTTLED (retry after {}s)", wait.as_secs_f64().ceil()) }
+                self.retry_or_pause(shown, wait.unwrap_or_else(|| retry::backoff(attempt)), "GraphQL THROTTLED".into())
             }
             Ok(r) => Attempt::Done(r),
             Err(e) => Attempt::Fail(e),
@@ -350,6 +337,15 @@ impl HttpPolicy {
         } else {
             Attempt::Fail(HttpError::Unavailable(format!("{shown}: {}", error_chain(&e))))
         }
+    }
+
+    /// A retry after `wait`, or, when the server asks for longer than `max_wait_s`,
+    /// a pause of the stream until the next run.
+    fn retry_or_pause(&self, shown: &str, wait: Duration, why: String) -> Attempt {
+        if wait > Duration::from_secs(self.limits.max_wait_s) {
+            return Attempt::Fail(self.paused(shown, wait));
+        }
+        Attempt::Retry { wait, last: format!("{why} (retry after {}s)", wait.as_secs_f64().ceil()) }
     }
 
     fn paused(&self, shown: &str, wait: Duration) -> HttpError {

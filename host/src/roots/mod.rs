@@ -69,6 +69,8 @@ pub enum RootError {
 /// descends: a root, or a hostile SFTP server that reports folders without end,
 /// fails its listing here instead of growing the host's memory (review D21).
 pub const MAX_LISTED: usize = 1_000_000;
+/// The longest glob a connector may list with: patterns are paths, not programs.
+const MAX_GLOB: usize = 4096;
 pub const MAX_DEPTH: usize = 64;
 
 /// A file on local disk: a local root's own file, or a remote file staged in a
@@ -140,6 +142,13 @@ impl FileRoots {
 
     /// Files under the root whose relative path matches `glob`, sorted by path.
     pub async fn list(&self, root: &str, glob: &str) -> Result<Vec<Entry>, RootError> {
+        // The connector's pattern: bounded before it is compiled into a regex.
+        if glob.len() > MAX_GLOB {
+            return Err(RootError::BadGlob {
+                glob: crate::untrusted_text::excerpt(glob, 80),
+                reason: format!("it is longer than {MAX_GLOB} bytes"),
+            });
+        }
         let matcher = GlobBuilder::new(glob)
             .literal_separator(true)
             .build()
@@ -237,6 +246,20 @@ mod tests {
         std::fs::write(dir.path().join("exports/b.txt"), "no").unwrap();
         std::fs::write(dir.path().join("secret.txt"), "top secret").unwrap();
         dir
+    }
+
+    /// A glob is the connector's string: a megabyte of pattern is refused before
+    /// it is compiled, naming the bound.
+    #[test]
+    fn a_glob_longer_than_the_bound_is_refused_uncompiled() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("exports")).unwrap();
+        let huge = "{a,b}".repeat(200_000);
+        let err = rt().block_on(roots(dir.path()).list("./exports", &huge)).err().unwrap();
+        assert!(
+            matches!(err, RootError::BadGlob { .. }) && err.to_string().contains("longer than 4096 bytes"),
+            "{err}"
+        );
     }
 
     /// Review D21: a listing had no bound; a tree deeper than MAX_DEPTH (a symlink

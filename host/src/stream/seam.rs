@@ -16,12 +16,13 @@
 
 use super::watermark::Watermark;
 use crate::config::PhaseKind;
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
-use arrow::compute::{SortOptions, cast, filter, filter_record_batch, sort_to_indices};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, Scalar, StringArray, UInt32Array};
+use arrow::compute::{SortOptions, cast, filter_record_batch, sort_to_indices, take};
 use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// The committed rows at the watermark: their cursor as text and their primary
 /// keys, each `key␞content-hash` when `phase` says which phase wrote them (a
@@ -93,11 +94,9 @@ impl CursorTracker {
             self.pending_max = Watermark::max(self.pending_max.take(), max);
             return Ok(batch);
         }
-        let texts = as_text(column)?;
-        let (batch, texts) = match &self.committed {
+        let batch = match &self.committed {
             Some((cursor, seen, by_content)) if !seen.is_empty() => {
-                let at_seam: Vec<usize> =
-                    (0..batch.num_rows()).filter(|&i| texts.is_valid(i) && texts.value(i) == cursor).collect();
+                let at_seam = rows_at(column, cursor)?;
                 let keys = self.keys(&batch, &at_seam)?;
                 let mut keep = vec![true; batch.num_rows()];
                 for (&i, key) in at_seam.iter().zip(&keys) {
@@ -105,23 +104,21 @@ impl CursorTracker {
                 }
                 let keep = BooleanArray::from(keep);
                 match keep.false_count() {
-                    0 => (batch, texts),
+                    0 => batch,
                     dropped => {
                         self.deduplicated += dropped as u64;
-                        let kept = filter_record_batch(&batch, &keep).map_err(|e| e.to_string())?;
-                        let texts = filter(&texts, &keep).map_err(|e| e.to_string())?;
-                        (kept, texts.as_string::<i32>().clone())
+                        filter_record_batch(&batch, &keep).map_err(|e| e.to_string())?
                     }
                 }
             }
-            _ => (batch, texts),
+            _ => batch,
         };
-        self.note(&batch, &texts)?;
+        self.note(&batch)?;
         Ok(batch)
     }
 
     /// Tracks the highest cursor and the keys of the rows that have it.
-    fn note(&mut self, batch: &RecordBatch, texts: &arrow::array::StringArray) -> Result<(), String> {
+    fn note(&mut self, batch: &RecordBatch) -> Result<(), String> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -140,7 +137,7 @@ impl CursorTracker {
             _ => {
                 let top = sort_to_indices(column, Some(SortOptions { descending: true, nulls_first: false }), Some(1))
                     .map_err(|e| e.to_string())?;
-                texts.value(top.value(0) as usize).to_string()
+                as_text(&column.slice(top.value(0) as usize, 1))?.value(0).to_string()
             }
         };
         if order == Ordering::Greater {
@@ -148,8 +145,7 @@ impl CursorTracker {
             self.pending_text = Some(max_text.clone());
             self.pending_keys.clear();
         }
-        let at_top: Vec<usize> =
-            (0..batch.num_rows()).filter(|&i| texts.is_valid(i) && texts.value(i) == max_text).collect();
+        let at_top = rows_at(column, &max_text)?;
         for key in self.keys(batch, &at_top)? {
             if self.pending_keys.len() >= MAX_SEAM_KEYS {
                 self.seam_full(&max_text);
@@ -179,21 +175,22 @@ impl CursorTracker {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
+        // Only the rows asked for are cast to text, not the whole key columns (review D28).
+        let picked = UInt32Array::from_iter_values(rows.iter().map(|&r| r as u32));
         let columns = self
             .primary_key
             .iter()
             .map(|k| {
-                batch
-                    .column_by_name(k)
-                    .ok_or_else(|| format!("rows have no primary-key column `{k}`"))
-                    .and_then(as_text)
+                let column = batch.column_by_name(k).ok_or_else(|| format!("rows have no primary-key column `{k}`"))?;
+                as_text(&take(column, &picked, None).map_err(|e| e.to_string())?)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let contents = content_hashes(batch, rows)?;
         Ok(rows
             .iter()
+            .enumerate()
             .zip(contents)
-            .map(|(&i, content)| {
+            .map(|((i, _), content)| {
                 let mut key = String::new();
                 for (n, c) in columns.iter().enumerate() {
                     if n > 0 {
@@ -296,6 +293,30 @@ fn content_hashes(batch: &RecordBatch, rows: &[usize]) -> Result<Vec<String>, St
             hex::encode(&hash.finalize()[..12])
         })
         .collect())
+}
+
+/// The rows whose cursor is `text` (as [`as_text`] writes it), compared in the
+/// column's own type, so that no batch's whole cursor column is cast to text
+/// (review D28). Text that is no value of the column's type matches no row.
+fn rows_at(column: &ArrayRef, text: &str) -> Result<Vec<usize>, String> {
+    let one: ArrayRef = Arc::new(StringArray::from(vec![text]));
+    let value = if column.data_type() == &DataType::Utf8 {
+        one
+    } else {
+        match cast(&one, column.data_type()) {
+            Ok(v) if v.is_valid(0) => v,
+            _ => return Ok(Vec::new()),
+        }
+    };
+    let equal = match arrow::compute::kernels::cmp::eq(column, &Scalar::new(value)) {
+        Ok(mask) => mask,
+        // A type the comparison kernel does not take: compare as text, as before.
+        Err(_) => {
+            let texts = as_text(column)?;
+            return Ok((0..texts.len()).filter(|&i| texts.is_valid(i) && texts.value(i) == text).collect());
+        }
+    };
+    Ok(equal.iter().enumerate().filter(|(_, v)| *v == Some(true)).map(|(i, _)| i).collect())
 }
 
 /// A column as text, the same way for every batch of a stream.

@@ -16,6 +16,9 @@ use std::sync::Arc;
 
 /// Rows per batch decoded from JSON.
 const BATCH_ROWS: usize = 64 * 1024;
+/// The most tape elements arrow-json is asked to reserve for one batch (16 bytes
+/// each): 64 MiB, whatever the width of the rows.
+const MAX_TAPE: usize = 4 << 20;
 
 /// Bytes that are not rows of the stream.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,9 +44,18 @@ pub enum RowsError {
 /// of which may hold more than `max_cells` rows × columns.
 pub fn ipc(bytes: &[u8], max_cells: u64) -> Result<Vec<RecordBatch>, RowsError> {
     check_batch_sizes(bytes, max_cells)?;
-    let reader = arrow::ipc::reader::StreamReader::try_new(Cursor::new(bytes), None)
-        .map_err(|e| RowsError::NotIpc(e.to_string()))?;
-    reader.collect::<Result<Vec<_>, _>>().map_err(|e| RowsError::BadIpc(e.to_string()))
+    // arrow-ipc panics on some malformed bodies (a buffer sliced past its end, found
+    // by `just fuzz`) rather than returning an error: the panic stays here, as the
+    // stream's error, instead of unwinding through the host call and the host.
+    let decoded = std::panic::catch_unwind(|| {
+        let reader = arrow::ipc::reader::StreamReader::try_new(Cursor::new(bytes), None)
+            .map_err(|e| RowsError::NotIpc(e.to_string()))?;
+        reader.collect::<Result<Vec<_>, _>>().map_err(|e| RowsError::BadIpc(e.to_string()))
+    });
+    decoded.unwrap_or_else(|panic| {
+        let why = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied());
+        Err(RowsError::BadIpc(format!("the Arrow IPC stream is malformed ({})", why.unwrap_or("the decoder gave up"))))
+    })
 }
 
 /// Reads each message's header before arrow decodes it. A record batch's row
@@ -300,8 +312,13 @@ pub fn leaf_columns(fields: &arrow::datatypes::Fields) -> u64 {
 /// text (real JSON has fields that are a number here and a string there, as
 /// Zendesk's `custom_fields[].value`; inference makes such a column text).
 fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBatch>, RowsError> {
+    // arrow-json sizes its tape for a whole batch up front, rows × (2 + 2 × fields)
+    // elements: rows that bring thousands of keys would make it allocate gigabytes
+    // (found by `just fuzz`), so wide rows decode in smaller batches.
+    let fields = usize::try_from(leaf_columns(schema.fields())).unwrap_or(usize::MAX);
+    let batch_rows = (MAX_TAPE / fields.saturating_mul(2).saturating_add(2)).clamp(1, BATCH_ROWS);
     arrow::json::ReaderBuilder::new(schema)
-        .with_batch_size(BATCH_ROWS)
+        .with_batch_size(batch_rows)
         .with_strict_mode(strict)
         .with_coerce_primitive(true)
         .with_flatten(true)
@@ -562,6 +579,29 @@ mod tests {
         .unwrap();
         assert_eq!(kept[0].schema().field_with_name("at").unwrap().data_type(), &DataType::Utf8);
         assert!(matches!(kept[0].schema().field_with_name("x").unwrap().data_type(), DataType::Timestamp(..)));
+    }
+
+    /// Found by `just fuzz` (ipc_intake): an IPC body that makes arrow-ipc slice a
+    /// buffer past its end panicked inside the host call; it is the stream's error.
+    #[test]
+    fn a_malformed_ipc_body_is_an_error_not_a_panic() {
+        let input = include_bytes!("../../../fuzz/corpus/ipc_intake/crash-ipc-slice-panic");
+        let err = ipc(input, 64 << 20).unwrap_err().to_string();
+        assert!(err.contains("malformed") || err.contains("IPC"), "{err}");
+    }
+
+    /// Found by `just fuzz` (json_intake): rows with thousands of keys made arrow-json
+    /// reserve its tape for 65,536 rows of that width, gigabytes, and the allocator
+    /// aborted the process. Wide rows decode in batches the tape bound allows.
+    #[test]
+    fn rows_of_thousands_of_keys_decode_in_small_batches() {
+        let wide: String = (0..20_000).map(|i| format!("\"k{i}\":{i}")).collect::<Vec<_>>().join(",");
+        let rows = format!("[{{{wide}}},{{\"k0\":1}}]");
+        let intake = Intake { max_json_depth: 64, max_emit_cells: u64::MAX, max_record_bytes: 1 << 20 };
+        let batches = json(rows.as_bytes(), None, None, &intake).unwrap();
+        assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+        let input = include_bytes!("../../../fuzz/corpus/json_intake/crash-json-tape-oom");
+        let _ = json(input, None, None, &depth(128));
     }
 
     /// Real-world issue: Zendesk's `custom_fields[].value` is a string, a boolean,

@@ -93,6 +93,22 @@ fn check_batch_sizes(bytes: &[u8], max_cells: u64) -> Result<(), RowsError> {
             _ => None,
         };
         if let Some(batch) = batch {
+            // Every buffer must lie inside the message's body, and in the input: arrow-ipc
+            // slices them as the header says and panics past the end (found by `just fuzz`).
+            let body_len = message.bodyLength();
+            let body_end = meta_at.saturating_add(len).saturating_add(usize::try_from(body_len).unwrap_or(usize::MAX));
+            let outside = batch.buffers().is_some_and(|buffers| {
+                buffers.iter().any(|b| {
+                    b.offset() < 0
+                        || b.length() < 0
+                        || b.offset().checked_add(b.length()).is_none_or(|end| end > body_len)
+                })
+            });
+            if body_len < 0 || outside || body_end > bytes.len() {
+                return Err(RowsError::BadIpc(
+                    "a record batch names a buffer outside its message body: the Arrow IPC stream is malformed".into(),
+                ));
+            }
             let rows = batch.length();
             let cells = u64::try_from(rows).unwrap_or(u64::MAX).saturating_mul(columns.max(1));
             if rows < 0 || cells > max_cells {

@@ -7,7 +7,7 @@
 //! and counted rather than failing the file.
 
 use super::csv_shape::{self, Dialect};
-use super::{BadRows, Batches, Input, LoadError, LoadOptions, batch_rows, sampled_line_bytes};
+use super::{BadRows, Batches, Input, LineWidth, LoadError, LoadOptions, batch_rows};
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::compute::{CastOptions, cast_with_options, filter_record_batch};
 use arrow::csv::reader::BufReader as CsvReader;
@@ -55,10 +55,11 @@ pub(super) fn open(
     let formats: BTreeMap<String, String> = o.timestamp_formats.iter().cloned().collect();
     // The file's own columns, by name: declared types where declared, else inferred.
     // In skip mode the sample may hold records of the wrong width: read past them.
+    let mut sample = LineWidth::new(input.open()?);
     let (inferred, _) = format
         .clone()
         .with_truncated_rows(options.bad_rows == BadRows::Skip)
-        .infer_schema(input.open()?, Some(options.infer_rows.max(1) as usize))
+        .infer_schema(&mut sample, Some(options.infer_rows.max(1) as usize))
         .map_err(|e| LoadError::file(shown, format!("cannot read the CSV header: {e}")))?;
     let dialect = Dialect {
         header: o.header,
@@ -112,7 +113,7 @@ pub(super) fn open(
         }
     };
     let read = Arc::new(read);
-    let row_bytes = sampled_line_bytes(input.open()?).map_err(|e| LoadError::file(shown, e))?;
+    let row_bytes = sample.average();
     let misshapen = Arc::new(AtomicU64::new(0));
     let source: Box<dyn BufRead + Send> = match options.bad_rows {
         BadRows::Fail => input.open()?,

@@ -40,13 +40,33 @@ fn batch_rows(row_bytes: usize) -> usize {
     (BATCH_BYTES / row_bytes.max(1)).clamp(1, BATCH_ROWS)
 }
 
-/// The average length of a line in the first MiB a reader gives (the whole MiB
-/// when no line ends in it): how wide a text file's rows are, before decoding.
-fn sampled_line_bytes(mut reader: impl Read) -> std::io::Result<usize> {
-    let mut sample = Vec::with_capacity(1 << 20);
-    reader.by_ref().take(1 << 20).read_to_end(&mut sample)?;
-    let lines = memchr::memchr_iter(b'\n', &sample).count();
-    Ok(sample.len() / lines.max(1))
+/// A reader that counts what passes through it, so that the read that infers a
+/// text file's schema also tells how wide its lines are (no second pass over the
+/// file, which for a compressed one means decompressing it again).
+struct LineWidth<R> {
+    inner: R,
+    bytes: usize,
+    lines: usize,
+}
+
+impl<R> LineWidth<R> {
+    fn new(inner: R) -> Self {
+        LineWidth { inner, bytes: 0, lines: 0 }
+    }
+
+    /// The average line length of what was read (all of it when no line ended).
+    fn average(&self) -> usize {
+        self.bytes / self.lines.max(1)
+    }
+}
+
+impl<R: Read> Read for LineWidth<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes = self.bytes.saturating_add(n);
+        self.lines = self.lines.saturating_add(memchr::memchr_iter(b'\n', &buf[..n]).count());
+        Ok(n)
+    }
 }
 
 /// A file that cannot be loaded as asked, naming the file (as the connector named

@@ -48,7 +48,7 @@ pub(crate) fn scenario() -> (Env, MockApi) {
 /// No order is visible twice, whatever moment the host was stopped at. Returns
 /// how many are visible.
 #[track_caller]
-fn never_twice(env: &Env, after: &str) -> usize {
+pub(crate) fn never_twice(env: &Env, after: &str) -> usize {
     let mut ids: Vec<i64> = env.rows("lake/orders").iter().map(|r| r["id"].as_i64().unwrap()).collect();
     let n = ids.len();
     ids.sort_unstable();

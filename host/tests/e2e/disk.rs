@@ -56,11 +56,7 @@ fn failed_cleanly(out: &Output, fault: &Fault, place: &str, os_error: &str) {
 /// a user runs after a crash). Returns how many orders are visible.
 #[track_caller]
 fn consistent(env: &Env, after: &str) -> usize {
-    let mut ids: Vec<i64> = env.rows("lake/orders").iter().map(|r| r["id"].as_i64().unwrap()).collect();
-    let visible = ids.len();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), visible, "after {after}: {} orders are visible twice", visible - ids.len());
+    let visible = crate::crash::never_twice(env, after);
     let show = env.headwater(&["state", "show", "hybrid.toml", "--json"]);
     assert_eq!(show.code, 0, "after {after}, the state store does not open:\n{}", show.stderr);
     let state = show.json();

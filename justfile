@@ -7,6 +7,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 guests := "target/guests"
 wasm := guests + "/wasm32-wasip2/release"
+componentize_py := "0.25.1"
 
 [private]
 default:
@@ -23,6 +24,17 @@ setup-test: setup
     @if ! command -v moto_server >/dev/null; then python3 -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.1'; fi
     @command -v moto_server >/dev/null || { echo "moto_server is not on PATH after installing moto[server]: add Python's scripts folder to PATH" >&2; exit 1; }
 
+# Install the example connectors' toolchains, pinned, from the package registries: componentize-py (PyPI) under target/tools, componentize-js (npm, sdk/js's lock).
+setup-langs:
+    @if [ "$(target/tools/py/bin/componentize-py --version 2>/dev/null)" != "componentize-py {{componentize_py}}" ]; then \
+        python3 -m venv target/tools/py && target/tools/py/bin/pip install --quiet --disable-pip-version-check 'componentize-py=={{componentize_py}}'; fi
+    @if ! cmp -s sdk/js/package-lock.json sdk/js/node_modules/.installed-lock.json; then \
+        npm ci --prefix sdk/js --silent --no-audit --no-fund && cp sdk/js/package-lock.json sdk/js/node_modules/.installed-lock.json; fi
+
+# Build the example connector connectors/examples/NAME from source into target/examples/NAME.wasm.
+example name: setup-langs
+    connectors/examples/{{name}}/build.sh target/examples/{{name}}.wasm
+
 _apt *packages:
     {{ if `id -u` == "0" { "" } else { "sudo " } }}apt-get update -qq
     {{ if `id -u` == "0" { "" } else { "sudo " } }}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {{packages}}
@@ -32,13 +44,12 @@ build-connectors: setup
     cargo build --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir {{guests}}
     cargo build --release --target wasm32-wasip2 --manifest-path tests/components/Cargo.toml --target-dir {{guests}}
 
-# Build the connectors and the host, then run the self-contained demo.
+# Build the host (its build script builds the connectors it embeds), then run the self-contained demo.
 demo: setup
-    cargo build --release --target wasm32-wasip2 --manifest-path connectors/Cargo.toml --target-dir {{guests}}
-    cargo run -p headwater -- demo --connectors {{wasm}}
+    cargo run -p headwater -- demo
 
 # The host's unit, end-to-end and UI tests (these build the guests first), then the connectors' own unit tests.
-test: setup-test
+test: setup-test setup-langs
     cargo test --workspace
     cargo test --manifest-path connectors/Cargo.toml --target-dir {{guests}}
 

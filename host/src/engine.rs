@@ -65,7 +65,12 @@ impl ConnectorRuntime {
     pub fn load(&self, path: &Path, pin: Option<Pin<'_>>) -> Result<LoadedComponent> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::InvalidComponent { path: path.to_path_buf(), message: format!("cannot read: {e}") })?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        self.load_bytes(path, &bytes, pin)
+    }
+
+    /// [`load`](Self::load) of a component's bytes; `path` names it in messages.
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8], pin: Option<Pin<'_>>) -> Result<LoadedComponent> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
         if let Some(pin) = &pin
             && pin.component_sha256 != sha256
         {
@@ -76,8 +81,8 @@ impl ConnectorRuntime {
                 actual: sha256,
             });
         }
-        check_is_component(path, &bytes)?;
-        let (component, compiled_sha256) = self.compile_cached(path, &bytes, &sha256, pin.as_ref())?;
+        check_is_component(path, bytes)?;
+        let (component, compiled_sha256) = self.compile_cached(path, bytes, &sha256, pin.as_ref())?;
         let invalid = |message: String| Error::InvalidComponent { path: path.to_path_buf(), message };
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
             invalid(format!(

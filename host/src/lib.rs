@@ -5,7 +5,8 @@
 //! - `config`: the pipeline file as written (`config::file`, the source of
 //!   `headwater schema`) and validated into the typed model everything uses;
 //!   `names`: the one rule for names that become paths;
-//! - `registry`, `engine`, `connector`: installed connectors pinned by sha256,
+//! - `registry`, `builtin`, `engine`, `connector`: installed connectors pinned by
+//!   sha256 and the shipped ones embedded in the binary,
 //!   the wasmtime engine with its cache of compiled code, and one sandboxed
 //!   instance per call with memory and CPU limits;
 //! - `run`: a pipeline opened (`session`), its streams planned (`plan`),
@@ -24,6 +25,7 @@
 //! The public API is what the `headwater` binary uses, listed below.
 
 mod bindings;
+mod builtin;
 mod capability;
 mod config;
 mod connector;
@@ -56,7 +58,7 @@ pub use delivery::Intent;
 pub use engine::ConnectorRuntime;
 pub use error::{Call, Error, Result};
 pub use progress::Progress;
-pub use registry::{Manifest, Registry};
+pub use registry::{Listing, Manifest, Origin, Registry};
 pub use run::{Discovered, RunOptions, RunStatus, RunSummary, Session, StreamStatus, StreamSummary, table};
 pub use store::{StateStore, StreamState};
 

@@ -1,9 +1,14 @@
-//! Installed connectors, under `$HEADWATER_HOME/connectors/<name>/`: the
-//! component file, and a manifest pinning its sha256 with its spec. Installing
-//! validates the world and compiles the component once; its native code is
-//! cached under `$HEADWATER_HOME/cache/`.
+//! The connectors a pipeline can name: installed ones, under
+//! `$HEADWATER_HOME/connectors/<name>/` (the component file, and a manifest
+//! pinning its sha256 with its spec), and the built-in ones embedded in the
+//! binary (`builtin`). An installed connector takes the place of a built-in
+//! one of the same name; removing it brings the built-in one back.
+//!
+//! Installing validates the world and compiles the component once; native
+//! code is cached under `$HEADWATER_HOME/cache/`, for built-in connectors too.
 
 use crate::bindings::ConnectorSpec;
+use crate::builtin;
 use crate::config::ConnectorRef;
 use crate::connector::{CallLimits, Connector};
 use crate::engine::{ConnectorRuntime, Pin};
@@ -27,6 +32,47 @@ pub struct Manifest {
     pub config_schema: serde_json::Value,
     pub installed_from: PathBuf,
     pub installed_at: DateTime<Utc>,
+}
+
+/// Where a connector comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Installed with `headwater connector install`.
+    Installed,
+    /// Shipped inside the binary.
+    BuiltIn,
+}
+
+/// A connector as `connector list` and `connector inspect` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub sha256: String,
+    pub origin: Origin,
+    /// An installed connector that takes the place of a built-in one of the same name.
+    pub overrides_builtin: bool,
+    pub config_schema: serde_json::Value,
+    pub installed_from: Option<PathBuf>,
+    pub installed_at: Option<DateTime<Utc>>,
+}
+
+impl Listing {
+    fn installed(m: Manifest) -> Listing {
+        Listing {
+            overrides_builtin: builtin::get(&m.name).is_some(),
+            name: m.name,
+            version: m.version,
+            description: m.description,
+            sha256: m.sha256,
+            origin: Origin::Installed,
+            config_schema: m.config_schema,
+            installed_from: Some(m.installed_from),
+            installed_at: Some(m.installed_at),
+        }
+    }
 }
 
 pub struct Registry {
@@ -100,7 +146,8 @@ impl Registry {
             .map_err(Error::io(format!("writing the manifest in {}", dir.display())))
     }
 
-    pub fn list(&self) -> Result<Vec<Manifest>> {
+    /// The installed connectors, by name.
+    pub fn installed(&self) -> Result<Vec<Manifest>> {
         let root = self.home.join("connectors");
         let Ok(entries) = std::fs::read_dir(&root) else { return Ok(Vec::new()) };
         let mut manifests = Vec::new();
@@ -122,7 +169,10 @@ impl Registry {
     }
 
     fn not_found(&self, name: &str) -> Error {
-        let installed = self.list().unwrap_or_default().into_iter().map(|m| m.name).collect::<Vec<_>>();
+        let mut installed = self.installed().unwrap_or_default().into_iter().map(|m| m.name).collect::<Vec<_>>();
+        let builtins: Vec<String> =
+            builtin::names().filter(|b| !installed.iter().any(|n| n == b)).map(|b| format!("{b} (built in)")).collect();
+        installed.extend(builtins);
         Error::ConnectorNotFound {
             name: name.to_string(),
             installed: if installed.is_empty() { "none".into() } else { installed.join(", ") },
@@ -141,7 +191,13 @@ impl Registry {
     pub fn load(&self, runtime: &ConnectorRuntime, r: &ConnectorRef) -> Result<Connector> {
         match r {
             ConnectorRef::Installed(name) => {
-                let mut manifest = self.manifest(name)?;
+                let mut manifest = match self.manifest(name) {
+                    Ok(manifest) => manifest,
+                    Err(Error::ConnectorNotFound { .. }) if builtin::get(name).is_some() => {
+                        return self.load_builtin(runtime, name);
+                    }
+                    Err(e) => return Err(e),
+                };
                 let file = self.dir(name).join(COMPONENT);
                 let pin = Pin {
                     name,
@@ -166,6 +222,60 @@ impl Registry {
                 Ok(Connector::new(name, path.clone(), component))
             }
         }
+    }
+
+    /// The built-in connector `name`, compiled (or its cached code mapped).
+    fn load_builtin(&self, runtime: &ConnectorRuntime, name: &str) -> Result<Connector> {
+        let bytes = builtin::get(name).ok_or_else(|| self.not_found(name))?;
+        let label = builtin::label(name);
+        let component = runtime.load_bytes(&label, bytes, None)?;
+        Ok(Connector::new(name, label, component))
+    }
+
+    /// Whether a pipeline can name the connector `name` (installed or built in).
+    pub fn has(&self, name: &str) -> bool {
+        builtin::get(name).is_some() || self.manifest(name).is_ok()
+    }
+
+    /// Every connector a pipeline can name, by name: the installed ones, and
+    /// the built-in ones no install takes the place of.
+    pub async fn list(&self, runtime: &ConnectorRuntime) -> Result<Vec<Listing>> {
+        let mut listed: Vec<Listing> = self.installed()?.into_iter().map(Listing::installed).collect();
+        for name in builtin::names() {
+            if !listed.iter().any(|l| l.name == name) {
+                listed.push(self.builtin_listing(runtime, name).await?);
+            }
+        }
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(listed)
+    }
+
+    /// The connector a pipeline naming `name` would run.
+    pub async fn describe(&self, runtime: &ConnectorRuntime, name: &str) -> Result<Listing> {
+        match self.manifest(name) {
+            Ok(manifest) => Ok(Listing::installed(manifest)),
+            Err(Error::ConnectorNotFound { .. }) if builtin::get(name).is_some() => {
+                self.builtin_listing(runtime, name).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn builtin_listing(&self, runtime: &ConnectorRuntime, name: &str) -> Result<Listing> {
+        let connector = self.load_builtin(runtime, name)?;
+        let spec = connector.spec(CallLimits::inspection()).await?;
+        let config_schema = config_schema(&connector.file, &spec)?;
+        Ok(Listing {
+            name: name.to_string(),
+            version: spec.version,
+            description: spec.description,
+            sha256: connector.component.sha256,
+            origin: Origin::BuiltIn,
+            overrides_builtin: false,
+            config_schema,
+            installed_from: None,
+            installed_at: None,
+        })
     }
 }
 

@@ -1,12 +1,8 @@
 //! Builds every WebAssembly guest the tests run, so that `cargo test` never
 //! runs against stale components: the shipped connectors (`connectors/`) and
 //! the test components (`tests/components/`), each its own workspace, for
-//! wasm32-wasip2 in release mode, by running cargo as a subprocess (the way
-//! wasmtime's `crates/test-programs/artifacts/build.rs` builds its guests).
-//!
-//! The output goes to `<target>/guests`, the folder `just build-connectors`
-//! builds into with the same command, so whichever runs second finds nothing
-//! to do. Then it writes `components.rs` into OUT_DIR: a path constant per
+//! wasm32-wasip2 in release mode, into `<target>/guests` (see
+//! `headwater-guest-build`). Then it writes `components.rs` into OUT_DIR: a path constant per
 //! component, a table of them by name, and `foreach_component!`, with which the
 //! end-to-end tests refuse to compile while a component has no test module.
 //!
@@ -14,6 +10,7 @@
 //! fail writes, fsyncs and renames, into `<OUT_DIR>/libfaultfs.so`, and writes
 //! its path into `faultfs.rs` there (see `src/faultfs.rs`).
 
+use headwater_guest_build as guests;
 use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,54 +20,17 @@ use std::process::{Command, Stdio};
 const WORKSPACES: [&str; 2] = ["connectors", "tests/components"];
 /// What the guests are built from: a change to any of it rebuilds them.
 const SOURCES: [&str; 4] = ["connectors", "tests/components", "sdk/rust", "wit"];
-const TARGET: &str = "wasm32-wasip2";
-
-/// Cargo sets these for a build script (or a user set them for the host build);
-/// inherited by the nested cargo, they would apply the host build's flags,
-/// wrappers (clippy's, under `cargo clippy`) and target to the guests, or
-/// change their fingerprints so that `just build-connectors` rebuilds them.
-const INHERITED: &[&str] = &[
-    "CARGO_ENCODED_RUSTFLAGS",
-    "RUSTFLAGS",
-    "CARGO_BUILD_RUSTFLAGS",
-    "CARGO_BUILD_TARGET",
-    "CARGO_TARGET_DIR",
-    "CARGO_BUILD_TARGET_DIR",
-    "RUSTC_WORKSPACE_WRAPPER",
-    "CLIPPY_ARGS",
-    "CARGO_PRIMARY_PACKAGE",
-    "CARGO_MANIFEST_DIR",
-    "CARGO_MANIFEST_PATH",
-    "OUT_DIR",
-    "TARGET",
-    "HOST",
-    "PROFILE",
-    "OPT_LEVEL",
-    "DEBUG",
-];
 
 fn main() {
-    let root = Path::new(&env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the test kit sits at tests/kit in the repository");
-    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
-    let target_dir = match env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root.join(dir),
-        None => root.join("target"),
-    };
-    let guests = target_dir.join("guests");
+    let root = guests::repository_root("../..");
+    let dir = guests::guests_dir(&root);
     for source in SOURCES {
-        watch(&root.join(source));
+        guests::watch(&root.join(source));
     }
 
     let mut components = Vec::new();
     for workspace in WORKSPACES {
-        let manifest = root.join(workspace).join("Cargo.toml");
-        build(&manifest, &guests);
-        for (name, artifact) in cdylibs(&manifest) {
-            let path = guests.join(TARGET).join("release").join(format!("{artifact}.wasm"));
-            assert!(path.exists(), "building {} did not produce {}", manifest.display(), path.display());
+        for (name, path) in guests::build(&root.join(workspace).join("Cargo.toml"), &dir) {
             components.push((name, workspace, path));
         }
     }
@@ -135,76 +95,4 @@ fn build_faultfs(source: &Path, out: &Path) -> PathBuf {
     });
     assert!(status.success(), "compiling {} into {} failed ({status})", source.display(), lib.display());
     lib
-}
-
-/// Asks cargo to rerun this script when anything under `dir` changes, except a
-/// `target` folder of its own (a build there must not trigger another one).
-fn watch(dir: &Path) {
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
-    for entry in entries {
-        let path = entry.expect("a directory entry").path();
-        if path.file_name().is_some_and(|n| n == "target") {
-            continue;
-        }
-        println!("cargo:rerun-if-changed={}", path.display());
-    }
-}
-
-/// A cargo of the toolchain building us, with the inherited settings removed.
-fn cargo() -> Command {
-    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    for var in INHERITED {
-        cmd.env_remove(var);
-    }
-    for (key, _) in env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("CARGO_FEATURE_") || key.starts_with("CARGO_CFG_") || key.starts_with("CARGO_PKG_") {
-            cmd.env_remove(&*key);
-        }
-    }
-    cmd
-}
-
-/// `cargo build --release --target wasm32-wasip2` of one guest workspace,
-/// exactly as `just build-connectors` runs it.
-fn build(manifest: &Path, target_dir: &Path) {
-    let mut cmd = cargo();
-    cmd.args(["build", "--release", "--target", TARGET, "--manifest-path"])
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(target_dir)
-        // Only cargo directives may reach this script's stdout.
-        .stdout(Stdio::from(std::io::stderr()));
-    eprintln!("running: {cmd:?}");
-    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
-    assert!(
-        status.success(),
-        "building the guests of {} for {TARGET} failed ({status}); if the target is missing, \
-         `just setup` (or `rustup target add {TARGET}`) installs it",
-        manifest.display()
-    );
-}
-
-/// (package name, artifact name) of each cdylib in a guest workspace.
-fn cdylibs(manifest: &Path) -> Vec<(String, String)> {
-    let out = cargo()
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline", "--manifest-path"])
-        .arg(manifest)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run cargo metadata: {e}"));
-    assert!(out.status.success(), "cargo metadata of {} failed", manifest.display());
-    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
-    let mut found = Vec::new();
-    for package in metadata["packages"].as_array().expect("metadata lists packages") {
-        for target in package["targets"].as_array().into_iter().flatten() {
-            if target["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib")) {
-                let name = package["name"].as_str().expect("a package has a name").to_string();
-                let artifact = target["name"].as_str().expect("a target has a name").replace('-', "_");
-                found.push((name, artifact));
-            }
-        }
-    }
-    assert!(!found.is_empty(), "{} has no cdylib packages", manifest.display());
-    found
 }

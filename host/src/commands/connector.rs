@@ -2,7 +2,7 @@
 
 use super::{Output, runtime};
 use clap::Subcommand;
-use headwater::{Registry, table};
+use headwater::{Listing, Origin, Registry, table};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -15,11 +15,11 @@ pub enum ConnectorCommand {
         #[arg(long)]
         name: Option<String>,
     },
-    /// List installed connectors.
+    /// List the connectors a pipeline can name: installed and built in.
     List,
     /// Print a connector's spec and the JSON Schema of its config.
     Inspect { name: String },
-    /// Remove an installed connector.
+    /// Remove an installed connector (a built-in one of the same name takes its place again).
     Remove { name: String },
 }
 
@@ -40,33 +40,44 @@ impl ConnectorCommand {
                 });
             }
             ConnectorCommand::List => {
-                let list = Registry::from_env()?.list()?;
+                let (registry, runtime) = runtime()?;
+                let list = registry.list(&runtime).await?;
                 out.print(&list, |list| {
                     if list.is_empty() {
-                        return "no connectors installed: `headwater connector install <file.wasm>`".into();
+                        return "no connectors: `headwater connector install <file.wasm>`".into();
                     }
                     let rows = list
                         .iter()
-                        .map(|m| {
-                            let short = m.sha256.get(..12).unwrap_or(&m.sha256);
-                            vec![m.name.clone(), m.version.clone(), short.to_string(), m.description.clone()]
+                        .map(|l| {
+                            let short = l.sha256.get(..12).unwrap_or(&l.sha256);
+                            vec![
+                                l.name.clone(),
+                                l.version.clone(),
+                                origin(l).into(),
+                                short.to_string(),
+                                l.description.clone(),
+                            ]
                         })
                         .collect::<Vec<_>>();
-                    table(&["NAME", "VERSION", "SHA256", "DESCRIPTION"], &rows)
+                    table(&["NAME", "VERSION", "ORIGIN", "SHA256", "DESCRIPTION"], &rows)
                 });
             }
             ConnectorCommand::Inspect { name } => {
-                let m = Registry::from_env()?.manifest(&name)?;
-                out.print(&m, |m| {
+                let (registry, runtime) = runtime()?;
+                let l = registry.describe(&runtime, &name).await?;
+                out.print(&l, |l| {
+                    let from = match (&l.installed_from, &l.installed_at) {
+                        (Some(from), Some(at)) => format!("installed {} from {}", at.to_rfc3339(), from.display()),
+                        _ => "built into this headwater".into(),
+                    };
                     format!(
-                        "name:        {}\nversion:     {}\ndescription: {}\nsha256:      {}\ninstalled:   {} from {}\nconfig schema:\n{}",
-                        m.name,
-                        m.version,
-                        m.description,
-                        m.sha256,
-                        m.installed_at.to_rfc3339(),
-                        m.installed_from.display(),
-                        serde_json::to_string_pretty(&m.config_schema).unwrap_or_default()
+                        "name:        {}\nversion:     {}\ndescription: {}\nsha256:      {}\norigin:      {}\nconfig schema:\n{}",
+                        l.name,
+                        l.version,
+                        l.description,
+                        l.sha256,
+                        if l.overrides_builtin { format!("{from}, in place of the built-in one") } else { from },
+                        serde_json::to_string_pretty(&l.config_schema).unwrap_or_default()
                     )
                 });
             }
@@ -76,5 +87,14 @@ impl ConnectorCommand {
             }
         }
         Ok(())
+    }
+}
+
+/// The ORIGIN column of `connector list`.
+fn origin(l: &Listing) -> &'static str {
+    match (l.origin, l.overrides_builtin) {
+        (Origin::BuiltIn, _) => "built in",
+        (Origin::Installed, true) => "installed (over built-in)",
+        (Origin::Installed, false) => "installed",
     }
 }

@@ -34,8 +34,8 @@ const LATER_ROWS: i64 = 250;
 /// mock API, into Parquet under ./headwater-demo/. No network, no setup.
 #[derive(clap::Args)]
 pub struct Demo {
-    /// Install the `rest` and `files` connectors from this folder first (where
-    /// `cargo build --target wasm32-wasip2` put rest.wasm and files.wasm).
+    /// Install the `rest` and `files` connectors from this folder first, in place
+    /// of the built-in ones (where `cargo build --target wasm32-wasip2` put rest.wasm and files.wasm).
     #[arg(long, value_name = "DIR")]
     connectors: Option<PathBuf>,
     /// Where the demo writes its exports, Parquet and state (cleared first if the demo made it).
@@ -113,12 +113,13 @@ impl Demo {
         mut on_run: impl FnMut(&str, &RunSummary),
     ) -> anyhow::Result<DemoReport> {
         for needed in ["rest", "files"] {
-            registry.manifest(needed).map_err(|_| {
-                headwater::Error::Usage(format!(
-                    "the demo needs the `{needed}` connector installed: run `just demo`, which builds and installs it, \
-                     or `headwater demo --connectors <folder with rest.wasm and files.wasm>`"
+            if !registry.has(needed) {
+                return Err(headwater::Error::Usage(format!(
+                    "the demo needs the `{needed}` connector, and this headwater was built without its built-in \
+                     connectors: `headwater demo --connectors <folder with rest.wasm and files.wasm>` installs them"
                 ))
-            })?;
+                .into());
+            }
         }
         let dir = prepare_dir(&self.dir)?;
         let history = self.rows as i64;

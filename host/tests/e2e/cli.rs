@@ -6,6 +6,33 @@ use headwater_testkit::component;
 #[test]
 fn install_list_inspect_remove() {
     let env = crate::env();
+    // A fresh home: the shipped connectors are there, built in.
+    let list = env.headwater(&["connector", "list", "--json"]).ok().json();
+    let origins = |list: &serde_json::Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["name"].as_str().unwrap().to_string(),
+                    l["origin"].as_str().unwrap().to_string(),
+                    l["overrides_builtin"] == true,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        origins(&list),
+        [("files".into(), "built_in".into(), false), ("rest".into(), "built_in".into(), false)],
+        "{list}"
+    );
+    let inspect = env.headwater(&["connector", "inspect", "rest"]).ok();
+    assert!(
+        inspect.stdout.contains("built into this headwater") && inspect.stdout.contains("base_url"),
+        "{}",
+        inspect.stdout
+    );
+
     let file = component("files");
     let installed = env.headwater(&["connector", "install", file.to_str().unwrap(), "--json"]).ok().json();
     assert_eq!(installed["name"], "files", "the name defaults to the connector's own");
@@ -13,16 +40,60 @@ fn install_list_inspect_remove() {
 
     let list = env.headwater(&["connector", "list"]).ok();
     assert!(list.stdout.contains("files") && list.stdout.contains("0.1.0"), "{}", list.stdout);
+    assert!(
+        list.stdout.contains("installed (over built-in)"),
+        "an install over a built-in one says so: {}",
+        list.stdout
+    );
+    let list = env.headwater(&["connector", "list", "--json"]).ok().json();
+    assert_eq!(
+        origins(&list),
+        [("files".into(), "installed".into(), true), ("rest".into(), "built_in".into(), false)],
+        "{list}"
+    );
 
     let inspect = env.headwater(&["connector", "inspect", "files", "--json"]).ok().json();
     let props = &inspect["config_schema"]["properties"];
     assert!(props["glob"].is_object() && props["root"].is_object(), "{inspect}");
     assert!(inspect["config_schema"]["required"].as_array().unwrap().contains(&"glob".into()));
+    assert_eq!(inspect["origin"], "installed", "{inspect}");
+    assert!(inspect["installed_from"].as_str().unwrap().ends_with("files.wasm"), "{inspect}");
 
+    // Removed, the built-in one takes its place again.
     env.headwater(&["connector", "remove", "files"]).ok();
     let list = env.headwater(&["connector", "list", "--json"]).ok().json();
-    assert_eq!(list, serde_json::json!([]));
-    env.headwater(&["connector", "inspect", "files"]).fails(2, &["connector `files` is not installed"]);
+    assert_eq!(
+        origins(&list),
+        [("files".into(), "built_in".into(), false), ("rest".into(), "built_in".into(), false)],
+        "{list}"
+    );
+    env.headwater(&["connector", "remove", "files"]).fails(2, &["connector `files` is not installed"]);
+    env.headwater(&["connector", "inspect", "nope"])
+        .fails(2, &["connector `nope` is not installed", "files (built in)", "rest (built in)"]);
+}
+
+/// `connector = "files"` on a fresh home, with nothing installed: the built-in
+/// connector runs, and its compiled code is cached for the next run.
+#[test]
+fn a_builtin_connector_runs_on_a_fresh_home() {
+    let env = crate::env();
+    env.write("exports/a.csv", orders_csv(&orders(1..=20)));
+    env.write(
+        "p.toml",
+        "name = \"p\"\n[source]\nconnector = \"files\"\nconfig = { root = \"./exports\", glob = \"*.csv\", stream = \"o\" }\n[allow]\nfiles = [\"./exports\"]\n[sink]\npath = \"lake\"\n",
+    );
+    let run = env.headwater(&["run", "p.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 20, "{run}");
+    assert!(!env.exists("home/connectors"), "nothing was installed");
+    let cached = std::fs::read_dir(env.path("home/cache"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .count();
+    assert_eq!(cached, 1, "the built-in connector's compiled code is cached");
+    env.write("exports/b.csv", orders_csv(&orders(21..=30)));
+    let run = env.headwater(&["run", "p.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 10, "{run}");
 }
 
 #[test]

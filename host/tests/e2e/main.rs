@@ -17,6 +17,7 @@ mod files;
 mod hostile;
 mod hostile_sources;
 mod hybrid;
+mod languages;
 mod object_store;
 mod other_world;
 mod rest;

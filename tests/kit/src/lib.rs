@@ -8,6 +8,7 @@
 //! only compiles in the `headwater` package's own tests, and there cargo
 //! rebuilds the binary before it runs them.
 
+pub mod examples;
 pub mod faultfs;
 pub mod s3;
 pub mod sftp;

@@ -5,6 +5,12 @@
 //! naming the file, line and column; with `skip` every column is read as text
 //! and converted here, so that a row whose value does not convert is dropped
 //! and counted rather than failing the file.
+//!
+//! In both modes an inferred integer column widens to Float64 when a later row
+//! holds a decimal, as JSON rows widen (review D5). `skip` mode casts its text
+//! column; `fail` mode, which reads typed for speed, reopens the file at the
+//! batch that failed with the column read as Float64 (arrow-csv's row bounds),
+//! so the rows before keep their integers and the stream's schema widens.
 
 use super::csv_shape::{self, Dialect};
 use super::{BadRows, Batches, Input, LineWidth, LoadError, LoadOptions, batch_rows};
@@ -23,11 +29,11 @@ const LOGGED_BAD_ROWS: usize = 5;
 type Reader = CsvReader<Box<dyn BufRead + Send>>;
 
 pub(super) fn open(
-    input: &Input<'_>,
+    input: &Input,
     options: &LoadOptions,
     declared: Option<&SchemaRef>,
 ) -> Result<Box<dyn Batches>, LoadError> {
-    let shown = input.shown;
+    let shown = input.shown.as_str();
     let o = &options.csv;
     let ascii = |c: char, what: &str| -> Result<u8, LoadError> {
         if c.is_ascii() {
@@ -125,9 +131,10 @@ pub(super) fn open(
             Box::new(std::io::BufReader::with_capacity(1 << 20, shaped))
         }
     };
+    let batch_size = batch_rows(row_bytes);
     let reader = arrow::csv::ReaderBuilder::new(read.clone())
-        .with_format(format)
-        .with_batch_size(batch_rows(row_bytes))
+        .with_format(format.clone())
+        .with_batch_size(batch_size)
         .build_buffered(source)
         .map_err(|e| LoadError::file(shown, e))?;
     let inferred = typed
@@ -139,6 +146,8 @@ pub(super) fn open(
         .collect();
     let csv = Csv {
         reader,
+        reopen: Reopen { input: input.clone(), format, batch_size },
+        delivered: 0,
         shown: shown.to_string(),
         read,
         typed,
@@ -161,7 +170,7 @@ pub(super) fn open(
 /// values carry none a timestamp without one (arrow-csv gives both a naive
 /// `Timestamp(Second)`, which Parquet stores as a bare integer).
 fn timestamp_types(
-    input: &Input<'_>,
+    input: &Input,
     dialect: Dialect,
     inferred: &Schema,
     rows: u32,
@@ -200,6 +209,10 @@ fn timestamp_types(
 
 struct Csv {
     reader: Reader,
+    /// How to read the file again from a given record (`fail` mode's widening).
+    reopen: Reopen,
+    /// Records taken from the reader so far.
+    delivered: usize,
     shown: String,
     /// The schema arrow-csv reads with.
     read: SchemaRef,
@@ -225,11 +238,21 @@ impl Iterator for FailFast {
 
     fn next(&mut self) -> Option<Self::Item> {
         let c = &mut self.0;
-        let batch = match c.reader.next()? {
-            Ok(b) => b,
-            Err(e) => return Some(Err(csv_error(c, &e.to_string()))),
+        let batch = loop {
+            match c.reader.next()? {
+                Ok(b) => break b,
+                Err(e) => {
+                    let message = e.to_string();
+                    match c.widen(&message) {
+                        Some(Ok(())) => continue,
+                        Some(Err(e)) => return Some(Err(e)),
+                        None => return Some(Err(csv_error(c, &message))),
+                    }
+                }
+            }
         };
         let rows = batch.num_rows();
+        c.delivered += rows;
         let result = if c.formats.is_empty() {
             Ok(batch)
         } else {
@@ -248,6 +271,58 @@ impl Iterator for FailFast {
 }
 
 impl Batches for FailFast {}
+
+/// What it takes to read a CSV file again.
+struct Reopen {
+    input: Input,
+    format: arrow::csv::reader::Format,
+    batch_size: usize,
+}
+
+impl Csv {
+    /// `fail` mode: when arrow-csv refused a value of a column whose Int64 type
+    /// was inferred, the column is read as Float64 from the batch that failed on
+    /// (the file reopened and the records already taken skipped). `None` when the
+    /// failure is not one that widening mends.
+    fn widen(&mut self, message: &str) -> Option<Result<(), LoadError>> {
+        let failure = ParseFailure::of(message)?;
+        let i = failure.column;
+        let field = self.read.fields().get(i)?;
+        if field.data_type() != &DataType::Int64 || !self.inferred.contains(field.name()) {
+            return None;
+        }
+        let widened = |schema: &Schema| {
+            let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields[i] = fields[i].clone().with_data_type(DataType::Float64);
+            Arc::new(Schema::new(fields))
+        };
+        let read = widened(&self.read);
+        let reopened = self.reopen.input.open().and_then(|source| {
+            arrow::csv::ReaderBuilder::new(read.clone())
+                .with_format(self.reopen.format.clone())
+                .with_batch_size(self.reopen.batch_size)
+                // arrow-csv adds the header line to both bounds: MAX would overflow.
+                .with_bounds(self.delivered, usize::MAX - 1)
+                .build_buffered(source)
+                .map_err(|e| LoadError::file(&self.shown, e))
+        });
+        let reader = match reopened {
+            Ok(reader) => reader,
+            Err(e) => return Some(Err(e)),
+        };
+        tracing::info!(
+            "{}: column `{}` holds decimals from line {} on: read as Float64 (its type was inferred as Int64 from the first {} rows)",
+            crate::untrusted_text::one_line(&self.shown),
+            crate::untrusted_text::one_line(field.name()),
+            failure.line,
+            self.infer_rows
+        );
+        self.typed = widened(&self.typed);
+        self.read = read;
+        self.reader = reader;
+        Some(Ok(()))
+    }
+}
 
 /// `bad_rows = skip`: rows whose values do not convert are dropped and counted.
 struct SkipBad(Csv);
@@ -310,38 +385,55 @@ fn parse_timestamps(text: &StringArray, format: &str, target: &DataType) -> Resu
 /// reads it (`a_bad_value_names_file_line_and_column` pins the wording).
 fn csv_error(c: &Csv, message: &str) -> LoadError {
     let (shown, schema) = (c.shown.as_str(), c.read.as_ref());
-    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = PATTERN.get_or_init(|| {
-        regex::Regex::new(r"parsing value '(.*)' as type '(.*)' for column (\d+) at line (\d+)")
-            .expect("a valid pattern")
-    });
-    match re.captures(message) {
-        Some(m) => {
-            let column = m[3].parse::<usize>().ok().and_then(|i| schema.fields().get(i)).map_or("?", |f| f.name());
-            // arrow counts lines after the header from 0 when there is one; files count from 1.
-            let line = m[4].parse::<usize>().unwrap_or(0) + 1;
-            let hint = if c.inferred.contains(column) {
-                format!(
-                    " (its type was inferred from the first {} rows: declare the column's type, raise `infer_rows`, \
-                     or set bad_rows = \"skip\", with which integers widen to decimals)",
-                    c.infer_rows
-                )
-            } else {
-                String::new()
-            };
-            // The value is source data: cut and escaped (review D12).
-            let value = crate::untrusted_text::excerpt(&m[1], 200);
-            LoadError::Line {
-                file: shown.to_string(),
-                line,
-                reason: format!(
-                    "column `{}`: `{value}` is not a valid {}{hint}",
-                    crate::untrusted_text::one_line(column),
-                    &m[2]
-                ),
-            }
-        }
-        None => LoadError::file(shown, message),
+    let Some(failure) = ParseFailure::of(message) else { return LoadError::file(shown, message) };
+    let column = schema.fields().get(failure.column).map_or("?", |f| f.name());
+    let hint = if c.inferred.contains(column) {
+        format!(
+            " (its type was inferred from the first {} rows: declare the column's type, or raise `infer_rows`)",
+            c.infer_rows
+        )
+    } else {
+        String::new()
+    };
+    // The value is source data: cut and escaped (review D12).
+    let value = crate::untrusted_text::excerpt(&failure.value, 200);
+    LoadError::Line {
+        file: shown.to_string(),
+        line: failure.line,
+        reason: format!(
+            "column `{}`: `{value}` is not a valid {}{hint}",
+            crate::untrusted_text::one_line(column),
+            failure.data_type
+        ),
+    }
+}
+
+/// A value arrow-csv could not parse as its column's type. arrow-csv says which
+/// only in its message; this is the one place that reads it
+/// (`a_bad_value_names_file_line_and_column` pins the wording).
+struct ParseFailure {
+    value: String,
+    data_type: String,
+    /// The column's index in the schema read with.
+    column: usize,
+    /// The file's line (arrow counts lines after a header from 0; files from 1).
+    line: usize,
+}
+
+impl ParseFailure {
+    fn of(message: &str) -> Option<ParseFailure> {
+        static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        let re = PATTERN.get_or_init(|| {
+            regex::Regex::new(r"parsing value '(.*)' as type '(.*)' for column (\d+) at line (\d+)")
+                .expect("a valid pattern")
+        });
+        let m = re.captures(message)?;
+        Some(ParseFailure {
+            value: m[1].to_string(),
+            data_type: m[2].to_string(),
+            column: m[3].parse().ok()?,
+            line: m[4].parse::<usize>().ok()?.saturating_add(1),
+        })
     }
 }
 
@@ -434,9 +526,47 @@ mod tests {
         assert!(
             batches.iter().any(|b| b.schema().field_with_name("amount").unwrap().data_type() == &DataType::Float64)
         );
-        // With bad_rows = "fail" the message says where the type came from and what to do.
+        // With bad_rows = "fail" the decimal widens the column too; the text then
+        // fails the file, saying where the type came from and what to do.
         let err = collect(&path, &options(), None).unwrap_err().to_string();
-        assert!(err.contains("a.csv:1502") && err.contains("inferred from the first 1000 rows"), "{err}");
+        assert!(err.contains("a.csv:1503") && err.contains("inferred from the first 1000 rows"), "{err}");
+        assert!(err.contains("`oops` is not a valid Float64"), "{err}");
+    }
+
+    /// Review D5 in `fail` mode: a decimal in a later batch than the first
+    /// widens the column from there on (the file read again from the batch that
+    /// failed), every row lands once, with its value.
+    #[test]
+    fn fail_mode_widens_an_inferred_integer_column_from_the_batch_that_needs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        let rows = super::super::BATCH_ROWS + 4000;
+        let mut text = String::from("id,amount\n");
+        for i in 0..rows {
+            text.push_str(&format!("{i},{i}\n"));
+        }
+        text.push_str(&format!("{rows},2.5\n{},7\n", rows + 1));
+        std::fs::write(&path, &text).unwrap();
+        let (batches, stats) = collect(&path, &options(), None).unwrap();
+        assert_eq!(stats.rows as usize, rows + 2);
+        let types: Vec<DataType> =
+            batches.iter().map(|b| b.schema().field_with_name("amount").unwrap().data_type().clone()).collect();
+        assert_eq!(types.first(), Some(&DataType::Int64), "the batches before keep their integers");
+        assert_eq!(types.last(), Some(&DataType::Float64), "{types:?}");
+        let column = |name: &str| -> Vec<f64> {
+            batches
+                .iter()
+                .flat_map(|b| {
+                    let c = arrow::compute::cast(b.column_by_name(name).unwrap(), &DataType::Float64).unwrap();
+                    c.as_primitive::<arrow::datatypes::Float64Type>().values().to_vec()
+                })
+                .collect()
+        };
+        let mut expected: Vec<f64> = (0..rows).map(|i| i as f64).collect();
+        expected.extend([2.5, 7.0]);
+        assert_eq!(column("amount"), expected);
+        let ids: Vec<f64> = (0..rows + 2).map(|i| i as f64).collect();
+        assert_eq!(column("id"), ids, "every row once, in order");
     }
 
     #[test]

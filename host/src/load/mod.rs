@@ -25,7 +25,7 @@ use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Rows per batch handed to the stream, at most.
@@ -149,7 +149,8 @@ pub fn open(
     check_partition(shown, &options.partition)?;
     let bytes = std::fs::metadata(path).map_err(|e| LoadError::file(shown, e))?.len();
     let (format, compression) = detect::format_and_compression(shown, options)?;
-    let input = Input { path, shown, compression, max_line: intake.max_record_bytes };
+    let input =
+        Input { path: path.to_path_buf(), shown: shown.to_string(), compression, max_line: intake.max_record_bytes };
     let batches: Box<dyn Batches> = match format {
         FileFormat::Parquet => {
             if compression != Compression::None {
@@ -167,15 +168,16 @@ pub fn open(
 }
 
 /// A file and how to read its bytes, decompressed.
-struct Input<'a> {
-    path: &'a Path,
-    shown: &'a str,
+#[derive(Clone)]
+struct Input {
+    path: PathBuf,
+    shown: String,
     compression: Compression,
     /// The longest line allowed, in bytes.
     max_line: u64,
 }
 
-impl Input<'_> {
+impl Input {
     /// A fresh reader from the start of the file (CSV reads it twice: a sample, then all).
     fn open(&self) -> Result<Box<dyn BufRead + Send>, LoadError> {
         self.open_as(false)
@@ -188,15 +190,15 @@ impl Input<'_> {
     }
 
     fn open_as(&self, json: bool) -> Result<Box<dyn BufRead + Send>, LoadError> {
-        let file = std::fs::File::open(self.path).map_err(|e| LoadError::file(self.shown, e))?;
+        let file = std::fs::File::open(&self.path).map_err(|e| LoadError::file(&self.shown, e))?;
         let raw: Box<dyn Read + Send> = match self.compression {
             Compression::None => Box::new(file),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file))),
             Compression::Zstd => {
-                Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| LoadError::file(self.shown, e))?)
+                Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| LoadError::file(&self.shown, e))?)
             }
         };
-        let raw = if json { json_array::as_lines(raw).map_err(|e| LoadError::file(self.shown, e))? } else { raw };
+        let raw = if json { json_array::as_lines(raw).map_err(|e| LoadError::file(&self.shown, e))? } else { raw };
         let guarded = LineGuard { inner: raw, run: 0, max: self.max_line };
         Ok(Box::new(BufReader::with_capacity(1 << 20, guarded)))
     }

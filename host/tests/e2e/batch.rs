@@ -245,6 +245,35 @@ fn malformed_rows_fail_with_file_and_line_or_are_skipped_and_counted() {
     assert_same_orders(&env.rows("lake/orders"), &expected);
 }
 
+/// Review D5 through the binary, in the default `bad_rows = "fail"`: a column
+/// inferred as integers from the first 1,000 rows that holds a decimal later
+/// failed the whole file; it widens to doubles, and every row lands with its value.
+#[test]
+fn an_inferred_integer_column_with_a_later_decimal_widens_and_every_row_lands() {
+    let env = env();
+    let mut csv = String::from("id,amount\n");
+    for id in 1..=1500 {
+        csv.push_str(&format!("{id},{}\n", id * 10));
+    }
+    csv.push_str("1501,12.75\n1502,3\n");
+    env.write("exports/a.csv", &csv);
+    env.write(
+        "batch.toml",
+        "name = \"batch\"\n[source]\nconnector = \"files\"\nconfig = { root = \"./exports\", glob = \"*.csv\", stream = \"t\" }\n[allow]\nfiles = [\"./exports\"]\n[sink]\npath = \"lake\"\n",
+    );
+    let run = env.headwater(&["run", "batch.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 1502, "{run}");
+    let mut rows: Vec<(i64, f64)> =
+        env.rows("lake/t").iter().map(|r| (r["id"].as_i64().unwrap(), r["amount"].as_f64().unwrap())).collect();
+    rows.sort_by_key(|r| r.0);
+    let mut expected: Vec<(i64, f64)> = (1..=1500).map(|id| (id, (id * 10) as f64)).collect();
+    expected.extend([(1501, 12.75), (1502, 3.0)]);
+    assert_eq!(rows, expected);
+    let file = &env.parquet_files("lake/t")[0];
+    let schema = headwater_testkit::read_parquet(file)[0].schema();
+    assert_eq!(schema.field_with_name("amount").unwrap().data_type(), &arrow::datatypes::DataType::Float64);
+}
+
 /// Review D5: in `skip` mode a short row was null-padded silently and landed, and
 /// a long one (an unquoted comma) failed the whole file. Both are skipped,
 /// counted and logged with their line; the well-formed rows land as they are.

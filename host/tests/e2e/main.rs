@@ -18,6 +18,7 @@ mod hostile;
 mod hostile_sources;
 mod hybrid;
 mod languages;
+mod languages_c;
 mod object_store;
 mod other_world;
 mod rest;

@@ -14,9 +14,11 @@ pub fn get(name: &str) -> Option<&'static [u8]> {
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
 }
 
-/// The built-in connectors' names.
+/// The built-in connectors' names, sorted.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    BUILTIN.iter().map(|(name, _)| *name)
+    let mut names: Vec<&'static str> = BUILTIN.iter().map(|(name, _)| *name).collect();
+    names.sort_unstable();
+    names.into_iter()
 }
 
 /// What a built-in connector is called where a path would be shown.

@@ -173,6 +173,7 @@ impl Registry {
         let builtins: Vec<String> =
             builtin::names().filter(|b| !installed.iter().any(|n| n == b)).map(|b| format!("{b} (built in)")).collect();
         installed.extend(builtins);
+        installed.sort();
         Error::ConnectorNotFound {
             name: name.to_string(),
             installed: if installed.is_empty() { "none".into() } else { installed.join(", ") },

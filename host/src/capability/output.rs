@@ -67,18 +67,18 @@ impl OutputCtx {
     }
 
     /// JSON rows (NDJSON or an array) into the stream; returns the rows read.
-    fn emit_json(&mut self, name: &str, json: &[u8]) -> Result<u64, StreamError> {
+    async fn emit_json(&mut self, name: &str, json: &[u8]) -> Result<u64, StreamError> {
         let out = self.stream(name)?;
         match stream::json_rows(json, out.declared(), out.schema_so_far(), &out.intake()) {
             Ok(batches) => {
                 let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                out.emit(Step::Emit, batches).map(|_| rows)
+                out.emit(Step::Emit, batches).await.map(|_| rows)
             }
             Err(source) => Err(out.poison(Step::Emit, StreamError::Rows { stream: name.to_string(), source })),
         }
     }
 
-    fn emit_records(&mut self, name: &str, body: &[u8], records: &str) -> Result<RecordsPage, StreamError> {
+    async fn emit_records(&mut self, name: &str, body: &[u8], records: &str) -> Result<RecordsPage, StreamError> {
         let out = self.stream(name)?;
         let max_segments = out.intake().max_json_depth;
         let shown = || crate::untrusted_text::one_line(&records.chars().take(200).collect::<String>());
@@ -94,7 +94,7 @@ impl OutputCtx {
             Ok(s) => s,
             Err(reason) => return Err(out.poison(Step::Emit, StreamError::Schema { stream: name.to_string(), reason })),
         };
-        let rows = self.emit_json(name, raw)?;
+        let rows = self.emit_json(name, raw).await?;
         Ok(RecordsPage { rows, rest: rest.to_string() })
     }
 
@@ -135,6 +135,7 @@ impl OutputCtx {
             // The stream poisons itself on a batch it refuses.
             self.stream(name)?
                 .emit(Step::Load, vec![batch])
+                .await
                 .map_err(|e| StreamError::InFile { file: path.to_string(), source: Box::new(e) })?;
         }
         let out = self.stream(name)?;
@@ -153,16 +154,18 @@ impl OutputCtx {
 
 impl Host for OutputCtx {
     async fn emit(&mut self, stream: String, arrow_ipc: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
-        let result =
-            self.stream(&stream).and_then(|out| match stream::ipc_rows(&arrow_ipc, out.intake().max_emit_cells) {
-                Ok(batches) => out.emit(Step::Emit, batches).map(|_| ()),
+        let result = match self.stream(&stream) {
+            Err(e) => Err(e),
+            Ok(out) => match stream::ipc_rows(&arrow_ipc, out.intake().max_emit_cells) {
+                Ok(batches) => out.emit(Step::Emit, batches).await.map(|_| ()),
                 Err(source) => Err(out.poison(Step::Emit, StreamError::Rows { stream: stream.clone(), source })),
-            });
+            },
+        };
         Ok(result.map_err(WitError::from))
     }
 
     async fn emit_json(&mut self, stream: String, json: Vec<u8>) -> wasmtime::Result<Result<u64, WitError>> {
-        Ok(OutputCtx::emit_json(self, &stream, &json).map_err(WitError::from))
+        Ok(OutputCtx::emit_json(self, &stream, &json).await.map_err(WitError::from))
     }
 
     async fn emit_records(
@@ -171,7 +174,7 @@ impl Host for OutputCtx {
         body: Vec<u8>,
         records: String,
     ) -> wasmtime::Result<Result<RecordsPage, WitError>> {
-        Ok(OutputCtx::emit_records(self, &stream, &body, &records).map_err(WitError::from))
+        Ok(OutputCtx::emit_records(self, &stream, &body, &records).await.map_err(WitError::from))
     }
 
     async fn load(
@@ -185,7 +188,11 @@ impl Host for OutputCtx {
     }
 
     async fn checkpoint(&mut self, stream: String, state: String) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self.stream(&stream).and_then(|out| out.checkpoint(state)).map_err(WitError::from))
+        let result = match self.stream(&stream) {
+            Ok(out) => out.checkpoint(state).await,
+            Err(e) => Err(e),
+        };
+        Ok(result.map_err(WitError::from))
     }
 
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {

@@ -8,6 +8,10 @@
 //! disk slows the connector down rather than filling RAM), and waits for the
 //! thread only at a checkpoint, when the files must be complete and on disk.
 //!
+//! The queue and the checkpoint's answer are tokio channels: a stream whose
+//! queue is full, or that waits for its files at a checkpoint, yields the one
+//! runtime thread to the other streams instead of blocking it (review D22).
+//!
 //! The thread owns the open file and everything staged since the last
 //! checkpoint; the first error it meets is shared with the stream at once, so
 //! the next emit fails rather than a later checkpoint.
@@ -23,9 +27,9 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use std::fs::File;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
 
 /// Groups of batches queued ahead of the encoder: one being encoded, this many
 /// waiting. Two keep the thread busy without holding much more than a row group's input.
@@ -43,16 +47,16 @@ enum Job {
     /// Batches of one schema, written as one.
     Write(Vec<RecordBatch>),
     /// Close the open file, fsync it, and hand back every file staged since the last `Finish`.
-    Finish(SyncSender<Result<Vec<StagedFile>, SinkError>>),
+    Finish(oneshot::Sender<Result<Vec<StagedFile>, SinkError>>),
     /// Delete every file staged since the last `Finish`.
-    Discard(SyncSender<()>),
+    Discard(oneshot::Sender<()>),
 }
 
 /// The stream's handle on its encoder thread, started at the first write.
 pub struct Encoder {
     stream: String,
     files: Option<Files>,
-    running: Option<(SyncSender<Job>, JoinHandle<()>)>,
+    running: Option<(mpsc::Sender<Job>, JoinHandle<()>)>,
     /// The thread's first error, seen by the stream before its next write.
     failed: Arc<OnceLock<SinkError>>,
 }
@@ -64,31 +68,31 @@ impl Encoder {
     }
 
     /// Queues batches of one schema to be written as one; waits only while the queue is full.
-    pub fn write(&mut self, batches: Vec<RecordBatch>) -> Result<(), SinkError> {
+    pub async fn write(&mut self, batches: Vec<RecordBatch>) -> Result<(), SinkError> {
         self.check()?;
-        self.send(Job::Write(batches))
+        self.send(Job::Write(batches)).await
     }
 
     /// Waits for every queued write, then closes and fsyncs the open file.
     /// Returns the files staged since the last call.
-    pub fn finish(&mut self) -> Result<Vec<StagedFile>, SinkError> {
+    pub async fn finish(&mut self) -> Result<Vec<StagedFile>, SinkError> {
         if self.running.is_none() {
             self.check()?;
             return Ok(Vec::new());
         }
-        let (reply, answer) = sync_channel(1);
-        self.send(Job::Finish(reply))?;
-        answer.recv().map_err(|_| self.stopped())?
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Finish(reply)).await?;
+        answer.await.map_err(|_| self.stopped())?
     }
 
     /// Deletes everything staged and not yet returned by [`finish`](Self::finish).
-    pub fn discard(&mut self) {
+    pub async fn discard(&mut self) {
         if self.running.is_none() {
             return;
         }
-        let (reply, answer) = sync_channel(1);
-        if self.send(Job::Discard(reply)).is_ok() {
-            let _ = answer.recv();
+        let (reply, answer) = oneshot::channel();
+        if self.send(Job::Discard(reply)).await.is_ok() {
+            let _ = answer.await;
         }
     }
 
@@ -99,18 +103,18 @@ impl Encoder {
         }
     }
 
-    fn send(&mut self, job: Job) -> Result<(), SinkError> {
+    async fn send(&mut self, job: Job) -> Result<(), SinkError> {
         if self.running.is_none() {
             self.start()?;
         }
         let (jobs, _) = self.running.as_ref().expect("started above");
-        jobs.send(job).map_err(|_| self.stopped())
+        jobs.send(job).await.map_err(|_| self.stopped())
     }
 
     fn start(&mut self) -> Result<(), SinkError> {
         // Gone only if an earlier start could not spawn the thread.
         let Some(files) = self.files.take() else { return Err(self.stopped()) };
-        let (jobs, queue) = sync_channel(QUEUE);
+        let (jobs, queue) = mpsc::channel(QUEUE);
         let failed = self.failed.clone();
         let thread =
             std::thread::Builder::new()
@@ -129,8 +133,8 @@ impl Encoder {
 
 impl Drop for Encoder {
     fn drop(&mut self) {
-        // Whatever was not handed to a checkpoint never committed.
-        self.discard();
+        // Whatever was not handed to a checkpoint never committed: with its queue
+        // closed, the thread deletes it and ends (`Files::serve`).
         if let Some((jobs, thread)) = self.running.take() {
             drop(jobs);
             let _ = thread.join();
@@ -154,8 +158,8 @@ struct Files {
 }
 
 impl Files {
-    fn serve(mut self, queue: Receiver<Job>, failed: &OnceLock<SinkError>) {
-        for job in queue {
+    fn serve(mut self, mut queue: mpsc::Receiver<Job>, failed: &OnceLock<SinkError>) {
+        while let Some(job) = queue.blocking_recv() {
             match job {
                 Job::Write(batches) => {
                     // After an error, writes are dropped: the stream fails before it can commit them.

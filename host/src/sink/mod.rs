@@ -171,43 +171,44 @@ impl StreamWriter {
     }
 
     /// Appends a batch (the `_hw_` columns are added when it is written).
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         if self.pending.first().is_some_and(|p| p.schema() != batch.schema()) {
-            self.flush_pending()?;
+            self.flush_pending().await?;
         }
         self.pending_rows += batch.num_rows();
         self.pending_bytes += batch.get_array_memory_size();
         self.pending.push(batch.clone());
         if self.pending_rows >= COALESCE_ROWS || self.pending_bytes >= COALESCE_BYTES {
-            self.flush_pending()?;
+            self.flush_pending().await?;
         }
         Ok(())
     }
 
-    fn flush_pending(&mut self) -> Result<(), SinkError> {
+    async fn flush_pending(&mut self) -> Result<(), SinkError> {
         self.pending_rows = 0;
         self.pending_bytes = 0;
         match std::mem::take(&mut self.pending) {
             batches if batches.is_empty() => Ok(()),
-            batches => self.encoder.write(batches),
+            batches => self.encoder.write(batches).await,
         }
     }
 
     /// Finishes and fsyncs every file written since the last call.
-    pub fn finish(&mut self) -> Result<Vec<StagedFile>, SinkError> {
-        self.flush_pending()?;
-        self.encoder.finish()
+    pub async fn finish(&mut self) -> Result<Vec<StagedFile>, SinkError> {
+        self.flush_pending().await?;
+        self.encoder.finish().await
     }
 
-    /// Deletes everything staged and not yet returned by [`finish`](Self::finish).
-    pub fn discard(&mut self) {
+    /// Deletes everything staged and not yet returned by [`finish`](Self::finish)
+    /// (dropping the writer does too).
+    pub async fn discard(&mut self) {
         self.pending.clear();
         self.pending_rows = 0;
         self.pending_bytes = 0;
-        self.encoder.discard();
+        self.encoder.discard().await;
     }
 }
 
@@ -242,17 +243,17 @@ mod tests {
     }
 
     /// Batches land in order, with the lineage columns; a new schema starts a new file.
-    #[test]
-    fn writes_files_on_the_encoder_thread() {
+    #[tokio::test]
+    async fn writes_files_on_the_encoder_thread() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = writer(dir.path());
         for start in (0..200_000).step_by(1000) {
-            w.write(&ids(start..start + 1000)).unwrap();
+            w.write(&ids(start..start + 1000)).await.unwrap();
         }
         let named = Schema::new(vec![Field::new("name", DataType::Utf8, true)]);
         let names = RecordBatch::try_new(Arc::new(named), vec![Arc::new(StringArray::from(vec!["a", "b"]))]).unwrap();
-        w.write(&names).unwrap();
-        let files = w.finish().unwrap();
+        w.write(&names).await.unwrap();
+        let files = w.finish().await.unwrap();
         let rows = |f: &StagedFile| read(&f.staging).iter().map(RecordBatch::num_rows).sum::<usize>();
         assert_eq!(files.iter().map(rows).collect::<Vec<_>>(), [200_000, 2]);
         let batches = read(&files[0].staging);
@@ -265,12 +266,12 @@ mod tests {
         assert_eq!(got, (0..200_000).collect::<Vec<_>>());
         assert!(batches[0].column_by_name(EXTRACTED_AT).is_some() && batches[0].column_by_name(RUN_ID).is_some());
         assert_eq!(read(&files[1].staging)[0].num_rows(), 2);
-        assert!(w.finish().unwrap().is_empty(), "a second finish hands back nothing new");
+        assert!(w.finish().await.unwrap().is_empty(), "a second finish hands back nothing new");
     }
 
     /// Wide rows are handed to the encoder before 64K of them pile up.
-    #[test]
-    fn wide_rows_are_written_early() {
+    #[tokio::test]
+    async fn wide_rows_are_written_early() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = writer(dir.path());
         let wide = "x".repeat(64 * 1024);
@@ -278,19 +279,47 @@ mod tests {
         let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(StringArray::from(vec![wide.as_str(); 100]))])
             .unwrap();
         for _ in 0..3 {
-            w.write(&batch).unwrap();
+            w.write(&batch).await.unwrap();
         }
         assert!(w.pending_rows < 300 && w.pending_bytes < COALESCE_BYTES, "300 rows of 64 KB are 19 MB");
-        let files = w.finish().unwrap();
+        let files = w.finish().await.unwrap();
         assert_eq!(
             files.iter().map(|f| read(&f.staging).iter().map(RecordBatch::num_rows).sum::<usize>()).sum::<usize>(),
             300
         );
     }
 
+    /// Review D22: a stream whose encoder queue is full waits without holding the
+    /// one runtime thread: another task (another stream) runs meanwhile. The
+    /// writes queue far faster than the thread encodes them, so the queue fills.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_encoder_queue_yields_the_runtime_thread() {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = writer(dir.path());
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    ticks.fetch_add(1, Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        let group = ids(0..COALESCE_ROWS as i64);
+        for _ in 0..12 {
+            w.write(&group).await.unwrap();
+        }
+        let while_writing = ticks.load(Relaxed);
+        w.finish().await.unwrap();
+        ticker.abort();
+        assert!(while_writing > 0, "the other task never ran while the writes waited for the encoder");
+    }
+
     /// What no checkpoint took is deleted, by `discard` and by dropping the writer.
-    #[test]
-    fn discard_and_drop_delete_staged_files() {
+    #[tokio::test]
+    async fn discard_and_drop_delete_staged_files() {
         let dir = tempfile::tempdir().unwrap();
         let staged = |root: &Path| std::fs::read_dir(root.join("_staging/p/orders")).map_or(0, |d| d.count());
         // Review T8: that a file was staged before it was deleted, not only that none is left.
@@ -302,11 +331,11 @@ mod tests {
             staged(root)
         };
         let mut w = writer(dir.path());
-        w.write(&ids(0..70_000)).unwrap();
+        w.write(&ids(0..70_000)).await.unwrap();
         assert_eq!(appears(dir.path()), 1, "the encoder staged a file");
-        w.discard();
+        w.discard().await;
         assert_eq!(staged(dir.path()), 0);
-        w.write(&ids(0..70_000)).unwrap();
+        w.write(&ids(0..70_000)).await.unwrap();
         assert_eq!(appears(dir.path()), 1);
         drop(w);
         assert_eq!(staged(dir.path()), 0);
@@ -314,18 +343,18 @@ mod tests {
 
     /// A write the encoder thread cannot do fails the stream's next write and its
     /// checkpoint, naming the path.
-    #[test]
-    fn an_encoder_error_reaches_the_stream() {
+    #[tokio::test]
+    async fn an_encoder_error_reaches_the_stream() {
         let dir = tempfile::tempdir().unwrap();
         // The stream's staging folder cannot be created: a file is in its way.
         let blocked = dir.path().join("_staging/p");
         std::fs::create_dir_all(blocked.parent().unwrap()).unwrap();
         std::fs::write(&blocked, b"").unwrap();
         let mut w = writer(dir.path());
-        w.write(&ids(0..70_000)).unwrap();
-        let err = w.finish().unwrap_err().to_string();
+        w.write(&ids(0..70_000)).await.unwrap();
+        let err = w.finish().await.unwrap_err().to_string();
         assert!(err.contains("creating") && err.contains("_staging"), "{err}");
-        let again = w.write(&ids(0..70_000)).unwrap_err().to_string();
+        let again = w.write(&ids(0..70_000)).await.unwrap_err().to_string();
         assert_eq!(again, err);
     }
 }

@@ -206,50 +206,70 @@ impl StreamOutput {
     }
 
     /// Stages batches; returns the rows staged (after seam deduplication).
-    /// Any failure poisons the stream.
-    pub fn emit(&mut self, step: Step, batches: Vec<RecordBatch>) -> Result<u64, StreamError> {
+    /// Any failure poisons the stream. Waits (yielding the runtime thread) while
+    /// the stream's encoder queue is full.
+    pub async fn emit(&mut self, step: Step, batches: Vec<RecordBatch>) -> Result<u64, StreamError> {
+        if !matches!(self.state, State::Pending(_)) {
+            return Err(self.refusal(step));
+        }
+        let mut staged = 0;
+        let mut result = Ok(());
+        for batch in batches {
+            let batch = match self.prepare(step, batch) {
+                Ok(batch) => batch,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            if let Err(e) = self.writer.write(&batch).await {
+                result = Err(e.into());
+                break;
+            }
+            let rows = batch.num_rows() as u64;
+            staged += rows;
+            if let State::Pending(pending) = &mut self.state {
+                pending.rows += rows;
+            }
+        }
+        self.progress.rows(self.counts.rows + self.pending_rows());
+        match result {
+            Ok(()) => Ok(staged),
+            Err(e) => Err(self.poison(step, e)),
+        }
+    }
+
+    /// One batch made ready to stage: bounded, conformed to the declared and
+    /// evolved schema, deduplicated at the seam.
+    fn prepare(&mut self, step: Step, batch: RecordBatch) -> Result<RecordBatch, StreamError> {
         let State::Pending(pending) = &mut self.state else {
             return Err(self.refusal(step));
         };
         let name = &self.spec.name;
         let schema_error = |reason: String| StreamError::Schema { stream: name.clone(), reason };
-        let mut staged = 0;
         let declared_width = self.spec.declared.as_ref().map_or(0, |d| rows::leaf_columns(d.fields()));
         let max_cells = self.intake.max_emit_cells;
-        let mut stage = |batch: RecordBatch| -> Result<(), StreamError> {
-            // Checked before anything is allocated for the batch: its rows times every
-            // column the host will build for it (declared, its own, lineage).
-            let width = declared_width + rows::leaf_columns(batch.schema_ref().fields()) + 2;
-            if step == Step::Emit && (batch.num_rows() as u64).saturating_mul(width) > max_cells {
-                return Err(schema_error(format!(
-                    "a batch of {} rows × {width} columns is more than [limits] max_emit_cells = {max_cells}: \
-                     emit fewer rows at a time",
-                    batch.num_rows()
-                )));
-            }
-            schema::check_reserved(batch.schema_ref().fields().iter().map(|f| f.name().as_str()))
-                .map_err(schema_error)?;
-            let batch = match &self.spec.declared {
-                Some(declared) => schema::conform(&batch, declared).map_err(schema_error)?,
-                None => batch,
-            };
-            let batch = schema::storable(batch).map_err(schema_error)?;
-            let (batch, evolved) = schema::evolve(pending.schema.as_ref(), batch).map_err(schema_error)?;
-            pending.schema = Some(evolved);
-            let batch = match &mut self.tracker {
-                Some(t) => t.apply(batch).map_err(schema_error)?,
-                None => batch,
-            };
-            self.writer.write(&batch)?;
-            staged += batch.num_rows() as u64;
-            pending.rows += batch.num_rows() as u64;
-            Ok(())
+        // Checked before anything is allocated for the batch: its rows times every
+        // column the host will build for it (declared, its own, lineage).
+        let width = declared_width + rows::leaf_columns(batch.schema_ref().fields()) + 2;
+        if step == Step::Emit && (batch.num_rows() as u64).saturating_mul(width) > max_cells {
+            return Err(schema_error(format!(
+                "a batch of {} rows × {width} columns is more than [limits] max_emit_cells = {max_cells}: \
+                 emit fewer rows at a time",
+                batch.num_rows()
+            )));
+        }
+        schema::check_reserved(batch.schema_ref().fields().iter().map(|f| f.name().as_str())).map_err(schema_error)?;
+        let batch = match &self.spec.declared {
+            Some(declared) => schema::conform(&batch, declared).map_err(schema_error)?,
+            None => batch,
         };
-        let result = batches.into_iter().try_for_each(&mut stage);
-        self.progress.rows(self.counts.rows + self.pending_rows());
-        match result {
-            Ok(()) => Ok(staged),
-            Err(e) => Err(self.poison(step, e)),
+        let batch = schema::storable(batch).map_err(schema_error)?;
+        let (batch, evolved) = schema::evolve(pending.schema.as_ref(), batch).map_err(schema_error)?;
+        pending.schema = Some(evolved);
+        match &mut self.tracker {
+            Some(t) => t.apply(batch).map_err(schema_error),
+            None => Ok(batch),
         }
     }
 
@@ -282,7 +302,7 @@ impl StreamOutput {
     /// and the new watermark. A failure poisons the stream: what the failed
     /// checkpoint staged never commits in this call (what it recorded as an
     /// intent, recovery completes on the next start, whole).
-    pub fn checkpoint(&mut self, connector_state: String) -> Result<(), StreamError> {
+    pub async fn checkpoint(&mut self, connector_state: String) -> Result<(), StreamError> {
         let State::Pending(pending) = &self.state else {
             return Err(self.refusal(Step::Checkpoint));
         };
@@ -291,7 +311,7 @@ impl StreamOutput {
             return Err(self.poison(Step::Checkpoint, e));
         }
         let (rows, schema) = (pending.rows, pending.schema.clone());
-        match self.commit(connector_state, rows, schema.clone()) {
+        match self.commit(connector_state, rows, schema.clone()).await {
             Ok(files) => {
                 self.counts.rows += rows;
                 self.counts.files += files;
@@ -303,8 +323,11 @@ impl StreamOutput {
         }
     }
 
-    fn commit(&mut self, connector_state: String, rows: u64, schema: Option<Schema>) -> Result<u64, StreamError> {
-        let files = self.writer.finish()?;
+    /// Step 1 of the commit protocol (`delivery`): the staged files complete and
+    /// synced; then steps 2-4, whose fsyncs and store flushes run on the blocking
+    /// pool so that the other streams go on meanwhile (review D22).
+    async fn commit(&mut self, connector_state: String, rows: u64, schema: Option<Schema>) -> Result<u64, StreamError> {
+        let files = self.writer.finish().await?;
         let d = &self.destination;
         let mut state = self.committed.clone();
         state.set_connector_state(d.phase, connector_state);
@@ -321,7 +344,13 @@ impl StreamOutput {
             // Held back: the new snapshot replaces the old one only whole.
             self.held.extend(files);
         } else {
-            delivery::commit(d.sink.as_ref(), d.store.as_ref(), &self.spec.name, &files, state.clone())?;
+            let (sink, store, name, state) = (d.sink.clone(), d.store.clone(), self.spec.name.clone(), state.clone());
+            let committed = tokio::task::spawn_blocking(move || {
+                delivery::commit(sink.as_ref(), store.as_ref(), &name, &files, state)
+            })
+            .await;
+            // A panic in the commit is a bug, raised where it would have been raised on this thread.
+            committed.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
         }
         self.committed = state;
         Ok(count)
@@ -344,7 +373,7 @@ impl StreamOutput {
     /// discarded (its staged files deleted).
     pub fn finish(mut self) -> StreamOutcome {
         let discarded_rows = self.pending_rows();
-        self.writer.discard();
+        // What no checkpoint took is deleted as the writer drops, with `self`.
         self.progress.finish();
         let failure = match &self.state {
             State::Poisoned { cause, .. } => Some(cause.to_string()),
@@ -483,13 +512,13 @@ mod tests {
         walkdir::WalkDir::new(lake.join("orders")).into_iter().flatten().filter(|e| e.file_type().is_file()).count()
     }
 
-    #[test]
-    fn a_checkpoint_commits_rows_files_and_watermark_together() {
+    #[tokio::test]
+    async fn a_checkpoint_commits_rows_files_and_watermark_together() {
         let f = fixture(false);
         let mut s = stream(&f);
-        assert_eq!(s.emit(Step::Emit, vec![ids(1..=3), ids(4..=5)]).unwrap(), 5);
-        s.checkpoint("{\"page\":1}".into()).unwrap();
-        s.emit(Step::Emit, vec![ids(6..=6)]).unwrap();
+        assert_eq!(s.emit(Step::Emit, vec![ids(1..=3), ids(4..=5)]).await.unwrap(), 5);
+        s.checkpoint("{\"page\":1}".into()).await.unwrap();
+        s.emit(Step::Emit, vec![ids(6..=6)]).await.unwrap();
         let outcome = s.finish();
         assert_eq!((outcome.counts.rows, outcome.counts.checkpoints, outcome.discarded_rows), (5, 1, 1));
         let state = f.store.get("orders").unwrap();
@@ -502,17 +531,17 @@ mod tests {
     /// that ignored the error and checkpointed again overwrote the first intent, and
     /// rows, files and watermark stopped agreeing. Now the failed checkpoint poisons
     /// the stream, the second is refused, and recovery completes the first one whole.
-    #[test]
-    fn a_failed_checkpoint_poisons_the_stream() {
+    #[tokio::test]
+    async fn a_failed_checkpoint_poisons_the_stream() {
         let f = fixture(true);
         let mut s = stream(&f);
-        s.emit(Step::Emit, vec![ids(1..=3)]).unwrap();
-        let err = s.checkpoint("{}".into()).unwrap_err().to_string();
+        s.emit(Step::Emit, vec![ids(1..=3)]).await.unwrap();
+        let err = s.checkpoint("{}".into()).await.unwrap_err().to_string();
         assert!(err.contains("no space left on device"), "{err}");
 
-        let again = s.emit(Step::Emit, vec![ids(4..=9)]).unwrap_err().to_string();
+        let again = s.emit(Step::Emit, vec![ids(4..=9)]).await.unwrap_err().to_string();
         assert!(again.contains("emit refused: an earlier checkpoint of stream `orders` failed"), "{again}");
-        let refused = s.checkpoint("{}".into()).unwrap_err().to_string();
+        let refused = s.checkpoint("{}".into()).await.unwrap_err().to_string();
         assert!(refused.contains("checkpoint refused: an earlier checkpoint"), "{refused}");
         let outcome = s.finish();
         assert_eq!((outcome.counts.rows, outcome.counts.checkpoints), (0, 0));
@@ -526,15 +555,15 @@ mod tests {
         assert_eq!(committed_files(&f.lake), 1);
     }
 
-    #[test]
-    fn a_failed_emit_refuses_the_checkpoint_after_it() {
+    #[tokio::test]
+    async fn a_failed_emit_refuses_the_checkpoint_after_it() {
         let f = fixture(false);
         let mut s = stream(&f);
-        s.emit(Step::Emit, vec![ids(1..=2)]).unwrap();
+        s.emit(Step::Emit, vec![ids(1..=2)]).await.unwrap();
         let text = RecordBatch::try_from_iter([("id", Arc::new(StringArray::from(vec!["x"])) as ArrayRef)]).unwrap();
-        let err = s.emit(Step::Emit, vec![text]).unwrap_err().to_string();
+        let err = s.emit(Step::Emit, vec![text]).await.unwrap_err().to_string();
         assert!(err.contains("column `id` changed type"), "{err}");
-        let refused = s.checkpoint("{}".into()).unwrap_err().to_string();
+        let refused = s.checkpoint("{}".into()).await.unwrap_err().to_string();
         assert!(refused.contains("checkpoint refused: an earlier emit of stream `orders` failed"), "{refused}");
         assert_eq!(s.finish().discarded_rows, 2);
         assert_eq!(committed_files(&f.lake), 0);
@@ -543,8 +572,8 @@ mod tests {
 
     /// Regression: `_HW_RUN_ID` from a connector won over the host's `_hw_run_id`
     /// for case-insensitive readers.
-    #[test]
-    fn lineage_columns_cannot_be_forged_in_any_case() {
+    #[tokio::test]
+    async fn lineage_columns_cannot_be_forged_in_any_case() {
         for name in ["_hw_run_id", "_HW_RUN_ID", "_Hw_Extracted_At", "_hW_anything"] {
             let f = fixture(false);
             let mut s = stream(&f);
@@ -553,15 +582,15 @@ mod tests {
                 (name, Arc::new(StringArray::from(vec!["forged"])) as ArrayRef),
             ])
             .unwrap();
-            let err = s.emit(Step::Emit, vec![forged]).unwrap_err().to_string();
+            let err = s.emit(Step::Emit, vec![forged]).await.unwrap_err().to_string();
             assert!(err.contains(&format!("column `{name}`")) && err.contains("reserved"), "{err}");
         }
     }
 
     /// Regression: an IPC batch claiming billions of rows of a null column is a few
     /// hundred bytes, and the host allocated gigabytes for it (lineage, casts).
-    #[test]
-    fn a_batch_past_the_cell_limit_is_refused_before_anything_is_allocated() {
+    #[tokio::test]
+    async fn a_batch_past_the_cell_limit_is_refused_before_anything_is_allocated() {
         let f = fixture(false);
         let mut s = stream(&f);
         let huge = RecordBatch::try_from_iter([(
@@ -569,18 +598,18 @@ mod tests {
             arrow::array::new_null_array(&arrow::datatypes::DataType::Null, 4_000_000_000) as ArrayRef,
         )])
         .unwrap();
-        let err = s.emit(Step::Emit, vec![huge]).unwrap_err().to_string();
+        let err = s.emit(Step::Emit, vec![huge]).await.unwrap_err().to_string();
         assert!(err.contains("4000000000 rows × 3 columns") && err.contains("max_emit_cells"), "{err}");
     }
 
-    #[test]
-    fn a_state_that_is_not_json_poisons_too() {
+    #[tokio::test]
+    async fn a_state_that_is_not_json_poisons_too() {
         let f = fixture(false);
         let mut s = stream(&f);
-        s.emit(Step::Emit, vec![ids(1..=1)]).unwrap();
-        assert!(s.checkpoint("not json".into()).unwrap_err().to_string().contains("not a JSON document"));
+        s.emit(Step::Emit, vec![ids(1..=1)]).await.unwrap();
+        assert!(s.checkpoint("not json".into()).await.unwrap_err().to_string().contains("not a JSON document"));
         // Review T8: the second checkpoint is refused, and nothing at all commits.
-        let refused = s.checkpoint("{}".into()).unwrap_err().to_string();
+        let refused = s.checkpoint("{}".into()).await.unwrap_err().to_string();
         assert!(refused.contains("checkpoint refused"), "{refused}");
         let outcome = s.finish();
         assert_eq!((outcome.counts.rows, outcome.counts.checkpoints, outcome.discarded_rows), (0, 0, 1));

@@ -33,11 +33,16 @@ fn a_pipeline_file_with_a_syntax_error() {
     nothing_written(&env);
 }
 
+/// A name that is neither installed nor built in: the message names what a
+/// pipeline can use instead.
 #[test]
 fn a_connector_that_is_not_installed() {
     let env = crate::env();
-    env.write("p.toml", GOOD);
-    env.headwater(&["run", "p.toml"]).fails(2, &["connector `rest` is not installed", "headwater connector install"]);
+    env.write("p.toml", GOOD.replace("connector = \"rest\"", "connector = \"restful\""));
+    env.headwater(&["run", "p.toml"]).fails(
+        2,
+        &["connector `restful` is not installed", "headwater connector install", "files (built in), rest (built in)"],
+    );
     nothing_written(&env);
 }
 

@@ -49,10 +49,11 @@ build-connectors: setup
 demo: setup
     cargo run -p headwater -- demo
 
-# The host's unit, end-to-end and UI tests (these build the guests first), then the connectors' own unit tests.
+# The host's unit, end-to-end and UI tests (these build the guests first), then the connectors' and the Rust SDK's own unit tests.
 test: setup-test setup-langs
     cargo test --workspace
     cargo test --manifest-path connectors/Cargo.toml --target-dir {{guests}}
+    cargo test --manifest-path sdk/rust/Cargo.toml --target-dir {{guests}}
 
 # Formatting, lints (host, tests, SDK, connectors, test components) and docs, warnings as errors.
 lint: setup

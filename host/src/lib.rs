@@ -53,13 +53,14 @@ mod untrusted_text;
 pub mod fuzzing;
 
 pub use config::file::json_schema as pipeline_schema;
-pub use config::{ConfigError, PhaseKind, Pipeline};
+pub use config::{ConfigError, PhaseKind, Pipeline, RootLocation};
 pub use delivery::Intent;
 pub use engine::ConnectorRuntime;
 pub use error::{Call, Error, Result};
+pub use names::{Kind as NameKind, check as check_name};
 pub use progress::Progress;
 pub use registry::{Listing, Manifest, Origin, Registry};
-pub use run::{Discovered, RunOptions, RunStatus, RunSummary, Session, StreamStatus, StreamSummary, table};
+pub use run::{Discovered, RunOptions, RunStatus, RunSummary, Session, StreamStatus, StreamSummary, TapeMode, table};
 pub use store::{StateStore, StreamState};
 
 /// The state store a pipeline's file names, its failure as an [`Error`], so that

@@ -1,6 +1,8 @@
 //! `headwater:connector/files`: read-only listing and streaming reads under the
-//! file roots the pipeline grants ([`FileRoots`] decides what is inside a root).
+//! file roots the pipeline grants ([`FileRoots`] decides what is inside a root);
+//! with a [`Tape`], each listing and file is recorded, or answered from a recording.
 
+use super::tape::Tape;
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::files::{Entry, Host, HostReader};
 use crate::roots::{FileRoots, LocalFile, Opened, RootError};
@@ -33,6 +35,7 @@ enum Source {
 
 pub struct FilesCtx {
     roots: Arc<FileRoots>,
+    tape: Option<Arc<Tape>>,
     table: ResourceTable,
     /// Files opened during the call (for the run summary: pruned files are never opened).
     opened: u64,
@@ -43,7 +46,13 @@ impl FilesCtx {
         let mut table = ResourceTable::new();
         // A connector cannot exhaust host memory by opening files and never closing them.
         table.set_max_capacity(MAX_OPEN);
-        FilesCtx { roots, table, opened: 0 }
+        FilesCtx { roots, tape: None, table, opened: 0 }
+    }
+
+    /// Records every listing and file on `tape`, or answers from it.
+    pub fn with_tape(mut self, tape: Option<Arc<Tape>>) -> Self {
+        self.tape = tape;
+        self
     }
 
     /// Files opened during the call.
@@ -51,8 +60,13 @@ impl FilesCtx {
         self.opened
     }
 
-    async fn open_file(&mut self, root: &str, path: &str) -> Result<Source, RootError> {
+    async fn open_file(&mut self, root: &str, path: &str) -> Result<Source, WitError> {
         let other = |e: std::io::Error| RootError::Io { root: root.into(), path: path.into(), reason: e.to_string() };
+        if let Some(tape) = &self.tape {
+            let local = local_file(&self.roots, Some(tape), root, path).await?;
+            let file = tokio::fs::File::open(&local.path).await.map_err(other)?;
+            return Ok(Source::File { file, _local: local });
+        }
         Ok(match self.roots.open(root, path).await? {
             Opened::File(local) => {
                 Source::File { file: tokio::fs::File::open(&local.path).await.map_err(other)?, _local: local }
@@ -64,13 +78,22 @@ impl FilesCtx {
 
 impl Host for FilesCtx {
     async fn list(&mut self, root: String, glob: String) -> wasmtime::Result<Result<Vec<Entry>, WitError>> {
-        Ok(self.roots.list(&root, &glob).await.map_err(WitError::from))
+        match &self.tape {
+            Some(tape) if tape.is_replay() => Ok(tape.replay_list(&root, &glob)),
+            tape => {
+                let listed = self.roots.list(&root, &glob).await.map_err(WitError::from);
+                if let Some(tape) = tape {
+                    tape.record_list(&root, &glob, &listed);
+                }
+                Ok(listed)
+            }
+        }
     }
 
     async fn open(&mut self, root: String, path: String) -> wasmtime::Result<Result<Resource<ReaderHandle>, WitError>> {
         let source = match self.open_file(&root, &path).await {
             Ok(s) => s,
-            Err(e) => return Ok(Err(e.into())),
+            Err(e) => return Ok(Err(e)),
         };
         self.opened += 1;
         match self.table.push(ReaderHandle { source, path }) {
@@ -122,5 +145,24 @@ impl HostReader for FilesCtx {
     async fn drop(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<()> {
         self.table.delete(reader)?;
         Ok(())
+    }
+}
+
+/// A granted file on local disk, as `load` and a recorded `open` read it: staged
+/// from its root, and with a tape, recorded (the call reads the recorded copy, as
+/// a replay will) or taken from the recording.
+pub async fn local_file(
+    roots: &FileRoots,
+    tape: Option<&Arc<Tape>>,
+    root: &str,
+    path: &str,
+) -> Result<LocalFile, WitError> {
+    match tape {
+        Some(tape) if tape.is_replay() => tape.replay_file(root, path).map(LocalFile::existing),
+        Some(tape) => {
+            let staged = roots.stage(root, path).await.map_err(WitError::from);
+            tape.record_file(root, path, staged.as_ref().map(|f| f.path.as_path())).map(LocalFile::existing)
+        }
+        None => roots.stage(root, path).await.map_err(WitError::from),
     }
 }

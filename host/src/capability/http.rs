@@ -1,7 +1,9 @@
 //! `headwater:connector/http`: the connector's only way out. Every request goes
 //! through the pipeline's [`HttpPolicy`], and a stream's own rate limit
-//! (`[limits.streams.NAME]`) when it has one.
+//! (`[limits.streams.NAME]`) when it has one; with a [`Tape`], each exchange is
+//! recorded as the connector saw it, or answered from a recording.
 
+use super::tape::Tape;
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::{http, types};
 use crate::http_policy::{Budget, HttpError, HttpPolicy, Retry};
@@ -17,22 +19,29 @@ pub struct HttpCtx {
     policy: Option<Arc<HttpPolicy>>,
     /// The stream's own rate limit, on top of the per-host one.
     stream_limit: Option<Arc<DefaultDirectRateLimiter>>,
+    tape: Option<Arc<Tape>>,
 }
 
 impl HttpCtx {
     /// HTTP under the pipeline's policy (for `check` and `discover`).
     pub fn new(policy: Arc<HttpPolicy>) -> Self {
-        HttpCtx { policy: Some(policy), stream_limit: None }
+        HttpCtx { policy: Some(policy), stream_limit: None, tape: None }
     }
 
     /// HTTP for one stream's read, under that stream's limit if it has one.
     pub fn for_stream(policy: Arc<HttpPolicy>, limit: Option<Arc<DefaultDirectRateLimiter>>) -> Self {
-        HttpCtx { policy: Some(policy), stream_limit: limit }
+        HttpCtx { policy: Some(policy), stream_limit: limit, tape: None }
     }
 
     /// No HTTP at all (for `spec`).
     pub fn denied() -> Self {
-        HttpCtx { policy: None, stream_limit: None }
+        HttpCtx { policy: None, stream_limit: None, tape: None }
+    }
+
+    /// Records every exchange on `tape`, or answers from it.
+    pub fn with_tape(mut self, tape: Option<Arc<Tape>>) -> Self {
+        self.tape = tape;
+        self
     }
 
     async fn send_one(
@@ -44,10 +53,19 @@ impl HttpCtx {
         let Some(policy) = &self.policy else {
             return Err(HttpError::Denied("HTTP is not available in this call".into()).into());
         };
+        let recording = match &self.tape {
+            Some(tape) if tape.is_replay() => return tape.replay_http(&req),
+            Some(tape) => Some((tape, req.clone())),
+            None => None,
+        };
         if let Some(limit) = &self.stream_limit {
             limit.until_ready().await;
         }
-        Ok(policy.send_within(req, retry, budget).await?)
+        let result = policy.send_within(req, retry, budget).await.map_err(WitError::from);
+        if let Some((tape, req)) = recording {
+            tape.record_http(&req, &result);
+        }
+        result
     }
 }
 

@@ -9,6 +9,7 @@ pub mod files;
 pub mod http;
 pub mod output;
 pub mod state;
+pub mod tape;
 
 use crate::bindings;
 use crate::footprint::Footprint;

@@ -4,10 +4,12 @@
 //! to the stream, and passes checkpoints, logs and progress on. Every failure
 //! reaches the stream, which poisons itself, and the connector, as a WIT error.
 
+use super::files::local_file;
+use super::tape::Tape;
 use crate::bindings::headwater::connector::output::{Host, LoadOptions, LoadStats, RecordsPage};
 use crate::bindings::{Level, WitError};
 use crate::load;
-use crate::roots::FileRoots;
+use crate::roots::{FileRoots, RootError};
 use crate::stream::{self, Step, StreamError, StreamOutcome, StreamOutput};
 use crate::untrusted_text;
 use std::collections::BTreeMap;
@@ -25,6 +27,8 @@ const MAX_LOG_BYTES_PER_CALL: usize = 1 << 20;
 pub struct OutputCtx {
     connector: String,
     roots: Arc<FileRoots>,
+    /// Records the files `load` reads, or answers them from a recording.
+    tape: Option<Arc<Tape>>,
     /// The streams this call may write; none for calls that may not write.
     streams: BTreeMap<String, StreamOutput>,
     /// Log bytes kept so far in this call, and whether some were dropped.
@@ -36,7 +40,13 @@ impl OutputCtx {
     /// Output for a `read` of `streams`, loading files from `roots`.
     pub fn for_read(connector: &str, roots: Arc<FileRoots>, streams: Vec<StreamOutput>) -> Self {
         let streams = streams.into_iter().map(|s| (s.name().to_string(), s)).collect();
-        OutputCtx { connector: connector.to_string(), roots, streams, logged: 0, log_cut: false }
+        OutputCtx { connector: connector.to_string(), roots, tape: None, streams, logged: 0, log_cut: false }
+    }
+
+    /// Records the files `load` reads on `tape`, or answers them from it.
+    pub fn with_tape(mut self, tape: Option<Arc<Tape>>) -> Self {
+        self.tape = tape;
+        self
     }
 
     /// For calls that may not write (spec, check, discover).
@@ -44,6 +54,7 @@ impl OutputCtx {
         OutputCtx {
             connector: connector.to_string(),
             roots: Arc::default(),
+            tape: None,
             streams: BTreeMap::new(),
             logged: 0,
             log_cut: false,
@@ -114,9 +125,15 @@ impl OutputCtx {
         options: &LoadOptions,
     ) -> Result<LoadStats, StreamError> {
         self.stream(name)?;
-        let staged = self.roots.clone().stage(root, path).await;
+        let staged = match &self.tape {
+            None => self.roots.clone().stage(root, path).await.map_err(StreamError::from),
+            // Recorded and replayed, a failure keeps its message (its kind is `other`).
+            Some(tape) => local_file(&self.roots, Some(tape), root, path)
+                .await
+                .map_err(|e| RootError::Io { root: root.into(), path: path.into(), reason: e.describe() }.into()),
+        };
         let out = self.stream(name)?;
-        let file = staged.map_err(|e| out.poison(Step::Load, e.into()))?;
+        let file = staged.map_err(|e| out.poison(Step::Load, e))?;
         let (declared, intake, options, shown) =
             (out.declared().cloned(), out.intake(), options.clone(), path.to_string());
         let (batches, mut decoded) = tokio::sync::mpsc::channel(DECODED_AHEAD);

@@ -1,8 +1,9 @@
 //! `headwater run`: run a pipeline and print its summary.
 
 use super::{Output, PipelineArgs, session};
-use headwater::{Progress, RunOptions};
+use headwater::{Progress, RunOptions, TapeMode};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 /// Run a pipeline: the backfill where it has not finished, then the incremental source.
 #[derive(clap::Args)]
@@ -20,17 +21,34 @@ pub struct Run {
     /// ones land as new versions next to them.
     #[arg(long)]
     backfill: bool,
+    /// Record every HTTP exchange, listing, file and starting state the connectors
+    /// see into DIR (a new folder; secrets redacted), to replay the run later.
+    #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// Run the connectors against a recording made with --record: no network, no
+    /// files; a request the recording does not hold fails, naming it.
+    #[arg(long, value_name = "DIR")]
+    replay: Option<PathBuf>,
 }
 
 impl Run {
     pub async fn run(self, out: &Output) -> anyhow::Result<()> {
-        let session = session(&self.target.pipeline).await?;
+        let mut session = session(&self.target.pipeline).await?;
+        let tape = match (self.record, self.replay) {
+            (Some(dir), _) => Some(TapeMode::Record(dir)),
+            (None, Some(dir)) => Some(TapeMode::Replay(dir)),
+            (None, None) => None,
+        };
+        if let Some(tape) = &tape {
+            session = session.with_tape(tape)?;
+        }
         let options =
             RunOptions { streams: self.target.streams, full_refresh: self.full_refresh, backfill: self.backfill };
         let progress = Progress::new(!out.json && std::io::stderr().is_terminal());
         let summary = session.run(&options, &progress).await?;
         out.print(&summary, |s| s.human());
-        let failures = summary.failures();
+        let mut failures = summary.failures();
+        failures.extend(session.tape_failure());
         if failures.is_empty() { Ok(()) } else { Err(headwater::Error::RunFailed { failures }.into()) }
     }
 }

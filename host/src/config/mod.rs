@@ -38,6 +38,40 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Every secret value the pipeline holds, in every form the host sends it
+    /// (Basic credentials also as their base64 pair): what a recording redacts.
+    pub fn secrets(&self) -> Vec<&str> {
+        fn ssh(auth: &SshAuth) -> &Secret {
+            match auth {
+                SshAuth::Key(s) | SshAuth::Password(s) => s,
+            }
+        }
+        let mut out: Vec<&Secret> = Vec::new();
+        for credential in self.auth.values() {
+            match &credential.kind {
+                CredentialKind::Bearer { token } => out.push(token),
+                CredentialKind::Header { value, .. } | CredentialKind::Query { value, .. } => out.push(value),
+                CredentialKind::Basic { username, password } => out.extend([username, password]),
+                CredentialKind::OAuth2(o) => {
+                    out.extend([&o.client_id, &o.client_secret]);
+                    out.extend(&o.refresh_token);
+                }
+                CredentialKind::S3 { access_key_id, secret_access_key } => {
+                    out.extend([access_key_id, secret_access_key])
+                }
+                CredentialKind::Ssh(auth) => out.push(ssh(auth)),
+            }
+        }
+        for root in &self.allow.files {
+            match &root.location {
+                RootLocation::S3(s3) => out.extend(s3.keys.as_ref().map(|(id, key)| [id, key]).into_iter().flatten()),
+                RootLocation::Sftp(sftp) => out.push(ssh(&sftp.auth)),
+                _ => {}
+            }
+        }
+        out.into_iter().map(Secret::expose).collect()
+    }
+
     /// Reads and validates a pipeline file.
     pub fn load(path: &Path) -> Result<Pipeline> {
         let text = std::fs::read_to_string(path)

@@ -28,7 +28,7 @@ use credentials::Credentials;
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use pacing::Pacer;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use scrub::Scrubber;
+pub(crate) use scrub::Scrubber;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};

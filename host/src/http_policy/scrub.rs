@@ -53,8 +53,13 @@ impl Scrubber {
         }
     }
 
+    /// The length of the longest secret form searched for (0 when none).
+    pub fn longest(&self) -> usize {
+        self.needles.first().map_or(0, Vec::len)
+    }
+
     /// `bytes` with every secret replaced, or `None` when none occurs.
-    fn cut(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+    pub fn cut(&self, bytes: &[u8]) -> Option<Vec<u8>> {
         let mut current: Option<Vec<u8>> = None;
         for needle in &self.needles {
             let text = current.as_deref().unwrap_or(bytes);

@@ -84,6 +84,11 @@ impl LocalFile {
     fn temporary(file: tempfile::NamedTempFile) -> Self {
         LocalFile { path: file.path().to_path_buf(), _temporary: Some(file) }
     }
+
+    /// A file that stays where it is (a recorded file, during a replay).
+    pub fn existing(path: PathBuf) -> Self {
+        LocalFile { path, _temporary: None }
+    }
 }
 
 /// What opening a file gives.

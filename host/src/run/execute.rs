@@ -191,10 +191,11 @@ impl Session {
         let stream = StreamOutput::new(spec, intake, committed.clone(), writer, destination, bar);
         let state = p.connector.read_state(
             self.limits(),
-            HttpCtx::for_stream(self.http.clone(), self.stream_limits.get(&info.name).cloned()),
-            FilesCtx::new(self.roots.clone()),
-            StateCtx::new(p.kind, BTreeMap::from([(info.name.clone(), committed)])),
-            OutputCtx::for_read(&p.connector.name, self.roots.clone(), vec![stream]),
+            HttpCtx::for_stream(self.http.clone(), self.stream_limits.get(&info.name).cloned())
+                .with_tape(self.tape.clone()),
+            FilesCtx::new(self.roots.clone()).with_tape(self.tape.clone()),
+            StateCtx::new(p.kind, BTreeMap::from([(info.name.clone(), committed)]), self.tape.as_deref()),
+            OutputCtx::for_read(&p.connector.name, self.roots.clone(), vec![stream]).with_tape(self.tape.clone()),
         );
         let streams = [info.name.clone()];
         let (result, state) = p.connector.read(&p.config, &streams, state, self.limits()).await;

@@ -14,5 +14,5 @@ mod session;
 mod summary;
 
 pub use execute::RunOptions;
-pub use session::{Discovered, Session};
+pub use session::{Discovered, Session, TapeMode};
 pub use summary::{RunStatus, RunSummary, StreamStatus, StreamSummary, table};

@@ -7,6 +7,7 @@ use super::plan::Plan;
 use crate::bindings::StreamInfo;
 use crate::capability::files::FilesCtx;
 use crate::capability::http::HttpCtx;
+use crate::capability::tape::Tape;
 use crate::config::{ConfigError, Phase, PhaseKind, Pipeline};
 use crate::connector::{CallLimits, Connector};
 use crate::engine::ConnectorRuntime;
@@ -19,6 +20,7 @@ use crate::store::StateStore;
 use crate::{Error, Result, names, sink, store, stream};
 use governor::{DefaultDirectRateLimiter, RateLimiter};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A connector of one phase, loaded, with its config validated.
@@ -42,6 +44,17 @@ pub struct Session {
     pub(super) roots: Arc<FileRoots>,
     pub(super) store: Arc<dyn StateStore>,
     pub(super) sink: Arc<dyn Sink>,
+    /// What the connectors see is recorded on it, or answered from it.
+    pub(super) tape: Option<Arc<Tape>>,
+}
+
+/// `headwater run --record DIR` or `--replay DIR`.
+#[derive(Debug, Clone)]
+pub enum TapeMode {
+    /// Record what the connectors see into a new folder.
+    Record(PathBuf),
+    /// Answer the connectors from a recording: no network, no files.
+    Replay(PathBuf),
 }
 
 impl Session {
@@ -77,7 +90,7 @@ impl Session {
             .iter()
             .map(|(name, rate)| (name.clone(), Arc::new(RateLimiter::direct(rate.quota()))))
             .collect();
-        Ok(Session { pipeline, phases, http, stream_limits, roots, store, sink })
+        Ok(Session { pipeline, phases, http, stream_limits, roots, store, sink, tape: None })
     }
 
     pub fn pipeline(&self) -> &Pipeline {
@@ -93,9 +106,31 @@ impl Session {
         CallLimits::of(&self.pipeline.limits)
     }
 
+    /// Records what the connectors see, or answers them from a recording
+    /// (see `capability::tape`); the pipeline's secrets are redacted from a recording.
+    pub fn with_tape(mut self, mode: &TapeMode) -> Result<Session> {
+        let tape = match mode {
+            TapeMode::Record(dir) => Tape::record(dir, self.pipeline.secrets()),
+            TapeMode::Replay(dir) => Tape::replay(dir),
+        }
+        .map_err(|e| Error::Usage(e.to_string()))?;
+        self.tape = Some(Arc::new(tape));
+        Ok(self)
+    }
+
+    /// Why the recording is incomplete, if it is (a write into its folder failed).
+    pub fn tape_failure(&self) -> Option<String> {
+        self.tape
+            .as_ref()
+            .and_then(|t| t.failure().map(|f| format!("the recording {} is incomplete: {f}", t.dir().display())))
+    }
+
     /// HTTP and files as the pipeline grants them, for any call but `spec`.
     pub(super) fn grants(&self) -> (HttpCtx, FilesCtx) {
-        (HttpCtx::new(self.http.clone()), FilesCtx::new(self.roots.clone()))
+        (
+            HttpCtx::new(self.http.clone()).with_tape(self.tape.clone()),
+            FilesCtx::new(self.roots.clone()).with_tape(self.tape.clone()),
+        )
     }
 
     /// Asks each connector whether it can reach its source, then checks what only

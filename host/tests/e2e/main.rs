@@ -22,6 +22,7 @@ mod languages_c;
 mod languages_rust;
 mod object_store;
 mod other_world;
+mod replay;
 mod rest;
 mod sftp;
 mod vendors;

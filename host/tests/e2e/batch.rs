@@ -274,6 +274,20 @@ fn an_inferred_integer_column_with_a_later_decimal_widens_and_every_row_lands() 
     assert_eq!(schema.field_with_name("amount").unwrap().data_type(), &arrow::datatypes::DataType::Float64);
 }
 
+/// Review N7 through the binary: a `.json` export that is one pretty-printed
+/// JSON array (as many tools write them) loads element by element, like NDJSON.
+#[test]
+fn a_pretty_printed_json_array_export_loads_every_element() {
+    let env = env();
+    let rows = orders(1..=40);
+    env.write("exports/a.json", serde_json::to_string_pretty(&rows).unwrap());
+    env.write("exports/b.json", ndjson(&orders(41..=45)));
+    pipeline(&env, "*.json", DECLARED);
+    let run = env.headwater(&["run", "batch.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 45, "{run}");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=45));
+}
+
 /// Review D5: in `skip` mode a short row was null-padded silently and landed, and
 /// a long one (an unquoted comma) failed the whole file. Both are skipped,
 /// counted and logged with their line; the well-formed rows land as they are.

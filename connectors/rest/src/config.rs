@@ -130,9 +130,15 @@ pub struct Export {
     #[serde(default)]
     pub failed: Vec<String>,
     /// JSON pointer to the result files in the finished job's status: URLs, or objects with a `url`.
-    pub files_path: String,
+    #[serde(default)]
+    pub files_path: Option<String>,
     /// The http(s) root from `[allow] files` the file URLs are under.
-    pub files_root: String,
+    #[serde(default)]
+    pub files_root: Option<String>,
+    /// Instead of files: the results are one endpoint paged by a locator in a
+    /// response header (Salesforce Bulk API 2.0's `Sforce-Locator`).
+    #[serde(default)]
+    pub results: Option<ResultPages>,
     /// Seconds between polls.
     #[serde(default = "two")]
     pub poll_interval_s: u64,
@@ -142,6 +148,28 @@ pub struct Export {
     /// Format of the files (`csv`, `ndjson`, `parquet`); by default from their extension.
     #[serde(default)]
     pub format: Option<headwater_sdk::load::Format>,
+}
+
+/// A job's results as pages of one endpoint, each naming the next in a header.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResultPages {
+    /// Path (under `base_url`) of the results; `{id}` is replaced by the job id.
+    pub path: String,
+    /// Response header holding the next page's locator, e.g. `Sforce-Locator`.
+    pub locator_header: String,
+    /// Query parameter the locator goes back in, e.g. `locator`.
+    pub locator_param: String,
+    /// The header's value on the last page (default `null`, as Salesforce sends it).
+    #[serde(default = "null_text")]
+    pub end: String,
+    /// Query parameters sent with every page, e.g. `{ maxRecords = "50000" }`.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
+}
+
+fn null_text() -> String {
+    "null".into()
 }
 
 fn two() -> u64 {

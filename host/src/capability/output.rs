@@ -9,7 +9,7 @@ use super::tape::Tape;
 use crate::bindings::headwater::connector::output::{Host, LoadOptions, LoadStats, RecordsPage};
 use crate::bindings::{Level, WitError};
 use crate::load;
-use crate::roots::{FileRoots, RootError};
+use crate::roots::{FileRoots, LocalFile, RootError};
 use crate::stream::{self, Step, StreamError, StreamOutcome, StreamOutput};
 use crate::untrusted_text;
 use std::collections::BTreeMap;
@@ -134,11 +134,44 @@ impl OutputCtx {
         };
         let out = self.stream(name)?;
         let file = staged.map_err(|e| out.poison(Step::Load, e))?;
+        self.decode(name, path, options, move || Ok(file)).await
+    }
+
+    /// Decodes a file the connector hands over whole, as [`load`](Self::load)
+    /// decodes a granted one (written to the scratch folder first, off the runtime thread).
+    async fn load_bytes(
+        &mut self,
+        name: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+        options: &LoadOptions,
+    ) -> Result<LoadStats, StreamError> {
+        self.stream(name)?;
+        let (roots, shown) = (self.roots.clone(), file_name.to_string());
+        self.decode(name, file_name, options, move || {
+            roots
+                .stage_bytes(&bytes)
+                .map_err(|e| load::LoadError::File { file: shown, reason: format!("staging it: {e}") })
+        })
+        .await
+    }
+
+    /// Decodes the file `open` gives on tokio's blocking pool, a couple of batches
+    /// ahead of the stream, which takes them here on the runtime thread (see `load`).
+    async fn decode(
+        &mut self,
+        name: &str,
+        path: &str,
+        options: &LoadOptions,
+        open: impl FnOnce() -> Result<LocalFile, load::LoadError> + Send + 'static,
+    ) -> Result<LoadStats, StreamError> {
+        let out = self.stream(name)?;
         let (declared, intake, options, shown) =
             (out.declared().cloned(), out.intake(), options.clone(), path.to_string());
         let (batches, mut decoded) = tokio::sync::mpsc::channel(DECODED_AHEAD);
         let decoder = tokio::task::spawn_blocking(move || {
             // `file` (a staged remote file, deleted on drop) lives until the file is decoded.
+            let file = open()?;
             let mut opened = load::open(&file.path, &shown, &options, declared.as_ref(), intake)?;
             for batch in opened.by_ref() {
                 let batch = batch?;
@@ -202,6 +235,16 @@ impl Host for OutputCtx {
         options: LoadOptions,
     ) -> wasmtime::Result<Result<LoadStats, WitError>> {
         Ok(OutputCtx::load(self, &stream, &root, &path, &options).await.map_err(WitError::from))
+    }
+
+    async fn load_bytes(
+        &mut self,
+        stream: String,
+        name: String,
+        bytes: Vec<u8>,
+        options: LoadOptions,
+    ) -> wasmtime::Result<Result<LoadStats, WitError>> {
+        Ok(OutputCtx::load_bytes(self, &stream, &name, bytes, &options).await.map_err(WitError::from))
     }
 
     async fn checkpoint(&mut self, stream: String, state: String) -> wasmtime::Result<Result<(), WitError>> {

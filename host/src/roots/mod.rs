@@ -205,6 +205,18 @@ impl FileRoots {
     }
 }
 
+impl FileRoots {
+    /// `bytes` in a temporary file of the scratch folder, deleted when dropped
+    /// (a file a connector hands over whole, to decode as a granted file is).
+    pub fn stage_bytes(&self, bytes: &[u8]) -> std::io::Result<LocalFile> {
+        use std::io::Write;
+        let mut tmp = scratch_file(&self.scratch)?;
+        tmp.write_all(bytes)?;
+        tmp.flush()?;
+        Ok(LocalFile::temporary(tmp))
+    }
+}
+
 /// A new temporary file in `dir` (created if need be), deleted when dropped.
 fn scratch_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     std::fs::create_dir_all(dir)?;

@@ -339,3 +339,69 @@ incremental = { cursor_field = "SystemModstamp", start_value = "1970-01-01T00:00
     assert!(first.contains("SystemModstamp+%3E+2025-01-01T04%3A09%3A00"), "the watermark inside the SOQL: {first}");
     check(270);
 }
+
+/// Salesforce Bulk API 2.0: a query job started, polled until `JobComplete`,
+/// and its results read as CSV pages chained by the `Sforce-Locator` header,
+/// each decoded by the host (`load-bytes`). A page that fails stops the run
+/// with the pages before it committed; the next run resumes the same job at
+/// the failed page's locator, and every account lands once.
+#[test]
+fn salesforce_bulk_api_results_paged_by_the_locator_header_resume_where_they_stopped() {
+    use headwater_mock::Auth;
+    use headwater_mock::vendors::salesforce_account;
+    let mut env = crate::env();
+    env.var("CLIENT_SECRET", "shh");
+    let api = MockApi::start(orders(1..=250), 100);
+    api.with(|s| {
+        s.auth = Auth::OAuth;
+        s.omit_expires_in = true;
+        s.export_polls = 2;
+        s.bulk_fail_page = Some(2);
+    });
+    let stream = r#"name = "accounts"
+path = "/services/data/v60.0/jobs/query"
+primary_key = ["Id"]
+auth = "sf"
+body = { operation = "query", query = "SELECT Id, Name, AnnualRevenue, Owner.Name, SystemModstamp FROM Account" }
+incremental = { cursor_field = "SystemModstamp" }
+[source.config.streams.export]
+start_path = "/services/data/v60.0/jobs/query"
+id_path = "/id"
+status_path = "/services/data/v60.0/jobs/query/{id}"
+state_path = "/state"
+done = "JobComplete"
+failed = ["Failed", "Aborted"]
+poll_interval_s = 0
+results = { path = "/services/data/v60.0/jobs/query/{id}/results", locator_header = "Sforce-Locator", locator_param = "locator", params = { maxRecords = "100" } }"#;
+    let extra = format!(
+        "[auth.sf]\nkind = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"app\"\nclient_secret = \"${{env:CLIENT_SECRET}}\"\nhosts = [\"{}\"]\n[limits]\nmax_retries = 0",
+        api.url(),
+        api.host()
+    );
+    pipeline(&env, &api, stream, &extra);
+
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).fails(1, &["HTTP 500"]).json();
+    assert_eq!(run["streams"][0]["rows"], 100, "the first page committed: {run}");
+    api.with(|s| s.bulk_fail_page = None);
+    let before = api.requests().len();
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 150, "{run}");
+    let resumed = &api.requests()[before..];
+    assert!(resumed.iter().all(|r| !r.ends_with("/jobs/query")), "no second job: {resumed:?}");
+    let first_page = resumed.iter().find(|r| r.contains("/results")).expect("a results page");
+    assert!(first_page.contains("locator=100"), "the resumed run starts at the failed page: {resumed:?}");
+    assert_eq!(api.with(|s| s.bulk_jobs.len()), 1);
+
+    let mut rows = env.rows("lake/accounts");
+    rows.sort_by(|a, b| a["Id"].as_str().cmp(&b["Id"].as_str()));
+    assert_eq!(rows.len(), 250, "every account once");
+    for (row, order) in rows.iter().zip(orders(1..=250)) {
+        let want = salesforce_account(&order);
+        assert_eq!(row["Id"], want["Id"]);
+        assert_eq!(row["Name"], want["Name"]);
+        assert_eq!(row.get("AnnualRevenue").and_then(Value::as_f64), want["AnnualRevenue"].as_f64(), "{row:?}");
+        assert_eq!(row.get("Owner.Name").cloned().unwrap_or(Value::Null), want["Owner"]["Name"], "{row:?}");
+    }
+    let state = env.headwater(&["state", "show", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(state[0]["watermark"], "2025-01-01T04:09:00Z", "the newest SystemModstamp: {state}");
+}

@@ -43,6 +43,13 @@ pub fn load(stream: &str, root: &str, path: &str, options: &LoadOptions) -> Resu
     wit::load(stream, root, path, options)
 }
 
+/// Asks the host to decode a file the connector holds whole (a page of CSV an API
+/// returned) natively, as [`load`] decodes a granted one; `name` names it in
+/// messages, and its extension gives the format unless `options` does.
+pub fn load_bytes(stream: &str, name: &str, bytes: &[u8], options: &LoadOptions) -> Result<LoadStats> {
+    wit::load_bytes(stream, name, bytes, options)
+}
+
 /// Commits everything emitted for `stream` since its last checkpoint, with `state`.
 pub fn checkpoint<S: serde::Serialize>(stream: &str, state: &S) -> Result<()> {
     let state = serde_json::to_string(state).map_err(|e| Error::Other(e.to_string()))?;

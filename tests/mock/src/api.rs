@@ -92,6 +92,10 @@ pub struct ApiState {
     /// Export jobs: polls that answer "InProgress" before the job completes, and jobs started.
     pub export_polls: u32,
     pub exports_started: u32,
+    /// Salesforce Bulk API 2.0 query jobs: the SOQL of each, by job number.
+    pub bulk_jobs: Vec<String>,
+    /// The Bulk API results page (1-based) answered with a 500 while this is set.
+    pub bulk_fail_page: Option<usize>,
     /// The server's own base URL (for the file URLs an export job names).
     pub base_url: String,
     /// Path and query of every request to a data endpoint, and when it came.
@@ -186,9 +190,21 @@ impl MockApi {
             .route("/exports/{id}", axum::routing::get(export_status))
             .route("/files/{name}", axum::routing::get(export_file))
             .route("/v1/charges", axum::routing::get(crate::vendors::stripe_charges))
+            .route("/repos/{owner}/{repo}/issues", axum::routing::get(crate::vendors_more::github_issues))
+            .route("/repositories/{id}/issues", axum::routing::get(crate::vendors_more::github_issues_by_id))
+            .route("/admin/api/2024-01/orders.json", axum::routing::get(crate::vendors_more::shopify_orders))
+            .route("/admin/api/2024-01/graphql.json", axum::routing::post(crate::vendors_more::shopify_graphql))
+            .route("/crm/v3/objects/contacts", axum::routing::get(crate::vendors_more::hubspot_contacts))
+            .route("/crm/v3/objects/contacts/search", axum::routing::post(crate::vendors_more::hubspot_search))
             .route("/api/v2/incremental/tickets/cursor.json", axum::routing::get(crate::vendors::zendesk_tickets))
             .route("/services/data/v60.0/query", axum::routing::get(crate::vendors::salesforce_query))
             .route("/services/data/v60.0/query/{locator}", axum::routing::get(crate::vendors::salesforce_more))
+            .route("/services/data/v60.0/jobs/query", axum::routing::post(crate::vendors::bulk_query_start))
+            .route("/services/data/v60.0/jobs/query/{id}", axum::routing::get(crate::vendors::bulk_query_status))
+            .route(
+                "/services/data/v60.0/jobs/query/{id}/results",
+                axum::routing::get(crate::vendors::bulk_query_results),
+            )
             .route_layer(axum::middleware::from_fn_with_state(state.clone(), gatekeeper))
             .route("/token", axum::routing::post(token))
             .route("/redirect", axum::routing::get(redirect))

@@ -12,6 +12,11 @@
 //!   nested fields vary in type and hold empty objects.
 //! - Salesforce's SOQL query (`GET /services/data/v60.0/query?q=…`, then
 //!   `nextRecordsUrl`), with `SystemModstamp` in its own `.000+0000` form.
+//! - Salesforce's Bulk API 2.0 query jobs: `POST /services/data/v60.0/jobs/query`
+//!   (`{"operation": "query", "query": SOQL}`), `GET …/jobs/query/{id}` until
+//!   `JobComplete`, then `GET …/jobs/query/{id}/results?maxRecords=&locator=`: CSV
+//!   (every value quoted, nulls empty, relationship fields as `Owner.Name`), the
+//!   next page's locator in the `Sforce-Locator` header, `null` on the last.
 //!
 //! [`MockApi`]: crate::MockApi
 
@@ -151,8 +156,8 @@ pub fn salesforce_account(order: &Value) -> Value {
     let id = order["id"].as_i64().unwrap_or(0);
     let stamp = order["updated_at"].as_str().unwrap_or("").replace('Z', ".000+0000");
     json!({
-        "attributes": { "type": "Account", "url": format!("/services/data/v60.0/sobjects/Account/001{id:015}") },
-        "Id": format!("001{id:015}"),
+        "attributes": { "type": "Account", "url": format!("/services/data/v60.0/sobjects/Account/001R00000{id:06}AAA") },
+        "Id": format!("001R00000{id:06}AAA"),
         "Name": format!("Account {id}"),
         "AnnualRevenue": if id % 4 == 0 { Value::Null } else { json!(order["amount"]) },
         "Owner": if id % 3 == 0 { Value::Null } else { json!({ "attributes": { "type": "User" }, "Name": order["customer"] }) },
@@ -245,4 +250,103 @@ fn hex_decode(h: &str) -> Option<String> {
 
 fn salesforce_error(code: &str, message: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!([{ "errorCode": code, "message": message }]))).into_response()
+}
+
+/// `POST /services/data/v60.0/jobs/query`: a Bulk API 2.0 query job over the
+/// SOQL in the body.
+pub(crate) async fn bulk_query_start(State(st): State<Shared>, Json(body): Json<Value>) -> Response {
+    let mut s = st.lock().expect("mock API state");
+    if body["operation"] != "query" && body["operation"] != "queryAll" {
+        return salesforce_error("INVALIDJOB", "operation must be query or queryAll");
+    }
+    let Some(soql) = body["query"].as_str() else { return salesforce_error("INVALIDJOB", "query is required") };
+    if let Err(refusal) = query_records(&s, soql) {
+        return *refusal;
+    }
+    s.bulk_jobs.push(soql.to_string());
+    let id = format!("750R0000000{:07}", s.bulk_jobs.len());
+    Json(json!({
+        "id": id, "operation": "query", "object": "Account", "createdById": "005R0000000", "state": "UploadComplete",
+        "concurrencyMode": "Parallel", "contentType": "CSV", "apiVersion": 60.0, "lineEnding": "LF", "columnDelimiter": "COMMA",
+    }))
+    .into_response()
+}
+
+/// The job named by an id the start answered.
+fn bulk_job(s: &ApiState, id: &str) -> Option<String> {
+    let n: usize = id.strip_prefix("750R0000000")?.parse().ok()?;
+    s.bulk_jobs.get(n.checked_sub(1)?).cloned()
+}
+
+/// `GET /services/data/v60.0/jobs/query/{id}`: `InProgress` for `export_polls` polls, then `JobComplete`.
+pub(crate) async fn bulk_query_status(
+    State(st): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let mut s = st.lock().expect("mock API state");
+    let Some(soql) = bulk_job(&s, &id) else { return not_found_job(&id) };
+    let state = if s.export_polls > 0 {
+        s.export_polls -= 1;
+        "InProgress"
+    } else {
+        "JobComplete"
+    };
+    let processed = query_records(&s, &soql).map(|r| r.len()).unwrap_or(0);
+    Json(json!({ "id": id, "operation": "query", "state": state, "numberRecordsProcessed": processed, "retries": 0 }))
+        .into_response()
+}
+
+/// `GET /services/data/v60.0/jobs/query/{id}/results`: `maxRecords` rows (the
+/// server's page size by default) from `locator` (opaque: an offset here), as CSV.
+pub(crate) async fn bulk_query_results(
+    State(st): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let s = st.lock().expect("mock API state");
+    let Some(soql) = bulk_job(&s, &id) else { return not_found_job(&id) };
+    let records = match query_records(&s, &soql) {
+        Ok(r) => r,
+        Err(refusal) => return *refusal,
+    };
+    let offset = match q.get("locator").map(|l| l.parse::<usize>()) {
+        None => 0,
+        Some(Ok(o)) => o,
+        Some(Err(_)) => return salesforce_error("INVALID_LOCATOR", "invalid locator"),
+    };
+    let max = q.get("maxRecords").and_then(|m| m.parse::<usize>().ok()).unwrap_or(s.page_size).max(1);
+    if s.bulk_fail_page == Some(offset / max + 1) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "unexpected error").into_response();
+    }
+    let quoted = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(t) => format!("\"{}\"", t.replace('"', "\"\"")),
+        other => format!("\"{other}\""),
+    };
+    let mut csv = String::from("\"Id\",\"Name\",\"AnnualRevenue\",\"Owner.Name\",\"SystemModstamp\"\n");
+    let page: Vec<&Value> = records.iter().skip(offset).take(max).collect();
+    for r in &page {
+        // Bulk results write datetimes in UTC with a `Z`, not the REST API's `+0000`.
+        let stamp = Value::String(r["SystemModstamp"].as_str().unwrap_or("").replace("+0000", "Z"));
+        let owner = r["Owner"].get("Name").cloned().unwrap_or(Value::Null);
+        let cells = [&r["Id"], &r["Name"], &r["AnnualRevenue"], &owner, &stamp].map(quoted);
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    let next = offset + page.len();
+    let locator = if next < records.len() { next.to_string() } else { "null".to_string() };
+    (
+        [
+            ("content-type", "text/csv".to_string()),
+            ("sforce-locator", locator),
+            ("sforce-numberofrecords", page.len().to_string()),
+        ],
+        csv,
+    )
+        .into_response()
+}
+
+fn not_found_job(id: &str) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!([{ "errorCode": "NOT_FOUND", "message": format!("no job {id}") }])))
+        .into_response()
 }

@@ -35,6 +35,7 @@ enum Command {
     State(commands::state::StateCommand),
     Demo(commands::demo::Demo),
     Schema(commands::schema::Schema),
+    New(commands::new::New),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
             Command::State(c) => c.run(&out).await,
             Command::Demo(c) => c.run(&out).await,
             Command::Schema(c) => c.run(&out).await,
+            Command::New(c) => c.run(&out).await,
         }
     });
     match result {

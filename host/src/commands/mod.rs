@@ -6,6 +6,7 @@ pub mod check;
 pub mod connector;
 pub mod demo;
 pub mod discover;
+pub mod new;
 pub mod run;
 pub mod schema;
 pub mod state;

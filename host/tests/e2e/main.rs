@@ -17,6 +17,7 @@ mod files;
 mod hostile;
 mod hostile_sources;
 mod hybrid;
+mod inspect;
 mod languages;
 mod languages_c;
 mod languages_go;
@@ -25,8 +26,10 @@ mod object_store;
 mod other_world;
 mod replay;
 mod rest;
+mod scaffold;
 mod sftp;
 mod vendors;
+mod vendors_more;
 
 use headwater_testkit::Env;
 

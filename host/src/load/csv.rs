@@ -74,7 +74,7 @@ pub(super) fn open(
         escape: o.escape.map(|e| ascii(e, "escape")).transpose()?,
         comment: o.comment.map(|c| ascii(c, "comment")).transpose()?,
     };
-    let zones = timestamp_types(input, dialect, &inferred, options.infer_rows)?;
+    let zones = sampled_types(input, dialect, &inferred, options.infer_rows)?;
     let typed: Vec<Field> = inferred
         .fields()
         .iter()
@@ -164,12 +164,15 @@ pub(super) fn open(
     })
 }
 
-/// The types of the columns arrow-csv inferred as timestamps, by the rule every
-/// format follows (`crate::temporal`): the first `rows` records are read again,
-/// and a column whose values all carry a zone is a UTC timestamp, one whose
-/// values carry none a timestamp without one (arrow-csv gives both a naive
-/// `Timestamp(Second)`, which Parquet stores as a bare integer).
-fn timestamp_types(
+/// The types of the columns arrow-csv inferred as timestamps or numbers, refined
+/// from the first `rows` records, read again:
+/// - timestamps by the rule every format follows (`crate::temporal`): a column
+///   whose values all carry a zone is a UTC timestamp, one whose values carry
+///   none a timestamp without one (arrow-csv gives both a naive
+///   `Timestamp(Second)`, which Parquet stores as a bare integer);
+/// - a number column holding a zero-padded value (`007`, `02134`: codes, zip
+///   codes, ids) is text, so that no leading zero is lost.
+fn sampled_types(
     input: &Input,
     dialect: Dialect,
     inferred: &Schema,
@@ -179,7 +182,7 @@ fn timestamp_types(
         .fields()
         .iter()
         .enumerate()
-        .filter(|(_, f)| matches!(f.data_type(), DataType::Timestamp(..)))
+        .filter(|(_, f)| matches!(f.data_type(), DataType::Timestamp(..) | DataType::Int64 | DataType::Float64))
         .map(|(i, _)| i)
         .collect();
     if columns.is_empty() {
@@ -199,12 +202,22 @@ fn timestamp_types(
         .iter()
         .zip(&values)
         .map(|(&i, vals)| {
+            if matches!(inferred.field(i).data_type(), DataType::Int64 | DataType::Float64) {
+                let padded = vals.iter().any(|v| zero_padded(v));
+                return (i, if padded { DataType::Utf8 } else { inferred.field(i).data_type().clone() });
+            }
             let t = crate::temporal::inferred_type(vals.iter().map(String::as_str))
                 .or_else(|| crate::temporal::storable(inferred.field(i).data_type()))
                 .unwrap_or_else(|| inferred.field(i).data_type().clone());
             (i, t)
         })
         .collect())
+}
+
+/// `007`, `-01.5`: a number written with a leading zero before another digit.
+fn zero_padded(value: &str) -> bool {
+    let digits = value.trim().trim_start_matches(['-', '+']).as_bytes();
+    digits.len() > 1 && digits[0] == b'0' && digits[1].is_ascii_digit()
 }
 
 struct Csv {
@@ -531,6 +544,23 @@ mod tests {
         let err = collect(&path, &options(), None).unwrap_err().to_string();
         assert!(err.contains("a.csv:1503") && err.contains("inferred from the first 1000 rows"), "{err}");
         assert!(err.contains("`oops` is not a valid Float64"), "{err}");
+    }
+
+    /// Zero-padded codes (zip codes, ids) are text, not numbers that lose their zeros;
+    /// `0`, `0.5` and `-0.25` stay numbers.
+    #[test]
+    fn zero_padded_numbers_are_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        std::fs::write(&path, "zip,code,amount,small\n02134,7,0.5,-0.25\n10001,007,12,0\n").unwrap();
+        let (batches, _) = collect(&path, &options(), None).unwrap();
+        let schema = batches[0].schema();
+        let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
+        assert_eq!(types, [&DataType::Utf8, &DataType::Utf8, &DataType::Float64, &DataType::Float64]);
+        let zips = batches[0].column(0).as_string::<i32>();
+        assert_eq!((zips.value(0), zips.value(1)), ("02134", "10001"));
+        assert_eq!(batches[0].column(1).as_string::<i32>().value(1), "007");
+        assert!(zero_padded("00") && zero_padded("-01.5") && !zero_padded("0") && !zero_padded("0.5"));
     }
 
     /// Review D5 in `fail` mode: a decimal in a later batch than the first

@@ -274,6 +274,23 @@ fn an_inferred_integer_column_with_a_later_decimal_widens_and_every_row_lands() 
     assert_eq!(schema.field_with_name("amount").unwrap().data_type(), &arrow::datatypes::DataType::Float64);
 }
 
+/// Zero-padded codes in a CSV export (zip codes, product codes) land as text
+/// with their zeros, not as numbers that lost them.
+#[test]
+fn zero_padded_codes_keep_their_zeros() {
+    let env = env();
+    env.write("exports/a.csv", "id,zip,sku\n1,02134,0042\n2,10001,0100\n");
+    env.write(
+        "batch.toml",
+        "name = \"batch\"\n[source]\nconnector = \"files\"\nconfig = { root = \"./exports\", glob = \"*.csv\", stream = \"t\" }\n[allow]\nfiles = [\"./exports\"]\n[sink]\npath = \"lake\"\n",
+    );
+    env.headwater(&["run", "batch.toml"]).ok();
+    let mut rows = env.rows("lake/t");
+    rows.sort_by_key(|r| r["id"].as_i64());
+    let got: Vec<(&Value, &Value)> = rows.iter().map(|r| (&r["zip"], &r["sku"])).collect();
+    assert_eq!(got, [(&Value::from("02134"), &Value::from("0042")), (&Value::from("10001"), &Value::from("0100"))]);
+}
+
 /// Review N7 through the binary: a `.json` export that is one pretty-printed
 /// JSON array (as many tools write them) loads element by element, like NDJSON.
 #[test]

@@ -1,6 +1,7 @@
 //! The `rest` connector's config: the shape of the pipeline file's `config`
 //! table, from which the JSON Schema in the connector's spec is derived.
 
+use crate::errors::{self, ErrorRule};
 use crate::paginate::Paginator;
 use headwater_sdk::{Error, Result, StreamInfo};
 use schemars::JsonSchema;
@@ -19,6 +20,9 @@ pub struct Config {
     /// Headers sent with every request of every stream.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Rules for what an error response means (every stream; a stream's own come first).
+    #[serde(default)]
+    pub on_error: Vec<ErrorRule>,
     /// The streams to read.
     pub streams: Vec<StreamConfig>,
 }
@@ -94,6 +98,9 @@ pub struct StreamConfig {
     /// Credential name for this stream, overriding the connector-wide `auth`.
     #[serde(default)]
     pub auth: Option<String>,
+    /// Rules for what an error response means, before the connector-wide `on_error`.
+    #[serde(default)]
+    pub on_error: Vec<ErrorRule>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -238,8 +245,10 @@ impl Config {
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             return Err(Error::Config(format!("base_url `{}` must start with http:// or https://", self.base_url)));
         }
+        errors::validate(&self.on_error, "(every stream)")?;
         let names: Vec<&str> = self.streams.iter().map(|s| s.name.as_str()).collect();
         for (i, s) in self.streams.iter().enumerate() {
+            errors::validate(&s.on_error, &s.name)?;
             let bad = |m: String| Err(Error::Config(format!("stream `{}`: {m}", s.name)));
             if names[..i].contains(&s.name.as_str()) {
                 return bad("declared twice".into());
@@ -286,6 +295,11 @@ impl Config {
 
     pub fn stream(&self, name: &str) -> Option<&StreamConfig> {
         self.streams.iter().find(|s| s.name == name)
+    }
+
+    /// The `on_error` rules of `stream`: its own, then the connector-wide ones.
+    pub fn error_rules<'a>(&'a self, stream: &'a StreamConfig) -> Vec<&'a ErrorRule> {
+        stream.on_error.iter().chain(&self.on_error).collect()
     }
 }
 

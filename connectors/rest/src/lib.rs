@@ -4,6 +4,7 @@
 //! the host, whose policy adds credentials, rate limits and retries.
 
 mod config;
+mod errors;
 mod export;
 mod incremental;
 mod paginate;
@@ -52,8 +53,10 @@ impl Connector for Rest {
                 Error::Config("`streams` has no stream without a parent: declare at least one".into())
             })?;
         let req = stream.paginator.first(&RequestSpec::new(config, stream, &stream.path)?);
-        let page = fetch(config, stream, &req)?;
-        split(stream, &page).map(|_| ())
+        match fetch(config, stream, &req)? {
+            Some(page) => split(stream, &page).map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     fn discover(config: &Config) -> Result<Vec<StreamInfo>> {
@@ -79,10 +82,56 @@ struct Fetched {
     headers: Vec<(String, String)>,
 }
 
-fn fetch(config: &Config, stream: &StreamConfig, req: &RequestSpec) -> Result<Fetched> {
+/// A page, or `None` when an `on_error` rule says to skip it.
+fn fetch(config: &Config, stream: &StreamConfig, req: &RequestSpec) -> Result<Option<Fetched>> {
     // A page request only reads, even sent by POST (GraphQL, search endpoints):
     // the host may retry it on 5xx like a GET.
-    into_fetched(req, http::send_read(&request(config, stream, req))?)
+    let request = request(config, stream, req);
+    let mut retries = 0;
+    loop {
+        match judged(config, stream, req, http::send_read(&request)?) {
+            Err(Retry { wait_s, max_retries }) => {
+                if retries >= max_retries {
+                    return Err(Error::Transient(format!(
+                        "{}: still refused after {retries} retries asked by an on_error rule",
+                        req.full_url()
+                    )));
+                }
+                retries += 1;
+                std::thread::sleep(std::time::Duration::from_secs(wait_s));
+            }
+            Ok(page) => return page,
+        }
+    }
+}
+
+/// A retry an `on_error` rule asks for.
+struct Retry {
+    wait_s: u64,
+    max_retries: u32,
+}
+
+/// A response as the stream's `on_error` rules see it: a page, a skip (`None`), a
+/// failure, or a retry to do.
+fn judged(
+    config: &Config,
+    stream: &StreamConfig,
+    req: &RequestSpec,
+    response: Response,
+) -> std::result::Result<Result<Option<Fetched>>, Retry> {
+    let url = req.full_url();
+    match errors::judge(&config.error_rules(stream), &response, &url) {
+        errors::Verdict::Proceed => Ok(into_fetched(req, response).map(Some)),
+        errors::Verdict::Skip => {
+            output::info(&format!(
+                "stream {}: {url} answered HTTP {}: skipped (on_error)",
+                stream.name, response.status
+            ));
+            Ok(Ok(None))
+        }
+        errors::Verdict::Failed(e) => Ok(Err(e)),
+        errors::Verdict::Retry { wait_s, max_retries } => Err(Retry { wait_s, max_retries }),
+    }
 }
 
 fn request(config: &Config, stream: &StreamConfig, req: &RequestSpec) -> http::Request {
@@ -275,19 +324,26 @@ impl Sync<'_> {
         loop {
             // Numbered pages can be fetched ahead: `concurrency` at once.
             let batch: Vec<RequestSpec> = (0..concurrency).map(|i| paginator.advance(&req, i)).collect();
-            let fetched: Vec<Result<Fetched>> = if batch.len() == 1 {
+            let fetched: Vec<Result<Option<Fetched>>> = if batch.len() == 1 {
                 vec![fetch(self.config, self.stream, &batch[0])]
             } else {
                 let requests: Vec<_> = batch.iter().map(|r| request(self.config, self.stream, r)).collect();
                 http::send_all(&requests)
                     .into_iter()
                     .zip(&batch)
-                    .map(|(res, r)| res.and_then(|x| into_fetched(r, x)))
+                    .map(|(res, r)| {
+                        // A page a rule asks to retry is sent again on its own.
+                        res.and_then(|x| {
+                            judged(self.config, self.stream, r, x)
+                                .unwrap_or_else(|_| fetch(self.config, self.stream, r))
+                        })
+                    })
                     .collect()
             };
             for (spec, page) in batch.iter().zip(fetched) {
                 self.bound(spec).map_err(|e| (e, None))?;
-                let page = page.map_err(|e| (e, Some(spec.clone())))?;
+                // A page an `on_error` rule skips ends this request's pages (a parent's, for a child stream).
+                let Some(page) = page.map_err(|e| (e, Some(spec.clone())))? else { return Ok(None) };
                 let (count, skeleton, last) = self.land(&page, parent_vars).map_err(|e| (e, None))?;
                 let page_ref = Page {
                     url: &page.url,
@@ -433,7 +489,7 @@ fn collect_records(config: &Config, stream: &StreamConfig) -> Result<Vec<Value>>
     let mut out = Vec::new();
     let mut req = stream.paginator.first(&RequestSpec::new(config, stream, &stream.path)?);
     loop {
-        let page = fetch(config, stream, &req)?;
+        let Some(page) = fetch(config, stream, &req)? else { return Ok(out) };
         let (skeleton, records) = split(stream, &page)?;
         let p = Page {
             url: &page.url,

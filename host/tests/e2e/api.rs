@@ -657,3 +657,102 @@ fn one_streams_unreadable_state_fails_that_stream_alone() {
     let orders = streams.iter().find(|s| s["stream"] == "orders").expect("`orders` is reported");
     assert_eq!(orders["status"], "ok", "{summary}");
 }
+
+/// `on_error` rules: an API's own way of saying "quota spent" (a 400 with a code
+/// in the body) pauses the stream, and the next run resumes at that page; without
+/// the rule the same answer fails the run. A "try again" answer is retried.
+#[test]
+fn on_error_rules_pause_and_resume_or_retry_what_the_api_says() {
+    let env = env();
+    let api = MockApi::start(orders(1..=250), 100);
+    let incremental = "incremental = { cursor_field = \"updated_at\", cursor_param = \"updated_since\" }";
+    let quota = || ("cursor=100".to_string(), 400, vec![], "{\"error\":\"DAILY_LIMIT_EXCEEDED\"}".to_string());
+
+    // No rule: a 400 is an error.
+    api.with(|s| s.scripted.push(quota()));
+    pipeline(&env, &api, &format!("{}\n{incremental}", cursor_stream()), "");
+    env.headwater(&["run", "api.toml"]).fails(1, &["HTTP 400", "DAILY_LIMIT_EXCEEDED"]);
+
+    // The rule: the stream pauses with the first page, and the next run resumes at the second.
+    let rules = "on_error = [\n  { status = [400], body_contains = \"DAILY_LIMIT\", action = \"pause\" },\n  { header = \"x-try-again\", action = \"retry\", wait_s = 0 },\n]";
+    pipeline(&env, &api, &format!("{}\n{incremental}\n{rules}", cursor_stream()), "");
+    std::fs::remove_dir_all(env.path("lake")).ok();
+    env.headwater(&["state", "reset", "api.toml"]).ok();
+    api.with(|s| s.scripted.push(quota()));
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert!(run["streams"][0]["status"].as_str().unwrap().starts_with("paused"), "{run}");
+    assert_eq!(run["streams"][0]["rows"], 100, "{run}");
+    let before = api.requests().len();
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["status"], "ok", "{run}");
+    assert!(
+        api.requests()[before].contains("cursor=100"),
+        "resumed at the refused page: {:?}",
+        &api.requests()[before..]
+    );
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=250));
+
+    // A "try again" answer, twice, then the page: retried, nothing lost, nothing twice.
+    api.with(|s| {
+        s.orders.extend(orders(251..=400));
+        for _ in 0..2 {
+            s.scripted.push(("cursor=100".into(), 409, vec![("x-try-again".into(), "1".into())], "busy".into()));
+        }
+    });
+    let before = api.requests().len();
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 150, "{run}");
+    let asked = api.requests()[before..].iter().filter(|r| r.contains("cursor=100")).count();
+    assert_eq!(asked, 3, "the page asked three times");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=400));
+}
+
+/// A rule that skips a 404: a child stream's parent that is gone (its orders
+/// answer 404) is skipped, the others land; a rule that matches nothing in
+/// particular is refused when the pipeline loads.
+#[test]
+fn on_error_skip_passes_over_a_parent_that_is_gone() {
+    let env = env();
+    let all = orders(1..=200);
+    let api = MockApi::start(all.clone(), 50);
+    api.with(|s| s.scripted.push(("/customers/c3/orders".into(), 404, vec![], "{\"error\":\"not found\"}".into())));
+    let config = |rule: &str| {
+        format!(
+            r#"
+name = "api"
+[source]
+connector = "rest"
+[source.config]
+base_url = "{url}"
+[[source.config.streams]]
+name = "customers"
+path = "/customers"
+records = "/customers"
+paginator = {{ type = "page", page_size = 5 }}
+[[source.config.streams]]
+name = "customer_orders"
+parent = "customers"
+path = "/customers/{{id}}/orders"
+records = "/orders"
+on_error = [{rule}]
+{COLUMNS}
+[allow]
+hosts = ["{host}"]
+[sink]
+path = "lake"
+"#,
+            url = api.url(),
+            host = api.host()
+        )
+    };
+    env.write("api.toml", config("{ action = \"skip\" }"));
+    env.headwater(&["run", "api.toml"]).fails(1, &["on_error[0] matches nothing in particular"]);
+    env.write("api.toml", config("{ status = [404], action = \"skip\" }"));
+    env.headwater(&["run", "api.toml"]).ok();
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|o| (1..=10).filter(|&i| i != 3).any(|i| o["customer"] == format!("c{i}").as_str()))
+        .cloned()
+        .collect();
+    assert_same_orders(&env.rows("lake/customer_orders"), &expected);
+}

@@ -92,6 +92,9 @@ pub struct ApiState {
     /// Export jobs: polls that answer "InProgress" before the job completes, and jobs started.
     pub export_polls: u32,
     pub exports_started: u32,
+    /// Canned answers: the first request whose path and query contain the text gets
+    /// (status, headers, body) instead of its answer, once.
+    pub scripted: Vec<(String, u16, Vec<(String, String)>, String)>,
     /// Salesforce Bulk API 2.0 query jobs: the SOQL of each, by job number.
     pub bulk_jobs: Vec<String>,
     /// The Bulk API results page (1-based) answered with a 500 while this is set.
@@ -303,6 +306,16 @@ fn gate(s: &mut ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Vec<(String,
     if !authorized {
         s.unauthorized += 1;
         return Err(Box::new((StatusCode::UNAUTHORIZED, Json(json!({"error": "unauthorized"}))).into_response()));
+    }
+    let target = uri.path_and_query().map_or_else(|| uri.path().to_string(), |p| p.to_string());
+    if let Some(i) = s.scripted.iter().position(|(needle, ..)| target.contains(needle.as_str())) {
+        let (_, status, headers, body) = s.scripted.remove(i);
+        let mut response = (StatusCode::from_u16(status).expect("a test's status"), body).into_response();
+        for (k, v) in headers {
+            let name = axum::http::HeaderName::from_bytes(k.as_bytes()).expect("a test's header name");
+            response.headers_mut().insert(name, v.parse().expect("a test's header value"));
+        }
+        return Err(Box::new(response));
     }
     if s.throttle_after > 0 {
         s.throttle_after -= 1;

@@ -20,6 +20,7 @@ pub mod dataset;
 #[cfg(feature = "hostile")]
 pub mod hostile;
 pub mod vendors;
+pub mod vendors_more;
 
 pub use api::{ApiState, Auth, MockApi};
 pub use dataset::{Shape, orders, orders_csv};

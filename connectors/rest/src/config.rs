@@ -23,6 +23,9 @@ pub struct Config {
     /// Rules for what an error response means (every stream; a stream's own come first).
     #[serde(default)]
     pub on_error: Vec<ErrorRule>,
+    /// Values templates may name as `{{ vars.NAME }}` (an account id, a region).
+    #[serde(default)]
+    pub vars: serde_json::Map<String, Value>,
     /// The streams to read.
     pub streams: Vec<StreamConfig>,
 }

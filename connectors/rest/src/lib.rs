@@ -9,6 +9,7 @@ mod export;
 mod incremental;
 mod paginate;
 mod request;
+mod template;
 
 use config::{Config, StreamConfig, column_of, field};
 use headwater_sdk::http::Response;
@@ -214,7 +215,7 @@ fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
                 Some(r) => r.next.clone(),
                 None => {
                     let mut base = RequestSpec::new(config, stream, &stream.path)?;
-                    apply_since(stream, &mut base, since.as_deref())?;
+                    apply_since(config, stream, &mut base, since.as_deref(), None)?;
                     stream.paginator.first(&base)
                 }
             };
@@ -227,7 +228,7 @@ fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
             for record in &parents {
                 let (path, vars) = fill_path(&stream.path, record, name)?;
                 let mut base = RequestSpec::new(config, stream, &path)?;
-                apply_since(stream, &mut base, since.as_deref())?;
+                apply_since(config, stream, &mut base, since.as_deref(), Some(record))?;
                 result = sync.paginate(stream.paginator.first(&base), &vars);
                 if !matches!(result, Ok(None)) {
                     break;
@@ -258,46 +259,24 @@ fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
     }
 }
 
-/// Puts the watermark (or `start_value`) where the stream says: as `cursor_param`,
-/// and for every `{{watermark}}` in its parameters and body. A template with no
-/// value to fill it is an error rather than a request with the literal text.
-fn apply_since(stream: &StreamConfig, req: &mut RequestSpec, since: Option<&str>) -> Result<()> {
-    let Some(inc) = &stream.incremental else { return Ok(()) };
-    if let (Some(param), Some(since)) = (&inc.cursor_param, since) {
+/// Puts the watermark (or `start_value`) where the stream says, as `cursor_param`,
+/// and renders the templates of the stream's parameters and body (`template`):
+/// the watermark in any form, the parent record, the config's `vars`.
+fn apply_since(
+    config: &Config,
+    stream: &StreamConfig,
+    req: &mut RequestSpec,
+    since: Option<&str>,
+    parent: Option<&Value>,
+) -> Result<()> {
+    if let Some(inc) = &stream.incremental
+        && let (Some(param), Some(since)) = (&inc.cursor_param, since)
+    {
         req.set(inc.cursor_in, param, Value::String(since.to_string()));
     }
-    for placeholder in [WATERMARK, WATERMARK_UNIX] {
-        if !req.has_template(placeholder) {
-            continue;
-        }
-        let since = since.ok_or_else(|| {
-            Error::Config(format!(
-                "stream `{}` puts {placeholder} in its request, and there is no watermark yet: set \
-                 `incremental.start_value` for the first run",
-                stream.name
-            ))
-        })?;
-        let value = match placeholder {
-            WATERMARK => since.to_string(),
-            _ => incremental::parse_rfc3339(since)
-                .or_else(|| since.parse::<i64>().ok())
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "stream `{}`: {WATERMARK_UNIX} needs a time or a number, and the watermark `{since}` is neither",
-                        stream.name
-                    ))
-                })?
-                .to_string(),
-        };
-        req.fill_template(placeholder, &value);
-    }
-    Ok(())
+    let ctx = template::Context::new(since, parent, &config.vars);
+    template::render_all(req.strings_mut().into_iter(), &ctx, &stream.name)
 }
-
-/// The placeholders of the watermark in a stream's parameters and body: as the
-/// sink holds it, and as Unix seconds (for APIs such as Zendesk's `start_time`).
-const WATERMARK: &str = "{{watermark}}";
-const WATERMARK_UNIX: &str = "{{watermark_unix}}";
 
 /// The state of one stream's sync in progress.
 struct Sync<'a> {

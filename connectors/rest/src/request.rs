@@ -57,20 +57,13 @@ impl RequestSpec {
         }
     }
 
-    /// Whether `placeholder` appears in a parameter or anywhere in the body.
-    pub fn has_template(&self, placeholder: &str) -> bool {
-        self.query.iter().any(|(_, v)| v.contains(placeholder))
-            || self.body.as_ref().is_some_and(|b| mentions(b, placeholder))
-    }
-
-    /// Replaces `placeholder` by `value` in every parameter and body string.
-    pub fn fill_template(&mut self, placeholder: &str, value: &str) {
-        for (_, v) in &mut self.query {
-            *v = v.replace(placeholder, value);
-        }
+    /// Every parameter value and body string, for templates to render.
+    pub fn strings_mut(&mut self) -> Vec<&mut String> {
+        let mut out: Vec<&mut String> = self.query.iter_mut().map(|(_, v)| v).collect();
         if let Some(body) = &mut self.body {
-            fill(body, placeholder, value);
+            strings(body, &mut out);
         }
+        out
     }
 
     pub fn query_u64(&self, name: &str) -> Option<u64> {
@@ -145,20 +138,12 @@ fn set_at(target: &mut Value, pointer: &str, value: Value) {
     }
 }
 
-fn mentions(value: &Value, placeholder: &str) -> bool {
+/// The strings of a JSON value, at any depth (a body from the pipeline file).
+fn strings<'a>(value: &'a mut Value, out: &mut Vec<&'a mut String>) {
     match value {
-        Value::String(s) => s.contains(placeholder),
-        Value::Array(items) => items.iter().any(|v| mentions(v, placeholder)),
-        Value::Object(map) => map.values().any(|v| mentions(v, placeholder)),
-        _ => false,
-    }
-}
-
-fn fill(value: &mut Value, placeholder: &str, with: &str) {
-    match value {
-        Value::String(s) if s.contains(placeholder) => *s = s.replace(placeholder, with),
-        Value::Array(items) => items.iter_mut().for_each(|v| fill(v, placeholder, with)),
-        Value::Object(map) => map.values_mut().for_each(|v| fill(v, placeholder, with)),
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter_mut().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values_mut().for_each(|v| strings(v, out)),
         _ => {}
     }
 }

@@ -756,3 +756,36 @@ path = "lake"
         .collect();
     assert_same_orders(&env.rows("lake/customer_orders"), &expected);
 }
+
+/// Templates in parameters: the watermark, and the config's `vars` through a
+/// filter; a name that is not there fails, naming the template. (Its other forms,
+/// `watermark_ms` in HubSpot's search body, are in `vendors_more`.)
+#[test]
+fn templates_put_the_watermark_in_any_form_and_the_configs_vars() {
+    let env = env();
+    let api = MockApi::start(orders(1..=150), 100);
+    let stream = |params: &str| {
+        format!(
+            "{}\nparams = {{ {params} }}\nincremental = {{ cursor_field = \"updated_at\", start_value = \"2020-01-01T00:00:00Z\" }}",
+            cursor_stream()
+        )
+    };
+    let good = stream("updated_since = \"{{ watermark }}\", tag = \"{{ vars.tag | upper }}\"");
+    let config_vars =
+        |p: String| p.replace("[[source.config.streams]]", "vars = { tag = \"blue\" }\n[[source.config.streams]]");
+    pipeline(&env, &api, &good, "");
+    env.write("api.toml", config_vars(std::fs::read_to_string(env.path("api.toml")).unwrap()));
+    env.headwater(&["run", "api.toml"]).ok();
+    let first = &api.requests()[0];
+    assert!(first.contains("updated_since=2020-01-01T00%3A00%3A00Z") && first.contains("tag=BLUE"), "{first}");
+    api.with(|s| s.orders.extend(orders(151..=170)));
+    let before = api.requests().len();
+    let run = env.headwater(&["run", "api.toml", "--json"]).ok().json();
+    let again = &api.requests()[before];
+    assert!(again.contains("updated_since=2025-01-01T02%3A29%3A00Z") && again.contains("tag=BLUE"), "{again}");
+    assert_eq!(run["streams"][0]["rows"], 20, "{run}");
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=170));
+
+    pipeline(&env, &api, &stream("region = \"{{ vars.region }}\""), "");
+    env.headwater(&["run", "api.toml"]).fails(1, &["the template `{{ vars.region }}` does not render"]);
+}

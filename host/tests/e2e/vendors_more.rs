@@ -318,11 +318,11 @@ auth = "hubspot"
 name = "contacts"
 path = "/crm/v3/objects/contacts/search"
 method = "POST"
-body = {{ limit = 200, properties = [{quoted}], sorts = [{{ propertyName = "lastmodifieddate", direction = "ASCENDING" }}], filterGroups = [{{ filters = [{{ propertyName = "lastmodifieddate", operator = "GTE" }}] }}] }}
+body = {{ limit = 200, properties = [{quoted}], sorts = [{{ propertyName = "lastmodifieddate", direction = "ASCENDING" }}], filterGroups = [{{ filters = [{{ propertyName = "lastmodifieddate", operator = "GTE", value = "{{{{ watermark_ms }}}}" }}] }}] }}
 records = "/results"
 primary_key = ["id"]
 paginator = {{ type = "cursor", cursor_path = "/paging/next/after", cursor_param = "after", cursor_in = "body" }}
-incremental = {{ cursor_field = "/properties/lastmodifieddate", cursor_param = "/filterGroups/0/filters/0/value", cursor_in = "body" }}
+incremental = {{ cursor_field = "/properties/lastmodifieddate" }}
 [allow]
 hosts = ["{host}"]
 [auth.hubspot]

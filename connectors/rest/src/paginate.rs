@@ -17,7 +17,11 @@ pub enum Paginator {
     /// The next page's cursor is read from the body and sent back.
     Cursor {
         /// JSON pointer to the next cursor, e.g. `/meta/next_cursor`; null or empty ends the stream.
+        #[serde(default)]
         cursor_path: String,
+        /// Or the response header that holds it, e.g. `X-Next-Cursor` (empty, absent or `null` ends the stream).
+        #[serde(default)]
+        cursor_header: Option<String>,
         /// Parameter that carries the cursor, e.g. `cursor`.
         cursor_param: String,
         /// `query` (default) or `body`.
@@ -158,11 +162,26 @@ impl Paginator {
         }
         match self {
             Paginator::None => Ok(None),
-            Paginator::Cursor { cursor_path, cursor_param, cursor_in, stop_path } => {
+            Paginator::Cursor { cursor_path, cursor_header, cursor_param, cursor_in, stop_path } => {
                 if stop_path.as_deref().is_some_and(|p| page.body.pointer(p) == Some(&Value::Bool(true))) {
                     return Ok(None);
                 }
-                let Some(cursor) = scalar_at(page.body, cursor_path, page.url)? else { return Ok(None) };
+                let cursor = match (cursor_header, cursor_path.is_empty()) {
+                    (Some(name), true) => page
+                        .headers
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.trim().to_string())
+                        .filter(|v| !v.is_empty() && v != "null"),
+                    (None, false) => scalar_at(page.body, cursor_path, page.url)?,
+                    _ => {
+                        return Err(Error::Config(
+                            "a cursor paginator takes its cursor from `cursor_path` or from `cursor_header`: give one"
+                                .into(),
+                        ));
+                    }
+                };
+                let Some(cursor) = cursor else { return Ok(None) };
                 let mut r = req.clone();
                 r.set(*cursor_in, cursor_param, Value::String(cursor));
                 Ok(Some(r))

@@ -789,3 +789,17 @@ fn templates_put_the_watermark_in_any_form_and_the_configs_vars() {
     pipeline(&env, &api, &stream("region = \"{{ vars.region }}\""), "");
     env.headwater(&["run", "api.toml"]).fails(1, &["the template `{{ vars.region }}` does not render"]);
 }
+
+/// A cursor in a response header (`cursor_header`), the records the whole body.
+#[test]
+fn a_cursor_in_a_response_header() {
+    let (env, api) = (env(), MockApi::start(orders(1..=230), 100));
+    let stream = format!(
+        "path = \"/headed\"\nrecords = \"\"\npaginator = {{ type = \"cursor\", cursor_header = \"X-Next-Cursor\", cursor_param = \"cursor\" }}\nincremental = {{ cursor_field = \"updated_at\", cursor_param = \"updated_since\" }}\n{COLUMNS}"
+    );
+    pipeline(&env, &api, &stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+    assert_eq!(api.requests().len(), 3, "{:?}", api.requests());
+    assert!(api.requests()[2].contains("cursor=200"), "{:?}", api.requests());
+    assert_same_orders(&env.rows("lake/orders"), &orders(1..=230));
+}

@@ -186,6 +186,7 @@ impl MockApi {
             .route("/pages", axum::routing::get(numbered_page))
             .route("/next", axum::routing::get(next_url_page))
             .route("/linked", axum::routing::get(link_page))
+            .route("/headed", axum::routing::get(header_cursor_page))
             .route("/customers", axum::routing::get(customers))
             .route("/customers/{id}/orders", axum::routing::get(customer_orders))
             .route("/graphql", axum::routing::post(graphql))
@@ -397,6 +398,20 @@ async fn cursor_page(State(st): State<Shared>, Query(q): Query<HashMap<String, S
     let next = (end < all.len()).then(|| end.to_string());
     let data = page_of(&s, &all, start, end);
     Json(json!({ "data": data, "next_cursor": next })).into_response()
+}
+
+/// `/orders` with the records as the whole body and the next cursor in the
+/// `X-Next-Cursor` header (absent on the last page).
+async fn header_cursor_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let s = st.lock().expect("mock API state");
+    let all = matching(&s, q.get("updated_since").map(String::as_str));
+    let start: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let end = start + s.page_size;
+    let mut response = Json(page_of(&s, &all, start, end)).into_response();
+    if end < all.len() {
+        response.headers_mut().insert("x-next-cursor", end.to_string().parse().expect("digits"));
+    }
+    response
 }
 
 /// A pre-rendered page: the cursor must be where a page starts.

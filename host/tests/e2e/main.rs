@@ -14,6 +14,7 @@ mod cli;
 mod crash;
 mod disk;
 mod files;
+mod foreign;
 mod hostile;
 mod hostile_sources;
 mod hybrid;

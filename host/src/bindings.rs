@@ -17,7 +17,13 @@ pub use exports::headwater::connector::connector::{ConnectorSpec, Field, StreamI
 impl WitError {
     /// `kind: message`, the way users read a connector's error.
     pub fn describe(&self) -> String {
-        let (kind, message) = match self {
+        let (kind, message) = self.parts();
+        format!("{kind}: {message}")
+    }
+
+    /// The variant's name, as the WIT spells it, and its message.
+    pub fn parts(&self) -> (&'static str, &String) {
+        match self {
             WitError::Config(m) => ("config", m),
             WitError::Auth(m) => ("auth", m),
             WitError::Transient(m) => ("transient", m),
@@ -25,7 +31,6 @@ impl WitError {
             WitError::Data(m) => ("data", m),
             WitError::Paused(m) => ("paused", m),
             WitError::Other(m) => ("other", m),
-        };
-        format!("{kind}: {message}")
+        }
     }
 }

@@ -119,15 +119,7 @@ struct RecordedError {
 
 impl From<&WitError> for RecordedError {
     fn from(e: &WitError) -> Self {
-        let (kind, message) = match e {
-            WitError::Config(m) => ("config", m),
-            WitError::Auth(m) => ("auth", m),
-            WitError::Transient(m) => ("transient", m),
-            WitError::Denied(m) => ("denied", m),
-            WitError::Data(m) => ("data", m),
-            WitError::Paused(m) => ("paused", m),
-            WitError::Other(m) => ("other", m),
-        };
+        let (kind, message) = e.parts();
         RecordedError { kind: kind.into(), message: message.clone() }
     }
 }

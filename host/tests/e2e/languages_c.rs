@@ -9,24 +9,39 @@ use headwater_mock::{orders, orders_csv};
 use headwater_testkit::examples::build_example;
 use headwater_testkit::{Env, assert_same_orders};
 
-const NAME: &str = "c-files";
+#[test]
+fn c_files_loads_each_file_once_in_path_order() {
+    loads_each_file_once_in_path_order("c-files");
+}
 
-/// A fresh env with the example built and installed under its own name.
-fn installed() -> Env {
+#[test]
+fn c_files_names_its_stream_from_the_config() {
+    names_its_stream_from_the_config("c-files");
+}
+
+#[test]
+fn c_files_reports_its_errors() {
+    reports_its_errors("c-files");
+}
+
+// The checks below hold for every example file connector (`c-files`, `go-files`).
+
+/// A fresh env with the example `name` built and installed under its own name.
+pub(crate) fn installed(name: &str) -> Env {
     let env = crate::env();
-    let wasm = build_example(NAME);
+    let wasm = build_example(name);
     let installed =
         env.headwater(&["connector", "install", wasm.to_str().expect("a UTF-8 path"), "--json"]).ok().json();
-    assert_eq!(installed["name"], NAME, "the example names itself `{NAME}` in its spec: {installed}");
+    assert_eq!(installed["name"], name, "the example names itself `{name}` in its spec: {installed}");
     env
 }
 
-/// A pipeline running the connector with `config` (TOML inline-table fields) over the granted `./exports`.
-fn pipeline(env: &Env, file: &str, config: &str) {
+/// A pipeline running the connector `name` with `config` (TOML inline-table fields) over the granted `./exports`.
+pub(crate) fn pipeline(env: &Env, name: &str, file: &str, config: &str) {
     env.write(
         file,
         format!(
-            "name = \"exports\"\n[source]\nconnector = \"{NAME}\"\nconfig = {{ {config} }}\n[allow]\nfiles = \
+            "name = \"exports\"\n[source]\nconnector = \"{name}\"\nconfig = {{ {config} }}\n[allow]\nfiles = \
              [\"./exports\"]\n[sink]\npath = \"lake\"\n"
         ),
     );
@@ -37,14 +52,13 @@ fn pipeline(env: &Env, file: &str, config: &str) {
 /// new loads nothing. A file name with a quote and non-ASCII letters checks the
 /// connector's JSON escaping of its state (the host refuses a checkpoint whose
 /// state is not JSON; a wrong path in it would reload or skip files).
-#[test]
-fn c_files_loads_each_file_once_in_path_order() {
-    let env = installed();
+pub(crate) fn loads_each_file_once_in_path_order(name: &str) {
+    let env = installed(name);
     env.write("exports/dt=2025-01-01/a.csv", orders_csv(&orders(1..=300)));
     env.write("exports/dt=2025-01-02/b \"été\".csv", orders_csv(&orders(301..=450)));
     env.write("exports/dt=2025-01-03/c.csv", orders_csv(&orders(451..=500)));
     env.write("exports/dt=2025-01-03/notes.txt", "not matched by the glob");
-    pipeline(&env, "pipeline.toml", r#"root = "./exports", glob = "**/*.csv""#);
+    pipeline(&env, name, "pipeline.toml", r#"root = "./exports", glob = "**/*.csv""#);
 
     let discovered = env.headwater(&["discover", "pipeline.toml", "--json"]).ok().json();
     assert_eq!(discovered.as_array().map(Vec::len), Some(1), "one stream: {discovered}");
@@ -82,12 +96,11 @@ fn c_files_loads_each_file_once_in_path_order() {
 }
 
 /// The stream is named by the config, and a narrower glob loads only what it matches.
-#[test]
-fn c_files_names_its_stream_from_the_config() {
-    let env = installed();
+pub(crate) fn names_its_stream_from_the_config(name: &str) {
+    let env = installed(name);
     env.write("exports/dt=2025-01-01/a.csv", orders_csv(&orders(1..=20)));
     env.write("exports/dt=2025-01-02/b.csv", orders_csv(&orders(21..=30)));
-    pipeline(&env, "pipeline.toml", r#"root = "./exports", glob = "dt=2025-01-02/*.csv", stream = "orders""#);
+    pipeline(&env, name, "pipeline.toml", r#"root = "./exports", glob = "dt=2025-01-02/*.csv", stream = "orders""#);
     let run = env.headwater(&["run", "pipeline.toml", "--json"]).ok().json();
     assert_eq!(run["streams"][0]["stream"], "orders", "{run}");
     assert_eq!(run["streams"][0]["rows"], 10, "{run}");
@@ -97,24 +110,25 @@ fn c_files_names_its_stream_from_the_config() {
 
 /// The host's errors, raised inside the connector, come back out as its own
 /// (same variant, same message); a config its schema refuses never reaches it.
-#[test]
-fn c_files_reports_its_errors() {
-    let env = installed();
+pub(crate) fn reports_its_errors(name: &str) {
+    let env = installed(name);
     env.write("exports/a.csv", orders_csv(&orders(1..=3)));
     env.write("elsewhere/a.csv", orders_csv(&orders(1..=3)));
 
     // A root the pipeline does not grant: the host's `denied`, naming the root.
-    pipeline(&env, "denied.toml", r#"root = "./elsewhere", glob = "*.csv""#);
+    pipeline(&env, name, "denied.toml", r#"root = "./elsewhere", glob = "*.csv""#);
     env.headwater(&["run", "denied.toml"]).fails(1, &["denied", "file root `./elsewhere` is not granted"]);
     assert!(!env.exists("lake/files"), "nothing landed");
 
     // A glob the host cannot parse: the host's `config` error, naming the glob.
-    pipeline(&env, "bad_glob.toml", r#"root = "./exports", glob = "dt=[.csv""#);
+    pipeline(&env, name, "bad_glob.toml", r#"root = "./exports", glob = "dt=[.csv""#);
     env.headwater(&["run", "bad_glob.toml"]).fails(1, &["config", "glob `dt=[.csv`"]);
+    // `check` returns the same error, from its own call of files.list.
+    env.headwater(&["check", "bad_glob.toml"]).fails(1, &["config", "glob `dt=[.csv`"]);
 
     // Configs the connector's schema refuses: a missing glob, an unknown key.
-    pipeline(&env, "no_glob.toml", r#"root = "./exports""#);
+    pipeline(&env, name, "no_glob.toml", r#"root = "./exports""#);
     env.headwater(&["run", "no_glob.toml"]).fails(2, &["glob"]);
-    pipeline(&env, "extra.toml", r#"root = "./exports", glob = "*.csv", format = "csv""#);
+    pipeline(&env, name, "extra.toml", r#"root = "./exports", glob = "*.csv", format = "csv""#);
     env.headwater(&["run", "extra.toml"]).fails(2, &["format"]);
 }

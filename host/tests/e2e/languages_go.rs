@@ -8,120 +8,26 @@
 //! connector unchanged, and a listing of thousands of files passing through its
 //! `cabi_realloc`.
 
+use crate::languages_c::{installed, pipeline};
 use headwater_mock::{orders, orders_csv};
+use headwater_testkit::assert_same_orders;
 use headwater_testkit::examples::build_example;
-use headwater_testkit::{Env, assert_same_orders};
 
 const NAME: &str = "go-files";
 
-/// A fresh env with the example built and installed under its own name.
-fn installed() -> Env {
-    let env = crate::env();
-    let wasm = build_example(NAME);
-    let installed =
-        env.headwater(&["connector", "install", wasm.to_str().expect("a UTF-8 path"), "--json"]).ok().json();
-    assert_eq!(installed["name"], NAME, "the example names itself `{NAME}` in its spec: {installed}");
-    env
-}
-
-/// A pipeline running the connector with `config` (TOML inline-table fields) over the granted `./exports`.
-fn pipeline(env: &Env, file: &str, config: &str) {
-    env.write(
-        file,
-        format!(
-            "name = \"exports\"\n[source]\nconnector = \"{NAME}\"\nconfig = {{ {config} }}\n[allow]\nfiles = \
-             [\"./exports\"]\n[sink]\npath = \"lake\"\n"
-        ),
-    );
-}
-
-/// Every CSV lands once, in path order, one checkpoint per file; a rerun loads
-/// only the file added after the last checkpointed path, and one with nothing
-/// new loads nothing. A file name with a quote and non-ASCII letters checks the
-/// connector's JSON escaping of its state (the host refuses a checkpoint whose
-/// state is not JSON; a wrong path in it would reload or skip files).
 #[test]
 fn go_files_loads_each_file_once_in_path_order() {
-    let env = installed();
-    env.write("exports/dt=2025-01-01/a.csv", orders_csv(&orders(1..=300)));
-    env.write("exports/dt=2025-01-02/b \"été\".csv", orders_csv(&orders(301..=450)));
-    env.write("exports/dt=2025-01-03/c.csv", orders_csv(&orders(451..=500)));
-    env.write("exports/dt=2025-01-03/notes.txt", "not matched by the glob");
-    pipeline(&env, "pipeline.toml", r#"root = "./exports", glob = "**/*.csv""#);
-
-    let discovered = env.headwater(&["discover", "pipeline.toml", "--json"]).ok().json();
-    assert_eq!(discovered.as_array().map(Vec::len), Some(1), "one stream: {discovered}");
-    assert_eq!(discovered[0]["stream"], "files", "the default stream: {discovered}");
-    assert_eq!(
-        discovered[0]["fields"],
-        serde_json::json!([]),
-        "no declared fields: the host infers them: {discovered}"
-    );
-
-    let run = env.headwater(&["run", "pipeline.toml", "--json"]).ok().json();
-    assert_eq!(run["status"], "ok", "{run}");
-    assert_eq!(run["streams"][0]["rows"], 500, "{run}");
-    assert_eq!(run["streams"][0]["checkpoints"], 3, "one checkpoint per file: {run}");
-    assert_same_orders(&env.rows("lake/files"), &orders(1..=500));
-
-    // A new file sorting after the last one loaded: only its rows land, and
-    // the connector's log (shown with -v) says so.
-    env.write("exports/dt=2025-01-04/d.csv", orders_csv(&orders(501..=560)));
-    let out = env.headwater(&["run", "pipeline.toml", "--json", "-v"]).ok();
-    let run = out.json();
-    assert_eq!(run["streams"][0]["rows"], 60, "only the new file: {run}");
-    for line in ["files: loaded dt=2025-01-04/d.csv (60 rows", "files: 1 file(s) loaded, 60 row(s); 3 already loaded"] {
-        assert!(out.stderr.contains(line), "the connector logs `{line}`:\n{}", out.stderr);
-    }
-    assert_eq!(run["streams"][0]["checkpoints"], 1, "{run}");
-    assert_same_orders(&env.rows("lake/files"), &orders(1..=560));
-
-    // Nothing new: nothing loaded, nothing written.
-    let files_before = env.parquet_files("lake").len();
-    let run = env.headwater(&["run", "pipeline.toml", "--json"]).ok().json();
-    assert_eq!(run["streams"][0]["rows"], 0, "{run}");
-    assert_eq!(env.parquet_files("lake").len(), files_before);
-    assert_same_orders(&env.rows("lake/files"), &orders(1..=560));
+    crate::languages_c::loads_each_file_once_in_path_order(NAME);
 }
 
-/// The stream is named by the config, and a narrower glob loads only what it matches.
 #[test]
 fn go_files_names_its_stream_from_the_config() {
-    let env = installed();
-    env.write("exports/dt=2025-01-01/a.csv", orders_csv(&orders(1..=20)));
-    env.write("exports/dt=2025-01-02/b.csv", orders_csv(&orders(21..=30)));
-    pipeline(&env, "pipeline.toml", r#"root = "./exports", glob = "dt=2025-01-02/*.csv", stream = "orders""#);
-    let run = env.headwater(&["run", "pipeline.toml", "--json"]).ok().json();
-    assert_eq!(run["streams"][0]["stream"], "orders", "{run}");
-    assert_eq!(run["streams"][0]["rows"], 10, "{run}");
-    assert_same_orders(&env.rows("lake/orders"), &orders(21..=30));
-    assert!(!env.exists("lake/files"), "nothing lands under the default stream");
+    crate::languages_c::names_its_stream_from_the_config(NAME);
 }
 
-/// The host's errors, raised inside the connector, come back out as its own
-/// (same variant, same message); a config its schema refuses never reaches it.
 #[test]
 fn go_files_reports_its_errors() {
-    let env = installed();
-    env.write("exports/a.csv", orders_csv(&orders(1..=3)));
-    env.write("elsewhere/a.csv", orders_csv(&orders(1..=3)));
-
-    // A root the pipeline does not grant: the host's `denied`, naming the root.
-    pipeline(&env, "denied.toml", r#"root = "./elsewhere", glob = "*.csv""#);
-    env.headwater(&["run", "denied.toml"]).fails(1, &["denied", "file root `./elsewhere` is not granted"]);
-    assert!(!env.exists("lake/files"), "nothing landed");
-
-    // A glob the host cannot parse: the host's `config` error, naming the glob.
-    pipeline(&env, "bad_glob.toml", r#"root = "./exports", glob = "dt=[.csv""#);
-    env.headwater(&["run", "bad_glob.toml"]).fails(1, &["config", "glob `dt=[.csv`"]);
-    // `check` returns the same error, from its own call of files.list.
-    env.headwater(&["check", "bad_glob.toml"]).fails(1, &["config", "glob `dt=[.csv`"]);
-
-    // Configs the connector's schema refuses: a missing glob, an unknown key.
-    pipeline(&env, "no_glob.toml", r#"root = "./exports""#);
-    env.headwater(&["run", "no_glob.toml"]).fails(2, &["glob"]);
-    pipeline(&env, "extra.toml", r#"root = "./exports", glob = "*.csv", format = "csv""#);
-    env.headwater(&["run", "extra.toml"]).fails(2, &["format"]);
+    crate::languages_c::reports_its_errors(NAME);
 }
 
 /// The component carries Go's runtime as build.sh patches it (see
@@ -146,17 +52,17 @@ fn go_files_is_built_with_the_patched_runtime() {
 /// run whose glob picks one of the files loads it and only it.
 #[test]
 fn go_files_takes_a_large_listing() {
-    let env = installed();
+    let env = installed(NAME);
     let folder = format!("a-folder-whose-name-makes-every-path-long-{}", "é".repeat(80));
     for i in 0..2000 {
         env.write(&format!("exports/dt=2025-01-{:02}/{folder}/file-{i:05}.csv", i % 28 + 1), "id\n1\n");
     }
     env.write(&format!("exports/dt=2025-01-28/{folder}/file-99999.csv"), orders_csv(&orders(1..=7)));
 
-    pipeline(&env, "all.toml", r#"root = "./exports", glob = "**/*.csv""#);
+    pipeline(&env, NAME, "all.toml", r#"root = "./exports", glob = "**/*.csv""#);
     env.headwater(&["check", "all.toml"]).ok();
 
-    pipeline(&env, "one.toml", r#"root = "./exports", glob = "dt=2025-01-28/*/file-99999.csv""#);
+    pipeline(&env, NAME, "one.toml", r#"root = "./exports", glob = "dt=2025-01-28/*/file-99999.csv""#);
     let run = env.headwater(&["run", "one.toml", "--json"]).ok().json();
     assert_eq!(run["streams"][0]["rows"], 7, "{run}");
     assert_same_orders(&env.rows("lake/files"), &orders(1..=7));

@@ -42,6 +42,9 @@ pub enum Auth {
     OAuth,
 }
 
+/// A canned answer: (text the request's path and query contain, status, headers, body).
+pub type Scripted = (String, u16, Vec<(String, String)>, String);
+
 /// Everything the server serves and how it misbehaves; tests change it while
 /// the server runs, through [`MockApi::with`].
 #[derive(Default)]
@@ -94,7 +97,7 @@ pub struct ApiState {
     pub exports_started: u32,
     /// Canned answers: the first request whose path and query contain the text gets
     /// (status, headers, body) instead of its answer, once.
-    pub scripted: Vec<(String, u16, Vec<(String, String)>, String)>,
+    pub scripted: Vec<Scripted>,
     /// Salesforce Bulk API 2.0 query jobs: the SOQL of each, by job number.
     pub bulk_jobs: Vec<String>,
     /// The Bulk API results page (1-based) answered with a 500 while this is set.

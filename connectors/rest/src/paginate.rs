@@ -81,6 +81,21 @@ pub enum Paginator {
         #[serde(default)]
         total_pages_path: Option<String>,
     },
+    /// The next request from templates over the page just read (MiniJinja, see
+    /// `template`): `response.body` (the page without its records), `response.headers`
+    /// (names in lower case), `last_record` (the page's last record), `records` (how
+    /// many the page held).
+    Template {
+        /// Parameters of the next request, e.g. `{ cursor = "{{ response.body.meta.next }}" }`;
+        /// one that renders empty ends the stream.
+        params: std::collections::BTreeMap<String, String>,
+        /// `query` (default) or `body`.
+        #[serde(default)]
+        params_in: Place,
+        /// An expression that, true, ends the stream, e.g. `not response.body.has_more`.
+        #[serde(default)]
+        stop_when: Option<String>,
+    },
 }
 
 fn limit_param() -> String {
@@ -130,7 +145,13 @@ impl Paginator {
     /// Whether the paginator reads a record (so the connector must parse the page's
     /// records rather than hand them to the host unread).
     pub fn needs_records(&self) -> bool {
-        matches!(self, Paginator::LastRecord { .. })
+        match self {
+            Paginator::LastRecord { .. } => true,
+            Paginator::Template { params, stop_when, .. } => {
+                params.values().chain(stop_when).any(|t| t.contains("last_record"))
+            }
+            _ => false,
+        }
     }
 
     /// Whether pages can be requested ahead of knowing the previous one (offset and page numbers).
@@ -162,6 +183,29 @@ impl Paginator {
         }
         match self {
             Paginator::None => Ok(None),
+            Paginator::Template { params, params_in, stop_when } => {
+                let headers: serde_json::Map<String, Value> =
+                    page.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone()))).collect();
+                let ctx = serde_json::json!({
+                    "response": { "body": page.body, "headers": headers },
+                    "last_record": page.last_record,
+                    "records": page.records,
+                });
+                if let Some(expr) = stop_when
+                    && crate::template::holds(expr, &ctx, page.url)?
+                {
+                    return Ok(None);
+                }
+                let mut r = req.clone();
+                for (name, template) in params {
+                    let value = crate::template::render(template, &ctx, page.url)?;
+                    if value.is_empty() || value == "none" {
+                        return Ok(None);
+                    }
+                    r.set(*params_in, name, Value::String(value));
+                }
+                Ok(Some(r))
+            }
             Paginator::Cursor { cursor_path, cursor_header, cursor_param, cursor_in, stop_path } => {
                 if stop_path.as_deref().is_some_and(|p| page.body.pointer(p) == Some(&Value::Bool(true))) {
                     return Ok(None);

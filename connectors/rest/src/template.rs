@@ -12,7 +12,7 @@
 //! than send an empty value; MiniJinja's own filters (`urlencode`, `lower`,
 //! `default`, …) are there too.
 
-use crate::incremental::parse_rfc3339;
+use crate::incremental::{civil_from_days, parse_rfc3339};
 use headwater_sdk::{Error, Result};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
@@ -69,6 +69,22 @@ pub fn render_all<'a>(strings: impl Iterator<Item = &'a mut String>, ctx: &Conte
     Ok(())
 }
 
+/// `text` rendered with `ctx` (a paginator's view of a page); `url` names the page.
+pub fn render(text: &str, ctx: &Value, url: &str) -> Result<String> {
+    environment().render_str(text, ctx).map_err(|e| {
+        Error::Data(format!("the paginator's template `{text}` does not render on the page from {url}: {e}"))
+    })
+}
+
+/// Whether the expression `expr` holds for `ctx`; `url` names the page.
+pub fn holds(expr: &str, ctx: &Value, url: &str) -> Result<bool> {
+    let env = environment();
+    let failed = |e: minijinja::Error| {
+        Error::Data(format!("the paginator's condition `{expr}` does not evaluate on the page from {url}: {e}"))
+    };
+    Ok(env.compile_expression(expr).map_err(failed)?.eval(ctx).map_err(failed)?.is_true())
+}
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -90,18 +106,9 @@ fn seconds(text: &str) -> Option<i64> {
     parse_rfc3339(text).or_else(|| text.trim().parse::<i64>().ok())
 }
 
-/// Unix seconds as a `YYYY-MM-DD` date (UTC), by the days-from-civil algorithm.
+/// Unix seconds as a `YYYY-MM-DD` date (UTC).
 fn date(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = civil_from_days(seconds.div_euclid(86_400));
     format!("{y:04}-{m:02}-{d:02}")
 }
 

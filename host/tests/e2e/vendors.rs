@@ -405,3 +405,25 @@ results = { path = "/services/data/v60.0/jobs/query/{id}/results", locator_heade
     let state = env.headwater(&["state", "show", "vendor.toml", "--json"]).ok().json();
     assert_eq!(state[0]["watermark"], "2025-01-01T04:09:00Z", "the newest SystemModstamp: {state}");
 }
+
+/// Stripe again, paged by a template paginator instead of `last_record`: the
+/// next request's `starting_after` is the last record's id, and the stream stops
+/// when the page says `has_more` is false; the same charges land.
+#[test]
+fn a_template_paginator_expresses_stripes_paging() {
+    let env = crate::env();
+    let api = MockApi::start(orders(1..=250), 100);
+    let stream = STRIPE.replace(
+        r#"paginator = { type = "last_record", cursor_field = "id", cursor_param = "starting_after", has_more_path = "/has_more" }"#,
+        r#"paginator = { type = "template", params = { starting_after = "{{ last_record.id }}" }, stop_when = "not response.body.has_more" }"#,
+    );
+    assert!(stream.contains("type = \"template\""));
+    pipeline(&env, &api, &stream, "");
+    let run = env.headwater(&["run", "vendor.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 250, "{run}");
+    let pages: Vec<String> = api.requests().into_iter().filter(|r| r.starts_with("/v1/charges")).collect();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    let last_of_first = stripe_charge(&orders(151..=151)[0])["id"].as_str().unwrap().to_string();
+    assert!(pages[1].contains(&format!("starting_after={last_of_first}")), "{pages:?}");
+    assert_same_charges(&env, &orders(1..=250));
+}

@@ -17,6 +17,7 @@ mod detect;
 mod json_array;
 mod ndjson;
 mod parquet;
+mod parquet_footer;
 
 pub use crate::bindings::headwater::connector::output::{BadRows, Compression, FileFormat, LoadOptions, LoadStats};
 

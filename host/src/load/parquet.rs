@@ -1,5 +1,7 @@
-//! Parquet files: read as they are, in batches, with their own types.
+//! Parquet files: read as they are, in batches, with their own types, once
+//! their footer's schema is known to be shallow enough to read (`parquet_footer`).
 
+use super::parquet_footer;
 use super::{Batches, LoadError, batch_rows};
 use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
@@ -10,8 +12,13 @@ pub(super) struct ParquetBatches {
     shown: String,
 }
 
+/// The largest footer read: far beyond real files' (a few MB for thousands of
+/// columns and row groups).
+const MAX_FOOTER: usize = 64 << 20;
+
 pub(super) fn open(path: &Path, shown: &str) -> Result<ParquetBatches, LoadError> {
-    let file = std::fs::File::open(path).map_err(|e| LoadError::file(shown, e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| LoadError::file(shown, e))?;
+    check_footer(&mut file).map_err(|e| LoadError::file(shown, format!("not a Parquet file Headwater reads: {e}")))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| {
             // Rows as wide as the first row group's, uncompressed: wide rows, smaller batches.
@@ -26,6 +33,30 @@ pub(super) fn open(path: &Path, shown: &str) -> Result<ParquetBatches, LoadError
     Ok(ParquetBatches { reader, shown: shown.to_string() })
 }
 
+/// The footer's schema, walked before the parquet crate builds it (see `parquet_footer`).
+fn check_footer(file: &mut std::fs::File) -> Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    if size < 12 {
+        return Ok(()); // too short for Parquet: the crate says so
+    }
+    let mut trailer = [0u8; 8];
+    file.seek(SeekFrom::End(-8)).and_then(|_| file.read_exact(&mut trailer)).map_err(|e| e.to_string())?;
+    let Some(footer) = parquet_footer::footer_len(&trailer) else { return Ok(()) };
+    if footer as u64 + 8 > size {
+        return Ok(()); // a footer longer than the file: the crate says so
+    }
+    if footer > MAX_FOOTER {
+        return Err(format!("its footer is {} MiB, more than the {} MiB read", footer >> 20, MAX_FOOTER >> 20));
+    }
+    let mut tail = vec![0u8; footer + 8];
+    file.seek(SeekFrom::End(-(footer as i64 + 8)))
+        .and_then(|_| file.read_exact(&mut tail))
+        .map_err(|e| e.to_string())?;
+    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    parquet_footer::check(&tail, footer)
+}
+
 impl Iterator for ParquetBatches {
     type Item = Result<RecordBatch, LoadError>;
 
@@ -35,3 +66,44 @@ impl Iterator for ParquetBatches {
 }
 
 impl Batches for ParquetBatches {}
+
+#[cfg(test)]
+mod tests {
+    use parquet::basic::{Repetition, Type as Physical};
+    use parquet::schema::types::Type;
+    use std::sync::Arc;
+
+    /// A Parquet file of one INT32 column nested `depth` groups deep, written on
+    /// a thread with a stack large enough for the parquet crate's own recursion.
+    fn nested(path: &std::path::Path, depth: usize) {
+        let path = path.to_path_buf();
+        let write = move || {
+            let leaf = Type::primitive_type_builder("leaf", Physical::INT32).with_repetition(Repetition::OPTIONAL);
+            let mut t = Arc::new(leaf.build().unwrap());
+            for i in 0..depth {
+                let name = format!("g{i}");
+                let group = Type::group_type_builder(&name).with_repetition(Repetition::OPTIONAL);
+                t = Arc::new(group.with_fields(vec![t]).build().unwrap());
+            }
+            let root = Arc::new(Type::group_type_builder("schema").with_fields(vec![t]).build().unwrap());
+            let file = std::fs::File::create(&path).unwrap();
+            parquet::file::writer::SerializedFileWriter::new(file, root, Default::default()).unwrap().close().unwrap();
+        };
+        std::thread::Builder::new().stack_size(1 << 30).spawn(write).unwrap().join().unwrap();
+    }
+
+    /// Issue "Trust, the rest": a 250 KB file nesting 20,000 groups overflowed the
+    /// decoding thread's stack and aborted the process; it is refused, naming the
+    /// depth, and a file as deep as the limit still opens.
+    #[test]
+    fn a_schema_nested_past_the_limit_is_refused_not_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("deep.parquet");
+        nested(&deep, 20_000);
+        let err = super::open(&deep, "deep.parquet").err().expect("refused").to_string();
+        assert!(err.contains("deep.parquet") && err.contains("20001 levels deep"), "{err}");
+        let fine = dir.path().join("fine.parquet");
+        nested(&fine, super::parquet_footer::MAX_DEPTH - 1);
+        assert!(super::open(&fine, "fine.parquet").is_ok());
+    }
+}

@@ -245,3 +245,44 @@ fn a_watermark_with_terminal_escapes_is_shown_escaped() {
         assert!(!run.stdout.lines().any(|l| l.starts_with("forged")), "{args:?}: a forged line");
     }
 }
+
+/// A hostile export file: a Parquet file of 250 KB whose schema nests 20,000
+/// groups deep overflowed the decoding thread's stack and aborted the process
+/// (every stream with it). It fails its own load, naming the file and the depth;
+/// a good file beside it in another stream lands.
+#[test]
+fn a_parquet_file_nested_past_any_stack_fails_its_stream_not_the_host() {
+    use parquet::basic::{Repetition, Type as Physical};
+    use parquet::schema::types::Type;
+    use std::sync::Arc;
+    let env = crate::env();
+    let path = env.path("exports/deep/deep.parquet");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // Written on a thread with a stack large enough for the parquet crate's own recursion.
+    let write = move || {
+        let leaf = Type::primitive_type_builder("leaf", Physical::INT32).with_repetition(Repetition::OPTIONAL);
+        let mut t = Arc::new(leaf.build().unwrap());
+        for i in 0..20_000 {
+            let name = format!("g{i}");
+            let group = Type::group_type_builder(&name).with_repetition(Repetition::OPTIONAL);
+            t = Arc::new(group.with_fields(vec![t]).build().unwrap());
+        }
+        let root = Arc::new(Type::group_type_builder("schema").with_fields(vec![t]).build().unwrap());
+        let file = std::fs::File::create(&path).unwrap();
+        parquet::file::writer::SerializedFileWriter::new(file, root, Default::default()).unwrap().close().unwrap();
+    };
+    std::thread::Builder::new().stack_size(1 << 30).spawn(write).unwrap().join().unwrap();
+    env.write("exports/good/a.csv", headwater_mock::orders_csv(&orders(1..=5)));
+    for (name, glob) in [("deep", "deep/*.parquet"), ("good", "good/*.csv")] {
+        env.write(
+            &format!("{name}.toml"),
+            format!(
+                "name = \"{name}\"\n[source]\nconnector = \"files\"\nconfig = {{ root = \"./exports\", glob = \"{glob}\", stream = \"{name}\" }}\n[allow]\nfiles = [\"./exports\"]\n[sink]\npath = \"lake\"\n"
+            ),
+        );
+    }
+    env.headwater(&["run", "deep.toml"]).fails(1, &["deep.parquet", "20001 levels deep"]);
+    env.headwater(&["run", "good.toml"]).ok();
+    assert_same_orders(&env.rows("lake/good"), &orders(1..=5));
+    assert!(!env.exists("lake/deep"), "nothing of the deep file landed");
+}

@@ -36,6 +36,14 @@ impl Base {
     }
 }
 
+/// `line` cut at `max` characters, with `…` where it was cut.
+fn cut(line: &str, max: usize) -> String {
+    match line.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
 /// serde names an unknown key and lists the ones it expected; a typo's closest
 /// match among them (`recrods` → `records`) is what the user wants to read.
 fn did_you_mean(message: &str) -> Option<String> {
@@ -48,7 +56,9 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
     let bad = |message: String| error(path, message);
     let file: PipelineFile = toml::from_str(text).map_err(|e| {
         let hint = did_you_mean(e.message()).map(|h| format!("\n{h}")).unwrap_or_default();
-        bad(format!("invalid pipeline file: {}{hint}", e.to_string().trim_end()))
+        // The parser quotes the line it stopped at: a line of megabytes is cut.
+        let quoted: Vec<String> = e.to_string().trim_end().lines().map(|l| cut(l, 200)).collect();
+        bad(format!("invalid pipeline file: {}{hint}", quoted.join("\n")))
     })?;
     let base = Base::of(path);
     names::check(names::Kind::Pipeline, &file.name).map_err(|e| bad(format!("`name`: {e}")))?;

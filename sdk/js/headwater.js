@@ -78,8 +78,11 @@ function guard(call) {
     return call();
   } catch (e) {
     const he = e instanceof HeadwaterError ? e : lift(e);
+    // The SDK's own errors and the host's (a WIT error a binding threw) keep their
+    // message as it is; anything else gets its name and stack, for the user to debug.
+    const known = e instanceof HeadwaterError || (e && typeof e === 'object' && e.payload && kinds.includes(e.payload.tag));
     const wit = new Error(he.message);
-    wit.payload = { tag: he.kind, val: e instanceof HeadwaterError ? he.message : `${e && e.name ? e.name + ': ' : ''}${he.message}${e && e.stack ? '\n' + e.stack : ''}` };
+    wit.payload = { tag: he.kind, val: known ? he.message : `${e && e.name ? e.name + ': ' : ''}${he.message}${e && e.stack ? '\n' + e.stack : ''}` };
     throw wit;
   }
 }
@@ -158,7 +161,7 @@ export class Response {
       throw new DataError(`the response (HTTP ${this.status}) is not JSON: ${e.message}`);
     }
   }
-  /** Throws the error the status means (the host already retried 429 and 5xx). */
+  /** Throws the error the status means (the host already waited out 429s, and retried 5xx for requests that only read). */
   ok(url = '') {
     const where = url ? ` from ${url}` : '';
     if (this.status === 401 || this.status === 403) throw new AuthError(`HTTP ${this.status}${where}`);

@@ -101,7 +101,11 @@ pub(crate) fn reports_its_errors(name: &str) {
             api.url()
         ),
     );
-    env.headwater(&["run", "denied.toml"]).fails(1, &["denied", "not in [allow] hosts"]);
+    let denied = env.headwater(&["run", "denied.toml"]).fails(1, &["denied", "not in [allow] hosts"]);
+    // The host's own error comes back as it was sent, without the SDK's stack frames.
+    for frame in ["headwater.js:", "Traceback", "File \""] {
+        assert!(!denied.stderr.contains(frame), "a stack frame in the host's error:\n{}", denied.stderr);
+    }
     // A config the connector's schema refuses never reaches it.
     env.write(
         "bad.toml",

@@ -242,7 +242,8 @@ class Response:
             raise DataError(f"the response (HTTP {self.status}) is not JSON: {e}") from None
 
     def raise_for_status(self, url: str = "") -> "Response":
-        """Raise the error the status means (the host already retried 429 and 5xx)."""
+        """Raise the error the status means (the host already waited out 429s, and
+        retried 5xx for requests that only read: GET, HEAD, PUT, DELETE, `send_read`)."""
         where = f" from {url}" if url else ""
         if self.status in (401, 403):
             raise AuthError(f"HTTP {self.status}{where}")
@@ -307,7 +308,8 @@ def send_read(request: Request) -> Response:
 
 
 def send_all(requests: Sequence[Request]) -> List[Response | HeadwaterError]:
-    """Sends up to 64 read requests concurrently; each result is a Response or the error for it."""
+    """Sends up to 64 requests concurrently (each retried on 5xx as its method
+    allows, as `send` does); each result is a Response or the error for it."""
     out: List[Response | HeadwaterError] = []
     for r in _wit_http.send_all([q._to_wit() for q in requests]):
         if isinstance(r, Err):

@@ -78,7 +78,7 @@ bench *args: build-connectors
     cargo build --release -p headwater -p headwater-bench --bins
     target/release/headwater-bench {{ if args == "" { "all" } else { args } }}
 
-# Fuzz the host's parsers of untrusted input (pipeline file, Arrow IPC, JSON rows, API pages, records pointer) for `seconds` each; crashes land in fuzz/artifacts/<target>/.
+# Fuzz the host's parsers of untrusted input (pipeline file, Arrow IPC, JSON rows, API pages, records pointer, Parquet files) for `seconds` each; crashes land in fuzz/artifacts/<target>/.
 fuzz seconds="60":
     #!/usr/bin/env bash
     set -euo pipefail
@@ -86,7 +86,7 @@ fuzz seconds="60":
     # (RUSTC_BOOTSTRAP lets it pass the flags it passes on nightly).
     if ! [ -x target/tools/bin/cargo-fuzz ]; then cargo install cargo-fuzz --version 0.13.2 --locked --root target/tools; fi
     fuzz=(env RUSTC_BOOTSTRAP=1 target/tools/bin/cargo-fuzz)
-    targets=(pipeline_file ipc_intake json_intake page_splitter records_pointer)
+    targets=(pipeline_file ipc_intake json_intake page_splitter records_pointer parquet_file)
     "${fuzz[@]}" build --fuzz-dir fuzz --target-dir target/fuzz -s none
     mkdir -p target/fuzz/logs
     failed=()

@@ -70,6 +70,16 @@ impl Worker {
     }
 }
 
+/// The stack of a tokio blocking-pool thread, where files are decoded (`output.load`).
+pub const BLOCKING_STACK: usize = 2 << 20;
+
+static BLOCKING: Worker = Worker(OnceLock::new());
+
+/// Runs `f` on a thread with [`BLOCKING_STACK`], as a file decodes.
+fn on_blocking_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    BLOCKING.run(BLOCKING_STACK, f)
+}
+
 /// Runs `f` as a host function runs, on [`HOST_CALL_STACK`].
 fn on_host_call_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     HOST_CALL.run(HOST_CALL_STACK, f)
@@ -366,4 +376,40 @@ unsafe impl std::alloc::GlobalAlloc for CappedHeap {
         }
         p
     }
+}
+
+/// A Parquet export: the bytes as a file, decoded by the host's loader
+/// (`load::open`, as `output.load` decodes a file: the footer's depth check,
+/// then the parquet crate) on a blocking-pool thread's stack. Returns the rows
+/// decoded, or the loader's error.
+pub fn parquet_file(bytes: &[u8]) -> Result<usize, String> {
+    use crate::load::{BadRows, FileFormat, LoadOptions};
+    let bytes = bytes.to_vec();
+    on_blocking_stack(move || {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("fuzz.parquet");
+        std::fs::write(&path, &bytes).map_err(|e| e.to_string())?;
+        let options = LoadOptions {
+            format: Some(FileFormat::Parquet),
+            compression: None,
+            csv: crate::bindings::headwater::connector::output::CsvOptions {
+                header: true,
+                delimiter: ',',
+                quote: '"',
+                escape: None,
+                null_values: Vec::new(),
+                comment: None,
+                timestamp_formats: Vec::new(),
+            },
+            bad_rows: BadRows::Fail,
+            partition: Vec::new(),
+            infer_rows: 1000,
+        };
+        let batches = crate::load::open(&path, "fuzz.parquet", &options, None, intake()).map_err(|e| e.to_string())?;
+        let mut rows = 0;
+        for batch in batches {
+            rows += batch.map_err(|e| e.to_string())?.num_rows();
+        }
+        Ok(rows)
+    })
 }

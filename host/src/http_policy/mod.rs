@@ -56,6 +56,9 @@ pub struct HttpPolicy {
     /// For requests carrying a credential: follows redirects only within the same
     /// origin, so a credential never travels to another host.
     client_with_credential: reqwest::Client,
+    /// For downloads: follows no redirect, so the caller checks each one
+    /// against what it was granted (an http(s) file root's prefix) before it is sent.
+    client_no_redirect: reqwest::Client,
     stats: Mutex<BTreeMap<String, HostStats>>,
 }
 
@@ -126,6 +129,7 @@ impl HttpPolicy {
                 attempt.follow()
             }
         }))?;
+        let client_no_redirect = build(reqwest::redirect::Policy::none())?;
         let credentials = Credentials::new(credentials, store, Duration::from_secs(limits.request_timeout_s));
         Ok(HttpPolicy {
             allowlist,
@@ -135,6 +139,7 @@ impl HttpPolicy {
             pacer: Pacer::default(),
             client,
             client_with_credential,
+            client_no_redirect,
             stats: Mutex::new(BTreeMap::new()),
         })
     }
@@ -179,6 +184,8 @@ impl HttpPolicy {
     /// for an http(s) root's file: bounded by the disk and `request_timeout_s`, not
     /// by `max_response_mb`, and never whole in memory (review D16). The response
     /// returned has an empty body; `file` holds it.
+    /// A redirect is not followed but answered (3xx with its `Location`), for the
+    /// caller to check against what it was granted before it asks again.
     pub async fn download(&self, req: Request, file: &mut std::fs::File) -> Result<Response, HttpError> {
         self.send_to(req, Retry::ByMethod, BodyTo::File(file)).await
     }
@@ -224,7 +231,11 @@ impl HttpPolicy {
             if let Some(name) = &req.auth {
                 self.credentials.apply(name, &mut target, &mut attempt_headers, &mut sent).await?;
             }
-            let client = if req.auth.is_some() { &self.client_with_credential } else { &self.client };
+            let client = match (&to, req.auth.is_some()) {
+                (BodyTo::File(_), _) => &self.client_no_redirect,
+                (_, true) => &self.client_with_credential,
+                (_, false) => &self.client,
+            };
             let mut builder = client.request(method.clone(), target).headers(attempt_headers);
             if let Some(body) = &req.body {
                 builder = builder.body(body.clone());

@@ -34,18 +34,11 @@ impl HttpRoot {
     pub(super) async fn open(&self, path: &str) -> Result<Opened, RootError> {
         let escapes =
             || RootError::Escapes { root: self.name.clone(), path: path.to_string(), how: "joined to its URL prefix" };
-        let target = self.url.join(path).map_err(|_| escapes())?;
-        if target.origin() != self.url.origin() || !target.path().starts_with(self.url.path()) {
+        let mut target = self.url.join(path).map_err(|_| escapes())?;
+        if !self.holds(&target) {
             return Err(escapes());
         }
         let policy = self.policy.as_ref().ok_or_else(|| HttpError::Denied("HTTP is not available here".into()))?;
-        let request = Request {
-            method: "GET".into(),
-            url: target.to_string(),
-            headers: Vec::new(),
-            body: None,
-            auth: self.auth.clone(),
-        };
         // Streamed to a file on the sink's disk as it arrives: an export may be larger
         // than any response a connector gets (review D16).
         let io = |e: std::io::Error| RootError::Io {
@@ -54,15 +47,74 @@ impl HttpRoot {
             reason: format!("downloading it under {}: {e}", self.scratch.display()),
         };
         let mut file = super::scratch_file(&self.scratch).map_err(io)?;
-        let response = policy.download(request, file.as_file_mut()).await?;
-        match response.status {
-            200..=299 => Ok(Opened::File(LocalFile::temporary(file))),
-            404 => Err(RootError::NotFound { root: self.name.clone(), path: path.to_string() }),
-            status => {
-                Err(RootError::Unavailable { root: self.name.clone(), reason: format!("GET {target}: HTTP {status}") })
+        // Redirects come back unfollowed (`HttpPolicy::download`): each is followed
+        // only if it stays under the prefix, so no file outside it is ever asked for.
+        for _ in 0..=MAX_REDIRECTS {
+            let request = Request {
+                method: "GET".into(),
+                url: target.to_string(),
+                headers: Vec::new(),
+                body: None,
+                auth: self.auth.clone(),
+            };
+            file.as_file_mut().set_len(0).map_err(io)?;
+            let response = policy.download(request, file.as_file_mut()).await?;
+            let location = response.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location"));
+            match (response.status, location) {
+                (200..=299, _) => return Ok(Opened::File(LocalFile::temporary(file))),
+                (404, _) => return Err(RootError::NotFound { root: self.name.clone(), path: path.to_string() }),
+                (301..=303 | 307 | 308, Some((_, to))) => {
+                    let next = target.join(to).ok().filter(|next| self.holds(next));
+                    target = next.ok_or_else(|| RootError::Escapes {
+                        root: self.name.clone(),
+                        path: path.to_string(),
+                        how: "redirected out of its URL prefix",
+                    })?;
+                }
+                (status, _) => {
+                    return Err(RootError::Unavailable {
+                        root: self.name.clone(),
+                        reason: format!("GET {target}: HTTP {status}"),
+                    });
+                }
+            }
+        }
+        Err(RootError::Unavailable { root: self.name.clone(), reason: format!("more than {MAX_REDIRECTS} redirects") })
+    }
+
+    /// Whether `target` is under the root's prefix: the same origin, a path
+    /// below it, and no `..` once decoded (the URL parser leaves `..%2F` and
+    /// `%2e%2e%5c` alone, but file servers decode the path before resolving
+    /// it: `/exports/..%2Fprivate/x` is `/private/x` there).
+    fn holds(&self, target: &url::Url) -> bool {
+        target.origin() == self.url.origin()
+            && target.path().starts_with(self.url.path())
+            && !decoded(&target.path()[self.url.path().len()..]).split(['/', '\\']).any(|segment| segment == "..")
+    }
+}
+
+/// Redirects an http(s) root's file may take, each within the prefix.
+const MAX_REDIRECTS: usize = 10;
+
+/// `path` percent-decoded once, as a server reads it.
+fn decoded(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
             }
         }
     }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -72,6 +72,8 @@ pub const MAX_LISTED: usize = 1_000_000;
 /// The longest glob a connector may list with: patterns are paths, not programs.
 const MAX_GLOB: usize = 4096;
 pub const MAX_DEPTH: usize = 64;
+/// The longest path a connector may open (Linux's PATH_MAX; S3 keys stop at 1 KiB).
+const MAX_PATH: usize = 4096;
 
 /// A file on local disk: a local root's own file, or a remote file staged in a
 /// temporary file that is deleted when this is dropped.
@@ -229,6 +231,14 @@ fn plain<'a>(root: &str, path: &'a str) -> Result<&'a Path, RootError> {
     let escapes = rel.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
     if escapes || path.is_empty() {
         return Err(RootError::NotPlain { root: root.to_string(), path: path.to_string() });
+    }
+    // A path of 64 KiB made object_store's request URI too long, and it panicked
+    // the host (`request valid: InvalidUri(TooLong)`): paths are bounded first.
+    if path.len() > MAX_PATH {
+        return Err(RootError::NotPlain {
+            root: root.to_string(),
+            path: format!("{} ({} bytes, more than {MAX_PATH})", crate::untrusted_text::excerpt(path, 80), path.len()),
+        });
     }
     Ok(rel)
 }

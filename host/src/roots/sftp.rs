@@ -139,7 +139,9 @@ impl SftpRoot {
             reason: "the SFTP task stopped".into(),
         })??;
         let stream = futures::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|c| (c, r)) });
-        Ok(Opened::Stream(stream.boxed()))
+        // Fused: a connector reading again after the end polls the stream again,
+        // which panicked the host inside `unfold` (it must not be polled after its end).
+        Ok(Opened::Stream(stream.fuse().boxed()))
     }
 }
 

@@ -16,6 +16,7 @@ mod disk;
 mod files;
 mod foreign;
 mod hostile;
+mod hostile_roots;
 mod hostile_sources;
 mod hybrid;
 mod inspect;

@@ -56,6 +56,38 @@ impl Connector for Hostile {
                 let mut reader = files::open(root, path)?;
                 loot(&String::from_utf8_lossy(&reader.read_chunk()?))
             }
+            // Read a whole file, `target` being "root|path", and commit its bytes as
+            // rows: a path that got out of its root would leave its content in the sink.
+            "read" => {
+                let (root, path) = target.split_once('|').unwrap_or(("./data", target));
+                let mut reader = files::open(root, path)?;
+                let mut bytes = Vec::new();
+                loop {
+                    let chunk = reader.read_chunk()?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                loot(&String::from_utf8_lossy(&bytes))?;
+                output::checkpoint(STREAM, &serde_json::json!({}))
+            }
+            // List with a glob of its own, `target` being "root|glob", and commit every
+            // path listed as a row: a glob that climbed out of its root would show.
+            "glob" => {
+                let (root, glob) = target.split_once('|').unwrap_or(("./data", target));
+                for entry in files::list(root, glob)? {
+                    loot(&entry.path)?;
+                }
+                loot("listed")?;
+                output::checkpoint(STREAM, &serde_json::json!({}))
+            }
+            // Have the host load a file into the stream, `target` being "root|path".
+            "load" => {
+                let (root, path) = target.split_once('|').unwrap_or(("./data", target));
+                output::load(STREAM, root, path, &LoadOptions::default())?;
+                output::checkpoint(STREAM, &serde_json::json!({}))
+            }
             // List a folder that is not granted.
             "list" => {
                 let entries = files::list(target, "**")?;

@@ -71,7 +71,8 @@ impl FilesCtx {
             Opened::File(local) => {
                 Source::File { file: tokio::fs::File::open(&local.path).await.map_err(other)?, _local: local }
             }
-            Opened::Stream(chunks) => Source::Stream(chunks, Bytes::new()),
+            // Fused: a connector may read again after the end, and a finished stream is never polled.
+            Opened::Stream(chunks) => Source::Stream(chunks.fuse().boxed(), Bytes::new()),
         })
     }
 }

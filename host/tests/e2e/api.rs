@@ -149,16 +149,11 @@ fn graphql_errors_in_a_200_fail_the_stream() {
     assert!(env.parquet_files("lake").is_empty());
 }
 
-#[test]
-fn child_stream_fills_its_path_from_parent_records() {
-    let env = env();
-    // Orders of customers c1..c10 (orders() spreads them over c0..c36).
-    let all = orders(1..=200);
-    let api = MockApi::start(all.clone(), 50);
-    env.write(
-        "api.toml",
-        format!(
-            r#"
+/// Customers (pages of 5) and, for each, its orders from `/customers/{id}/orders`,
+/// with `child` (TOML lines) added to the child stream.
+fn customers_and_their_orders(api: &MockApi, child: &str) -> String {
+    format!(
+        r#"
 name = "api"
 [source]
 connector = "rest"
@@ -174,16 +169,25 @@ name = "customer_orders"
 parent = "customers"
 path = "/customers/{{id}}/orders"
 records = "/orders"
+{child}
 {COLUMNS}
 [allow]
 hosts = ["{host}"]
 [sink]
 path = "lake"
 "#,
-            url = api.url(),
-            host = api.host()
-        ),
-    );
+        url = api.url(),
+        host = api.host()
+    )
+}
+
+#[test]
+fn child_stream_fills_its_path_from_parent_records() {
+    let env = env();
+    // Orders of customers c1..c10 (orders() spreads them over c0..c36).
+    let all = orders(1..=200);
+    let api = MockApi::start(all.clone(), 50);
+    env.write("api.toml", customers_and_their_orders(&api, ""));
     env.headwater(&["run", "api.toml"]).ok();
     assert_eq!(env.rows("lake/customers").len(), 10);
     let expected: Vec<_> =
@@ -716,35 +720,7 @@ fn on_error_skip_passes_over_a_parent_that_is_gone() {
     let all = orders(1..=200);
     let api = MockApi::start(all.clone(), 50);
     api.with(|s| s.scripted.push(("/customers/c3/orders".into(), 404, vec![], "{\"error\":\"not found\"}".into())));
-    let config = |rule: &str| {
-        format!(
-            r#"
-name = "api"
-[source]
-connector = "rest"
-[source.config]
-base_url = "{url}"
-[[source.config.streams]]
-name = "customers"
-path = "/customers"
-records = "/customers"
-paginator = {{ type = "page", page_size = 5 }}
-[[source.config.streams]]
-name = "customer_orders"
-parent = "customers"
-path = "/customers/{{id}}/orders"
-records = "/orders"
-on_error = [{rule}]
-{COLUMNS}
-[allow]
-hosts = ["{host}"]
-[sink]
-path = "lake"
-"#,
-            url = api.url(),
-            host = api.host()
-        )
-    };
+    let config = |rule: &str| customers_and_their_orders(&api, &format!("on_error = [{rule}]"));
     env.write("api.toml", config("{ action = \"skip\" }"));
     env.headwater(&["run", "api.toml"]).fails(1, &["on_error[0] matches nothing in particular"]);
     env.write("api.toml", config("{ status = [404], action = \"skip\" }"));

@@ -128,16 +128,19 @@ impl Session {
                 // A deliberate re-backfill loads every export again.
                 state.backfill_state = None;
                 state.backfill_done = false;
-                delivery::commit_state(self.store.as_ref(), &info.name, state)?;
+                self.commit_state(&info.name, state).await?;
             }
         }
         let mut summary = self.read_stream(p, info, output, progress, std::mem::take(refresh)).await?;
         if summary.status == StreamStatus::Ok && p.kind == PhaseKind::Backfill {
             crate::fault::point("handoff.before-backfill-done");
-            let marked = self.store.get(&info.name).map_err(Error::from).and_then(|mut done| {
-                done.backfill_done = true;
-                Ok(delivery::commit_state(self.store.as_ref(), &info.name, done)?)
-            });
+            let marked = match self.store.get(&info.name) {
+                Ok(mut done) => {
+                    done.backfill_done = true;
+                    self.commit_state(&info.name, done).await.map_err(Error::from)
+                }
+                Err(e) => Err(Error::from(e)),
+            };
             if let Err(e) = marked {
                 summary.status = StreamStatus::Failed {
                     error: format!(
@@ -232,7 +235,7 @@ impl Session {
                 StreamStatus::Failed { error: format!("{e}{note}") }
             }
         };
-        let status = if refresh { self.seal(&info.name, &output.run_id, &mut outcome, status)? } else { status };
+        let status = if refresh { self.seal(&info.name, &output.run_id, &mut outcome, status).await? } else { status };
         Ok(StreamSummary {
             stream: info.name.clone(),
             phase: p.kind,
@@ -248,10 +251,16 @@ impl Session {
         })
     }
 
+    /// Commits a stream's state alone (the hand-off between phases), on the blocking pool.
+    async fn commit_state(&self, stream: &str, state: StreamState) -> std::result::Result<(), delivery::DeliveryError> {
+        let (store, name) = (self.store.clone(), stream.to_string());
+        blocking(move || delivery::commit_state(store.as_ref(), &name, state)).await
+    }
+
     /// Ends a full refresh: its snapshot replaces the stream's content if the call
     /// ended well; otherwise it is discarded and the stream keeps its old snapshot
     /// and state, as the status then says.
-    fn seal(
+    async fn seal(
         &self,
         stream: &str,
         run_id: &str,
@@ -261,8 +270,21 @@ impl Session {
         let empty = outcome.counts.rows == 0;
         let failed_commit = match (outcome.snapshot.take(), &status) {
             (Some(snapshot), StreamStatus::Ok) if !empty => {
-                let (sink, store) = (self.sink.as_ref(), self.store.as_ref());
-                match delivery::commit_snapshot(sink, store, stream, run_id, &snapshot.files, snapshot.state) {
+                // Its renames, fsyncs and store flushes run on the blocking pool (review D22).
+                let (sink, store, name, run) =
+                    (self.sink.clone(), self.store.clone(), stream.to_string(), run_id.to_string());
+                let committed = blocking(move || {
+                    delivery::commit_snapshot(
+                        sink.as_ref(),
+                        store.as_ref(),
+                        &name,
+                        &run,
+                        &snapshot.files,
+                        snapshot.state,
+                    )
+                })
+                .await;
+                match committed {
                     Ok(()) => return Ok(status),
                     // Not "not applied": the next start swaps the snapshot in (review D9).
                     Err(e) if e.recorded() => {
@@ -298,4 +320,10 @@ impl Session {
             (None, StreamStatus::Ok) => StreamStatus::Failed { error: kept.to_string() },
         })
     }
+}
+
+/// `f` on tokio's blocking pool, so that its fsyncs do not hold the runtime
+/// thread the other streams share (review D22); a panic in it is raised here.
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }

@@ -57,6 +57,13 @@ impl DeliveryError {
     }
 }
 
+/// `f` (a commit: its renames, fsyncs and store flushes) on tokio's blocking
+/// pool, so that it does not hold the runtime thread the other streams share
+/// (review D22); a panic in it is raised here, as it would have been in place.
+pub async fn off_the_runtime<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 /// Commits `files` and `state` for `stream` (steps 2-4 above).
 pub fn commit(
     sink: &dyn Sink,

@@ -383,28 +383,13 @@ unsafe impl std::alloc::GlobalAlloc for CappedHeap {
 /// then the parquet crate) on a blocking-pool thread's stack. Returns the rows
 /// decoded, or the loader's error.
 pub fn parquet_file(bytes: &[u8]) -> Result<usize, String> {
-    use crate::load::{BadRows, FileFormat, LoadOptions};
+    use crate::load::{FileFormat, LoadOptions};
     let bytes = bytes.to_vec();
     on_blocking_stack(move || {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let path = dir.path().join("fuzz.parquet");
         std::fs::write(&path, &bytes).map_err(|e| e.to_string())?;
-        let options = LoadOptions {
-            format: Some(FileFormat::Parquet),
-            compression: None,
-            csv: crate::bindings::headwater::connector::output::CsvOptions {
-                header: true,
-                delimiter: ',',
-                quote: '"',
-                escape: None,
-                null_values: Vec::new(),
-                comment: None,
-                timestamp_formats: Vec::new(),
-            },
-            bad_rows: BadRows::Fail,
-            partition: Vec::new(),
-            infer_rows: 1000,
-        };
+        let options = LoadOptions { format: Some(FileFormat::Parquet), ..crate::load::default_options() };
         let batches = crate::load::open(&path, "fuzz.parquet", &options, None, intake()).map_err(|e| e.to_string())?;
         let mut rows = 0;
         for batch in batches {

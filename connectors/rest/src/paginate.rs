@@ -3,6 +3,7 @@
 
 use crate::config::{GraphQl, Place};
 use crate::request::RequestSpec;
+use headwater_sdk::paginate::next_link;
 use headwater_sdk::{Error, Result};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -356,30 +357,9 @@ fn number_at(body: &Value, pointer: &str, url: &str) -> Result<Option<u64>> {
     }
 }
 
-/// The `rel="next"` target of one `Link` header value (RFC 8288).
-pub fn next_link(header: &str) -> Option<String> {
-    let mut rest = header;
-    while let Some(start) = rest.find('<') {
-        let end = start + rest[start..].find('>')?;
-        let target = &rest[start + 1..end];
-        let params_end = rest[end..].find('<').map_or(rest.len(), |i| end + i);
-        let params = &rest[end + 1..params_end];
-        let is_next = params.split(';').any(|p| {
-            let p = p.trim().trim_end_matches(',').trim();
-            p.strip_prefix("rel=")
-                .is_some_and(|v| v.trim_matches('"').split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
-        });
-        if is_next {
-            return Some(target.to_string());
-        }
-        rest = &rest[params_end..];
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
-    use super::next_link;
+    use headwater_sdk::paginate::next_link;
 
     #[test]
     fn link_headers() {

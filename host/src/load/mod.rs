@@ -168,6 +168,28 @@ pub fn open(
     Ok(FileBatches { batches, shown: shown.to_string(), partition: options.partition.clone(), rows: 0, bytes })
 }
 
+/// What a connector's `load` asks when it sets nothing: format and compression
+/// by extension, CSV with a header, `,` and `"`, bad rows fail, 1,000 rows inferred.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn default_options() -> LoadOptions {
+    LoadOptions {
+        format: None,
+        compression: None,
+        csv: crate::bindings::headwater::connector::output::CsvOptions {
+            header: true,
+            delimiter: ',',
+            quote: '"',
+            escape: None,
+            null_values: Vec::new(),
+            comment: None,
+            timestamp_formats: Vec::new(),
+        },
+        bad_rows: BadRows::Fail,
+        partition: Vec::new(),
+        infer_rows: 1000,
+    }
+}
+
 /// A file and how to read its bytes, decompressed.
 #[derive(Clone)]
 struct Input {
@@ -291,7 +313,6 @@ fn with_partition(batch: RecordBatch, partition: &[(String, String)]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::headwater::connector::output::CsvOptions;
     use arrow::array::{Array, AsArray};
 
     pub(super) fn collect(
@@ -306,22 +327,7 @@ mod tests {
     }
 
     pub(super) fn options() -> LoadOptions {
-        LoadOptions {
-            format: None,
-            compression: None,
-            csv: CsvOptions {
-                header: true,
-                delimiter: ',',
-                quote: '"',
-                escape: None,
-                null_values: Vec::new(),
-                comment: None,
-                timestamp_formats: Vec::new(),
-            },
-            bad_rows: BadRows::Fail,
-            partition: Vec::new(),
-            infer_rows: 1000,
-        }
+        super::default_options()
     }
 
     /// Review D15: batches were 64Ki rows whatever their width, so 50 KB rows made

@@ -254,7 +254,7 @@ impl Session {
     /// Commits a stream's state alone (the hand-off between phases), on the blocking pool.
     async fn commit_state(&self, stream: &str, state: StreamState) -> std::result::Result<(), delivery::DeliveryError> {
         let (store, name) = (self.store.clone(), stream.to_string());
-        blocking(move || delivery::commit_state(store.as_ref(), &name, state)).await
+        delivery::off_the_runtime(move || delivery::commit_state(store.as_ref(), &name, state)).await
     }
 
     /// Ends a full refresh: its snapshot replaces the stream's content if the call
@@ -273,7 +273,7 @@ impl Session {
                 // Its renames, fsyncs and store flushes run on the blocking pool (review D22).
                 let (sink, store, name, run) =
                     (self.sink.clone(), self.store.clone(), stream.to_string(), run_id.to_string());
-                let committed = blocking(move || {
+                let committed = delivery::off_the_runtime(move || {
                     delivery::commit_snapshot(
                         sink.as_ref(),
                         store.as_ref(),
@@ -320,10 +320,4 @@ impl Session {
             (None, StreamStatus::Ok) => StreamStatus::Failed { error: kept.to_string() },
         })
     }
-}
-
-/// `f` on tokio's blocking pool, so that its fsyncs do not hold the runtime
-/// thread the other streams share (review D22); a panic in it is raised here.
-async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }

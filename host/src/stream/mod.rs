@@ -345,12 +345,8 @@ impl StreamOutput {
             self.held.extend(files);
         } else {
             let (sink, store, name, state) = (d.sink.clone(), d.store.clone(), self.spec.name.clone(), state.clone());
-            let committed = tokio::task::spawn_blocking(move || {
-                delivery::commit(sink.as_ref(), store.as_ref(), &name, &files, state)
-            })
-            .await;
-            // A panic in the commit is a bug, raised where it would have been raised on this thread.
-            committed.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+            delivery::off_the_runtime(move || delivery::commit(sink.as_ref(), store.as_ref(), &name, &files, state))
+                .await?;
         }
         self.committed = state;
         Ok(count)

@@ -5,8 +5,8 @@
 //! rerun loading only the files after the connector's own checkpoint, and the
 //! host's errors coming back out of the connector unchanged.
 
+use crate::languages::installed;
 use headwater_mock::{orders, orders_csv};
-use headwater_testkit::examples::build_example;
 use headwater_testkit::{Env, assert_same_orders};
 
 #[test]
@@ -25,16 +25,6 @@ fn c_files_reports_its_errors() {
 }
 
 // The checks below hold for every example file connector (`c-files`, `go-files`).
-
-/// A fresh env with the example `name` built and installed under its own name.
-pub(crate) fn installed(name: &str) -> Env {
-    let env = crate::env();
-    let wasm = build_example(name);
-    let installed =
-        env.headwater(&["connector", "install", wasm.to_str().expect("a UTF-8 path"), "--json"]).ok().json();
-    assert_eq!(installed["name"], name, "the example names itself `{name}` in its spec: {installed}");
-    env
-}
 
 /// A pipeline running the connector `name` with `config` (TOML inline-table fields) over the granted `./exports`.
 pub(crate) fn pipeline(env: &Env, name: &str, file: &str, config: &str) {

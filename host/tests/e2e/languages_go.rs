@@ -8,7 +8,8 @@
 //! connector unchanged, and a listing of thousands of files passing through its
 //! `cabi_realloc`.
 
-use crate::languages_c::{installed, pipeline};
+use crate::languages::installed;
+use crate::languages_c::pipeline;
 use headwater_mock::{orders, orders_csv};
 use headwater_testkit::assert_same_orders;
 use headwater_testkit::examples::build_example;

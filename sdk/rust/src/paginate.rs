@@ -503,7 +503,7 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// The `rel="next"` target of one `Link` header value (RFC 8288).
-fn next_link(header: &str) -> Option<String> {
+pub fn next_link(header: &str) -> Option<String> {
     let mut rest = header;
     while let Some(start) = rest.find('<') {
         let end = start + rest[start..].find('>')?;

@@ -335,7 +335,7 @@ impl Tape {
     pub fn replay_file(&self, root: &str, path: &str) -> Result<PathBuf, WitError> {
         let what = || format!("the file `{path}` under root `{root}`");
         match self.take(&file_key(root, path), &what)? {
-            Event::File { data: Some(data), .. } => Ok(self.dir.join(data)),
+            Event::File { data: Some(data), .. } => self.file(&data).map_err(|e| WitError::Other(e.to_string())),
             Event::File { error: Some(e), .. } => Err((&e).into()),
             _ => Err(self.corrupt(&what())),
         }
@@ -397,11 +397,19 @@ impl Tape {
     }
 
     fn read(&self, file: &str) -> std::io::Result<Vec<u8>> {
-        // A name from the recording: a plain file name, never a path out of the folder.
-        if file.contains(['/', '\\']) || file.starts_with('.') {
-            return Err(std::io::Error::other(format!("`{file}` is not a file name of the recording")));
+        std::fs::read(self.file(file)?)
+    }
+
+    /// A file the recording names: a plain file name in its folder, never a path
+    /// out of it (a recording is edited by hand, and may come from someone else).
+    fn file(&self, name: &str) -> std::io::Result<PathBuf> {
+        if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
+            return Err(std::io::Error::other(format!(
+                "`{name}` is not a file name of the recording {}",
+                self.dir.display()
+            )));
         }
-        std::fs::read(self.dir.join(file))
+        Ok(self.dir.join(name))
     }
 
     fn failed(&self, reason: String) {
@@ -562,6 +570,31 @@ mod tests {
         assert_eq!(copied.len(), data.len() - 2 * "c4n4ry-s3cret".len() + 2 * "[redacted]".len());
         assert!(!copied.windows(6).any(|w| w == b"c4n4ry"), "a secret crossed the boundary uncut");
         assert_eq!(copied.iter().filter(|&&b| b == b'x').count(), (1 << 20) - 5);
+    }
+
+    /// A recording edited to name a file outside its folder is refused, not read.
+    #[test]
+    fn a_recording_cannot_name_a_file_outside_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let tape = Tape::record(&dir.path().join("t"), []).unwrap();
+        tape.record_http(&get("https://a/1"), &ok("body"));
+        let source = dir.path().join("x.csv");
+        std::fs::write(&source, "a\n1\n").unwrap();
+        tape.record_file("./r", "x.csv", Ok(&source)).unwrap();
+        for entry in std::fs::read_dir(dir.path().join("t")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let edited =
+                    text.replace("\"000001.response\"", "\"/etc/passwd\"").replace("\"000002.data\"", "\"../x.csv\"");
+                std::fs::write(&path, edited).unwrap();
+            }
+        }
+        let replay = Tape::replay(&dir.path().join("t")).unwrap();
+        let err = replay.replay_http(&get("https://a/1")).unwrap_err();
+        assert!(matches!(&err, WitError::Other(m) if m.contains("`/etc/passwd` is not a file name")), "{err:?}");
+        let err = replay.replay_file("./r", "x.csv").unwrap_err();
+        assert!(matches!(&err, WitError::Other(m) if m.contains("`../x.csv` is not a file name")), "{err:?}");
     }
 
     #[test]

@@ -35,12 +35,14 @@ mod error;
 mod fault;
 mod footprint;
 mod http_policy;
+mod lake;
 mod load;
 mod names;
 mod progress;
 mod registry;
 mod roots;
 mod run;
+mod shard;
 mod sink;
 mod store;
 mod stream;
@@ -53,18 +55,23 @@ mod untrusted_text;
 pub mod fuzzing;
 
 pub use config::file::json_schema as pipeline_schema;
-pub use config::{ConfigError, PhaseKind, Pipeline, RootLocation};
+pub use config::{ConfigError, PhaseKind, Pipeline, RootLocation, SinkFormat};
 pub use delivery::Intent;
 pub use engine::ConnectorRuntime;
 pub use error::{Call, Error, Result};
+pub use lake::{LakeSink, Progress as TableProgress};
 pub use names::{Kind as NameKind, check as check_name};
 pub use progress::Progress;
 pub use registry::{Listing, Manifest, Origin, Registry};
 pub use run::{Discovered, RunOptions, RunStatus, RunSummary, Session, StreamStatus, StreamSummary, TapeMode, table};
+pub use shard::{Shard, ShardError};
 pub use store::{StateStore, StreamState};
 
 /// The state store a pipeline's file names, its failure as an [`Error`], so that
 /// a store of another format exits 2 (bad input) wherever a command opens it.
 pub fn open_state_store(pipeline: &Pipeline) -> Result<std::sync::Arc<dyn StateStore>> {
-    Ok(store::open(pipeline)?)
+    match pipeline.sink.format {
+        config::SinkFormat::Parquet => Ok(store::open(pipeline)?),
+        config::SinkFormat::Delta => Ok(std::sync::Arc::new(LakeSink::open(pipeline)?)),
+    }
 }

@@ -33,6 +33,8 @@ enum Command {
     /// Show or reset the committed state of a pipeline's streams.
     #[command(subcommand)]
     State(commands::state::StateCommand),
+    /// What the sink holds per stream and shard: version, watermark, rows, last commit.
+    Status(commands::status::Status),
     Demo(commands::demo::Demo),
     Schema(commands::schema::Schema),
     New(commands::new::New),
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
             Command::Discover(c) => c.run(&out).await,
             Command::Run(c) => c.run(&out).await,
             Command::State(c) => c.run(&out).await,
+            Command::Status(c) => c.run(&out).await,
             Command::Demo(c) => c.run(&out).await,
             Command::Schema(c) => c.run(&out).await,
             Command::New(c) => c.run(&out).await,

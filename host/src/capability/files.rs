@@ -6,6 +6,7 @@ use super::tape::Tape;
 use crate::bindings::WitError;
 use crate::bindings::headwater::connector::files::{Entry, Host, HostReader};
 use crate::roots::{FileRoots, LocalFile, Opened, RootError};
+use crate::shard::Shard;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -39,6 +40,8 @@ pub struct FilesCtx {
     table: ResourceTable,
     /// Files opened during the call (for the run summary: pruned files are never opened).
     opened: u64,
+    /// The slice of a sliced stream this worker owns: listings hold only its files.
+    slice: Option<Shard>,
 }
 
 impl FilesCtx {
@@ -46,7 +49,14 @@ impl FilesCtx {
         let mut table = ResourceTable::new();
         // A connector cannot exhaust host memory by opening files and never closing them.
         table.set_max_capacity(MAX_OPEN);
-        FilesCtx { roots, tape: None, table, opened: 0 }
+        FilesCtx { roots, tape: None, table, opened: 0, slice: None }
+    }
+
+    /// Listings hold only the files of `shard`'s slice (by a stable hash of each
+    /// file's path in its root: `shard::slice_of`), whatever the connector does.
+    pub fn with_slice(mut self, shard: Option<Shard>) -> Self {
+        self.slice = shard;
+        self
     }
 
     /// Records every listing and file on `tape`, or answers from it.
@@ -79,16 +89,20 @@ impl FilesCtx {
 
 impl Host for FilesCtx {
     async fn list(&mut self, root: String, glob: String) -> wasmtime::Result<Result<Vec<Entry>, WitError>> {
-        match &self.tape {
-            Some(tape) if tape.is_replay() => Ok(tape.replay_list(&root, &glob)),
+        let listed = match &self.tape {
+            Some(tape) if tape.is_replay() => tape.replay_list(&root, &glob),
             tape => {
                 let listed = self.roots.list(&root, &glob).await.map_err(WitError::from);
                 if let Some(tape) = tape {
                     tape.record_list(&root, &glob, &listed);
                 }
-                Ok(listed)
+                listed
             }
-        }
+        };
+        Ok(match self.slice {
+            Some(shard) => listed.map(|entries| entries.into_iter().filter(|e| shard.owns_key(&e.path)).collect()),
+            None => listed,
+        })
     }
 
     async fn open(&mut self, root: String, path: String) -> wasmtime::Result<Result<Resource<ReaderHandle>, WitError>> {

@@ -4,14 +4,17 @@
 //! With a [`Tape`], the snapshot is recorded, or taken from a recording.
 
 use super::tape::Tape;
-use crate::bindings::headwater::connector::state::Host;
+use crate::bindings::headwater::connector::state::{Host, OwnedSlice};
 use crate::config::PhaseKind;
+use crate::shard::Shard;
 use crate::store::StreamState;
 use std::collections::BTreeMap;
 
 pub struct StateCtx {
     /// What `get` and `watermark` answer, by stream.
     answers: BTreeMap<String, (Option<String>, Option<String>)>,
+    /// The shard owning a slice of each sliced stream.
+    slices: BTreeMap<String, Shard>,
 }
 
 impl StateCtx {
@@ -30,12 +33,20 @@ impl StateCtx {
                 (name, answer)
             })
             .collect();
-        StateCtx { answers }
+        StateCtx { answers, slices: BTreeMap::new() }
+    }
+
+    /// `stream` is sliced, and this worker owns `shard`'s slice of it.
+    pub fn with_slice(mut self, stream: &str, shard: Option<Shard>) -> Self {
+        if let Some(shard) = shard {
+            self.slices.insert(stream.to_string(), shard);
+        }
+        self
     }
 
     /// No state at all (calls other than `read`).
     pub fn none() -> Self {
-        StateCtx { answers: BTreeMap::new() }
+        StateCtx { answers: BTreeMap::new(), slices: BTreeMap::new() }
     }
 }
 
@@ -46,5 +57,13 @@ impl Host for StateCtx {
 
     async fn watermark(&mut self, stream: String) -> wasmtime::Result<Option<String>> {
         Ok(self.answers.get(&stream).and_then(|(_, watermark)| watermark.clone()))
+    }
+
+    async fn slice(&mut self, stream: String) -> wasmtime::Result<Option<OwnedSlice>> {
+        Ok(self.slices.get(&stream).map(|s| OwnedSlice { index: s.index() - 1, count: s.count() }))
+    }
+
+    async fn owns(&mut self, stream: String, key: String) -> wasmtime::Result<bool> {
+        Ok(self.slices.get(&stream).is_none_or(|s| s.owns_key(&key)))
     }
 }

@@ -10,6 +10,7 @@ pub mod new;
 pub mod run;
 pub mod schema;
 pub mod state;
+pub mod status;
 
 use headwater::{ConnectorRuntime, Pipeline, Registry, Session};
 use std::path::{Path, PathBuf};

@@ -35,6 +35,9 @@ pub struct PipelineFile {
     pub limits: LimitsFile,
     /// Where the rows land.
     pub sink: SinkFile,
+    /// How `headwater run --shard i/n` splits the work among workers.
+    #[serde(default)]
+    pub sharding: ShardingFile,
     /// Where the committed state is kept (default: `.headwater` next to the pipeline file).
     #[serde(default)]
     pub state: Option<StateFile>,
@@ -274,11 +277,37 @@ pub fn default_max_emit_cells() -> u64 {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SinkFile {
-    /// A local folder (relative to the pipeline file): `<path>/<stream>/dt=<date>/part-*.parquet`.
+    /// A local folder (relative to the pipeline file): `<path>/<stream>/dt=<date>/part-*.parquet`,
+    /// or with `format = "delta"`, a Delta Lake table per stream at `<path>/<stream>/`.
     pub path: PathBuf,
     /// The Parquet files' compression.
     #[serde(default)]
     pub compression: Compression,
+    /// `parquet` (Hive-layout files, the default) or `delta` (a Delta Lake table per
+    /// stream, whose commits carry each stream's progress: what sharded workers need).
+    #[serde(default)]
+    pub format: SinkFormat,
+}
+
+/// The layout of the sink.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkFormat {
+    #[default]
+    Parquet,
+    Delta,
+}
+
+/// `[sharding]`: how the work splits among `headwater run --shard i/n` workers.
+/// Streams are dealt whole, in name order, round-robin; a stream listed in
+/// `slice` is read by every shard, each owning the files (or, for a connector
+/// that asks `state.owns`, the keys) whose stable hash falls in its slice.
+#[derive(Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShardingFile {
+    /// Streams every shard reads a slice of. Needs `[sink] format = "delta"`.
+    #[serde(default)]
+    pub slice: Vec<String>,
 }
 
 /// Compression of the Parquet files the sink writes.

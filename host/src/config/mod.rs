@@ -10,7 +10,7 @@ mod hosts;
 mod secret;
 mod validate;
 
-pub use file::Compression;
+pub use file::{Compression, SinkFormat};
 pub use hosts::{Allowlist, HostRule, origin};
 pub use secret::Secret;
 
@@ -35,6 +35,10 @@ pub struct Pipeline {
     pub state_path: PathBuf,
     /// sha256 of the file's settings (secrets excluded), recorded in every Parquet file.
     pub config_hash: String,
+    /// `[sharding] slice`: streams every shard reads a slice of.
+    pub sliced: Vec<String>,
+    /// This worker's shard (`headwater run --shard i/n`); `None` runs everything.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Pipeline {
@@ -355,6 +359,7 @@ impl Default for Limits {
 pub struct SinkSettings {
     pub path: PathBuf,
     pub compression: Compression,
+    pub format: SinkFormat,
 }
 
 /// A pipeline file that cannot be used, with the file and what is wrong in it.

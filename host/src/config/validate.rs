@@ -7,7 +7,7 @@ use super::file::{AuthFile, FileRootFile, LimitsFile, PhaseFile, PipelineFile, R
 use super::hosts::{Allowlist, HostRule};
 use super::{
     Allow, ConfigError, ConnectorRef, Credential, CredentialKind, FileRoot, Limits, OAuth2, Phase, PhaseKind, Pipeline,
-    RateLimit, RootLocation, S3Location, Secret, SftpLocation, SinkSettings, SshAuth,
+    RateLimit, RootLocation, S3Location, Secret, SftpLocation, SinkFormat, SinkSettings, SshAuth,
 };
 use crate::names;
 use sha2::{Digest, Sha256};
@@ -102,6 +102,17 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
             return Err(bad(format!("{key} `{}` is a file, not a folder: name a folder", folder.display())));
         }
     }
+    let sliced = file.sharding.slice;
+    if !sliced.is_empty() && file.sink.format != SinkFormat::Delta {
+        return Err(bad(
+            "[sharding] slice: sliced streams keep one progress per shard, which needs a table sink: set \
+             `[sink] format = \"delta\"`"
+                .to_string(),
+        ));
+    }
+    for name in &sliced {
+        names::check(names::Kind::Stream, name).map_err(|e| bad(format!("[sharding] slice: {e}")))?;
+    }
     Ok(Pipeline {
         file: path.to_path_buf(),
         name: file.name,
@@ -110,9 +121,11 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
         allow: Allow { hosts, files },
         auth,
         limits,
-        sink: SinkSettings { path: sink_path, compression: file.sink.compression },
+        sink: SinkSettings { path: sink_path, compression: file.sink.compression, format: file.sink.format },
         state_path,
         config_hash,
+        sliced,
+        shard: None,
     })
 }
 

@@ -196,8 +196,9 @@ impl Session {
             self.limits(),
             HttpCtx::for_stream(self.http.clone(), self.stream_limits.get(&info.name).cloned())
                 .with_tape(self.tape.clone()),
-            FilesCtx::new(self.roots.clone()).with_tape(self.tape.clone()),
-            StateCtx::new(p.kind, BTreeMap::from([(info.name.clone(), committed)]), self.tape.as_deref()),
+            FilesCtx::new(self.roots.clone()).with_tape(self.tape.clone()).with_slice(self.slice_of(&info.name)),
+            StateCtx::new(p.kind, BTreeMap::from([(info.name.clone(), committed)]), self.tape.as_deref())
+                .with_slice(&info.name, self.slice_of(&info.name)),
             OutputCtx::for_read(&p.connector.name, self.roots.clone(), vec![stream]).with_tape(self.tape.clone()),
         );
         let streams = [info.name.clone()];
@@ -249,6 +250,11 @@ impl Session {
             watermark: outcome.committed.watermark.as_ref().map(|w| w.as_text()),
             total_rows: outcome.committed.rows,
         })
+    }
+
+    /// This worker's shard, when `stream` is sliced across shards.
+    fn slice_of(&self, stream: &str) -> Option<crate::shard::Shard> {
+        self.pipeline.shard.filter(|_| self.pipeline.sliced.iter().any(|s| s == stream))
     }
 
     /// Commits a stream's state alone (the hand-off between phases), on the blocking pool.

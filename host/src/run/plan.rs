@@ -49,8 +49,23 @@ impl<'a> Plan<'a> {
                 ),
             }));
         }
+        if let Some(unknown) = pipeline.sliced.iter().find(|k| !names.contains(&k.as_str())) {
+            return Err(Error::Config(ConfigError {
+                file: pipeline.file.clone(),
+                message: format!("[sharding] slice: no such stream `{unknown}` (streams: {})", names.join(", ")),
+            }));
+        }
+        // A shard's whole streams: dealt round-robin in name order, the same in every worker.
+        let mut dealt: Vec<&str> = names.iter().copied().filter(|n| !pipeline.sliced.iter().any(|s| s == n)).collect();
+        dealt.sort_unstable();
+        let owned = |name: &str| match pipeline.shard {
+            None => true,
+            Some(_) if pipeline.sliced.iter().any(|s| s == name) => true,
+            Some(shard) => dealt.iter().position(|n| *n == name).is_some_and(|i| shard.owns_stream(i)),
+        };
         let streams = names
             .into_iter()
+            .filter(|n| owned(n))
             .filter(|n| selected.is_empty() || selected.iter().any(|s| s == n))
             .map(|name| StreamPlan {
                 phases: discovered

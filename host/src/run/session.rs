@@ -8,11 +8,12 @@ use crate::bindings::StreamInfo;
 use crate::capability::files::FilesCtx;
 use crate::capability::http::HttpCtx;
 use crate::capability::tape::Tape;
-use crate::config::{ConfigError, Phase, PhaseKind, Pipeline};
+use crate::config::{ConfigError, Phase, PhaseKind, Pipeline, SinkFormat};
 use crate::connector::{CallLimits, Connector};
 use crate::engine::ConnectorRuntime;
 use crate::error::Call;
 use crate::http_policy::{HostStats, HttpPolicy};
+use crate::lake::LakeSink;
 use crate::registry::{self, Registry};
 use crate::roots::FileRoots;
 use crate::sink::Sink;
@@ -57,6 +58,18 @@ pub enum TapeMode {
     Replay(PathBuf),
 }
 
+/// The pipeline's state store and sink: separate for Hive-layout Parquet, one
+/// table sink serving as both for a table format (see `crate::lake`).
+fn open_destination(pipeline: &Pipeline) -> Result<(Arc<dyn StateStore>, Arc<dyn Sink>)> {
+    Ok(match pipeline.sink.format {
+        SinkFormat::Parquet => (store::open(pipeline)?, sink::open(pipeline)),
+        SinkFormat::Delta => {
+            let lake = Arc::new(LakeSink::open(pipeline)?);
+            (lake.clone(), lake)
+        }
+    })
+}
+
 impl Session {
     /// Loads each phase's connector and validates its config against the
     /// connector's JSON Schema, before any other call; only then opens the store.
@@ -75,11 +88,10 @@ impl Session {
             });
         }
         // Only now, with every input valid, does anything get written.
-        let store = store::open(&pipeline)?;
+        let (store, sink) = open_destination(&pipeline)?;
         let http = HttpPolicy::new(&pipeline.allow.hosts, pipeline.auth.clone(), &pipeline.limits, Some(store.clone()))
             .map_err(|e| ConfigError { file: pipeline.file.clone(), message: e.to_string() })?;
         let http = Arc::new(http);
-        let sink = sink::open(&pipeline);
         let roots = Arc::new(
             FileRoots::new(pipeline.allow.files.clone(), Some(http.clone()), sink.scratch())
                 .map_err(|e| ConfigError { file: pipeline.file.clone(), message: format!("[allow] files: {e}") })?,

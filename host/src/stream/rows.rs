@@ -9,7 +9,7 @@
 
 use super::Intake;
 use arrow::array::RecordBatch;
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use std::io::Cursor;
 use std::sync::Arc;
@@ -333,14 +333,45 @@ fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBat
     // (found by `just fuzz`), so wide rows decode in smaller batches.
     let fields = usize::try_from(leaf_columns(schema.fields())).unwrap_or(usize::MAX);
     let batch_rows = (MAX_TAPE / fields.saturating_mul(2).saturating_add(2)).clamp(1, BATCH_ROWS);
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return decode_array(bytes, schema, strict);
+    }
     arrow::json::ReaderBuilder::new(schema)
         .with_batch_size(batch_rows)
         .with_strict_mode(strict)
         .with_coerce_primitive(true)
-        .with_flatten(true)
         .build(Cursor::new(bytes))
         .and_then(|reader| reader.collect::<Result<Vec<_>, _>>())
         .map_err(|e| RowsError::DoesNotFit(arrow_message(e)))
+}
+
+/// A JSON array of rows (an API page's records as served) into `schema`: read
+/// as one value whose type is a list of the rows' struct, whose elements are
+/// then the rows. (arrow-json reads rows from whitespace-separated objects only;
+/// its option to flatten a top-level array came in a version delta-rs does not
+/// build with yet.) An element that is `null` or not an object does not fit.
+fn decode_array(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBatch>, RowsError> {
+    use arrow::array::{Array, AsArray, StructArray};
+    let row = DataType::Struct(schema.fields().clone());
+    let list = Field::new("rows", DataType::List(Arc::new(Field::new_list_field(row, true))), false);
+    let lists = arrow::json::ReaderBuilder::new_with_field(list)
+        .with_batch_size(1)
+        .with_strict_mode(strict)
+        .with_coerce_primitive(true)
+        .build(Cursor::new(bytes))
+        .and_then(|reader| reader.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| RowsError::DoesNotFit(arrow_message(e)))?;
+    let mut batches = Vec::with_capacity(lists.len());
+    for list in &lists {
+        let rows = list.column(0).as_list::<i32>().values().as_struct();
+        if rows.null_count() > 0 {
+            return Err(RowsError::DoesNotFit("a record is `null`, not an object".into()));
+        }
+        let (_, columns, _) = StructArray::clone(rows).into_parts();
+        batches
+            .push(RecordBatch::try_new(schema.clone(), columns).map_err(|e| RowsError::DoesNotFit(arrow_message(e)))?);
+    }
+    Ok(batches)
 }
 
 /// The types of every field of the rows, inferred over all of them, and how many rows there are.

@@ -20,6 +20,7 @@ mod hostile_roots;
 mod hostile_sources;
 mod hybrid;
 mod inspect;
+mod lake;
 mod languages;
 mod languages_c;
 mod languages_go;

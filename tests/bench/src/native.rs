@@ -10,7 +10,7 @@
 //! the Headwater sink does.
 
 use anyhow::{Context, Result, bail, ensure};
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -130,24 +130,19 @@ pub fn fetch_only(base_url: &str) -> Result<()> {
 pub fn api_to_parquet(base_url: &str, out: &Path) -> Result<()> {
     let schema = api_schema();
     let mut sink = Sink::create(out, schema.clone())?;
-    let mut decoder =
-        arrow::json::ReaderBuilder::new(schema).with_batch_size(BATCH_ROWS).with_flatten(true).build_decoder()?;
+    // A page's records are one JSON array: read as a list of the rows' struct,
+    // whose elements are the rows.
+    let row = DataType::Struct(schema.fields().clone());
+    let list = Field::new("rows", DataType::List(Arc::new(Field::new_list_field(row, true))), false);
+    let mut decoder = arrow::json::ReaderBuilder::new_with_field(list).with_batch_size(1).build_decoder()?;
     let (pages, bytes) = for_each_page(base_url, |body| {
-        let mut rest = envelope(body)?.0;
-        while !rest.is_empty() {
-            let read = decoder.decode(rest)?;
-            rest = &rest[read..];
-            if !rest.is_empty() {
-                // The decoder holds a full batch.
-                let batch = decoder.flush()?.context("the JSON decoder stopped without a batch")?;
-                sink.write(&batch)?;
-            }
-        }
+        let records = envelope(body)?.0;
+        decoder.decode(records)?;
+        let page = decoder.flush()?.context("the JSON decoder stopped without a page")?;
+        let rows = page.column(0).as_list::<i32>().values().as_struct().clone();
+        sink.write(&RecordBatch::from(rows))?;
         Ok(())
     })?;
-    if let Some(batch) = decoder.flush()? {
-        sink.write(&batch)?;
-    }
     let rows = sink.finish()?;
     println!("{}", serde_json::json!({ "pages": pages, "bytes": bytes, "rows": rows }));
     Ok(())

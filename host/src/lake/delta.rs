@@ -1,0 +1,359 @@
+//! Delta Lake tables, one per stream (`<sink>/<stream>/`), written with
+//! `deltalake`'s log protocol and commit builder (no DataFusion): the host
+//! encodes the Parquet itself, uploads it into the table's folder, where no
+//! Delta reader sees it, and one commit adds the checkpoint's files together
+//! with the shard's transaction (`txn`: appId, version) and its progress (the
+//! commit's `headwater` entry: the stream's state as JSON).
+//!
+//! The commit is refused when the table's version for the appId is not the one
+//! this worker read: a zombie twin of the shard committed meanwhile, or a
+//! retried commit already landed. Delta's conflict check refuses the same race
+//! inside the commit itself (`ConcurrentTransaction`), so the guard holds even
+//! when both check at once.
+
+use super::{Commit, DataFile, LakeError, Progress, TableFormat};
+use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake_core::kernel::transaction::{CommitBuilder, CommitConflictError, TransactionError};
+use deltalake_core::kernel::{Action, Add, MetadataExt as _, Remove, StructField, StructType, Transaction};
+use deltalake_core::protocol::{DeltaOperation, SaveMode};
+use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
+use object_store::path::Path as StorePath;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use url::Url;
+
+/// The key of a commit's `commitInfo` entry that holds headwater's progress.
+const PROGRESS_KEY: &str = "headwater";
+
+/// Commits retried after losing a race that is not a conflict for us (another
+/// shard's schema change, the table being created at the same moment).
+const COMMIT_ATTEMPTS: usize = 20;
+
+/// The Delta tables of one sink.
+pub(crate) struct DeltaLake {
+    /// The store whose "/" is the root of the sink's bucket or filesystem.
+    root: Arc<dyn ObjectStore>,
+    /// The sink's URL, ending in `/`: a stream's table is `<base><stream>/`.
+    base: Url,
+}
+
+impl DeltaLake {
+    pub fn new(root: Arc<dyn ObjectStore>, base: Url) -> DeltaLake {
+        DeltaLake { root, base }
+    }
+
+    fn table_url(&self, stream: &str) -> Result<Url, LakeError> {
+        self.base.join(&format!("{stream}/")).map_err(|e| LakeError::at(&self.base, format!("naming `{stream}`: {e}")))
+    }
+
+    fn table(&self, stream: &str) -> Result<DeltaTable, LakeError> {
+        let url = self.table_url(stream)?;
+        DeltaTableBuilder::from_url(url.clone())
+            .and_then(|b| b.with_storage_backend(self.root.clone(), url.clone()).build())
+            .map_err(|e| LakeError::at(&url, e.to_string()))
+    }
+
+    /// The stream's table as committed now; `None` when it has no log yet.
+    async fn load(&self, stream: &str) -> Result<Option<DeltaTable>, LakeError> {
+        let log = self.file_path(stream, "_delta_log/")?;
+        let listed = self.root.list_with_delimiter(Some(&log)).await;
+        match listed {
+            Ok(l) if l.objects.is_empty() && l.common_prefixes.is_empty() => return Ok(None),
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(LakeError::at(&self.base, format!("listing {log}: {e}"))),
+            Ok(_) => {}
+        }
+        let mut table = self.table(stream)?;
+        match table.load().await {
+            Ok(()) => Ok(Some(table)),
+            Err(DeltaTableError::NotATable(_)) => Ok(None),
+            Err(e) => Err(LakeError::at(table.table_url(), format!("reading the Delta log: {e}"))),
+        }
+    }
+
+    fn file_path(&self, stream: &str, name: &str) -> Result<StorePath, LakeError> {
+        let url = self.table_url(stream)?.join(name).map_err(|e| LakeError::at(&self.base, e.to_string()))?;
+        StorePath::from_url_path(url.path()).map_err(|e| LakeError::at(&url, e.to_string()))
+    }
+}
+
+impl TableFormat for DeltaLake {
+    async fn put_file(&self, stream: &str, local: &std::path::Path, name: &str) -> Result<(), LakeError> {
+        let path = self.file_path(stream, name)?;
+        super::upload(self.root.clone(), local, path).await
+    }
+
+    async fn progress(&self, stream: &str, app_id: &str) -> Result<Option<Progress>, LakeError> {
+        let Some(table) = self.load(stream).await? else { return Ok(None) };
+        let url = table.table_url().clone();
+        let snapshot = table.snapshot().map_err(|e| LakeError::at(&url, e.to_string()))?;
+        let version = snapshot
+            .transaction_version(table.log_store().as_ref(), app_id)
+            .await
+            .map_err(|e| LakeError::at(&url, format!("reading transaction `{app_id}`: {e}")))?;
+        let Some(version) = version else { return Ok(None) };
+        find_progress(&table, app_id, version).await.map(Some)
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<i64, LakeError> {
+        let url = self.table_url(&commit.stream)?;
+        let mut last_race = String::new();
+        for _ in 0..COMMIT_ATTEMPTS {
+            let table = match self.load(&commit.stream).await? {
+                Some(t) => t,
+                None => match create(self.table(&commit.stream)?, &commit.files).await {
+                    Ok(t) => t,
+                    // Another worker created it first: commit to theirs.
+                    Err(Race(why)) => {
+                        last_race = why;
+                        continue;
+                    }
+                    Err(Failed(e)) => return Err(e),
+                },
+            };
+            match append(&table, &commit).await {
+                Ok(version) => return Ok(version),
+                Err(Race(why)) => last_race = why,
+                Err(Failed(e)) => return Err(e),
+            }
+        }
+        Err(LakeError::at(
+            &url,
+            format!("gave up after {COMMIT_ATTEMPTS} commits lost races to other writers: {last_race}"),
+        ))
+    }
+
+    async fn streams(&self) -> Result<Vec<String>, LakeError> {
+        let prefix =
+            StorePath::from_url_path(self.base.path()).map_err(|e| LakeError::at(&self.base, e.to_string()))?;
+        let listed = self
+            .root
+            .list_with_delimiter(Some(&prefix))
+            .await
+            .map_err(|e| LakeError::at(&self.base, format!("listing tables: {e}")))?;
+        let mut names: Vec<String> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .filter(|n| !n.starts_with('_'))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    async fn shards(&self, stream: &str) -> Result<Vec<(String, Progress)>, LakeError> {
+        let Some(table) = self.load(stream).await? else { return Ok(Vec::new()) };
+        let url = table.table_url().clone();
+        // Newest first: the first commit seen for an appId is its latest.
+        let mut found: Vec<(String, Progress)> = Vec::new();
+        for version in (0..=table.version().unwrap_or_default()).rev() {
+            for (app_id, progress) in commit_progress(&table, version).await? {
+                if !found.iter().any(|(a, _)| *a == app_id) {
+                    found.push((app_id, progress));
+                }
+            }
+        }
+        let _ = url;
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
+    }
+
+    fn location(&self) -> String {
+        self.base.to_string()
+    }
+}
+
+/// Why a commit attempt did not land: a race to try again, or a failure to report.
+enum Attempt {
+    Race(String),
+    Failed(LakeError),
+}
+use Attempt::{Failed, Race};
+
+/// Creates the stream's table (version 0: protocol and schema, no rows).
+async fn create(table: DeltaTable, files: &[DataFile]) -> Result<DeltaTable, Attempt> {
+    let url = table.table_url().clone();
+    let schema = merged_schema(None, files).map_err(|e| Failed(LakeError::at(&url, e)))?;
+    let created = deltalake_core::operations::create::CreateBuilder::new()
+        .with_log_store(table.log_store())
+        .with_columns(schema.fields().cloned())
+        .with_save_mode(SaveMode::ErrorIfExists)
+        .await;
+    match created {
+        Ok(t) => Ok(t),
+        Err(e) if is_race(&e) => Err(Race(e.to_string())),
+        Err(DeltaTableError::Generic(m)) if m.contains("exists") => Err(Race(m)),
+        Err(e) => Err(Failed(LakeError::at(&url, format!("creating the Delta table: {e}")))),
+    }
+}
+
+fn is_race(e: &DeltaTableError) -> bool {
+    matches!(
+        e,
+        DeltaTableError::VersionAlreadyExists(_)
+            | DeltaTableError::Transaction { source: TransactionError::VersionAlreadyExists(_) }
+    ) || matches!(e, DeltaTableError::Transaction { source: TransactionError::CommitConflict(c) }
+        if !matches!(c, CommitConflictError::ConcurrentTransaction))
+}
+
+/// One commit of `commit` on the table as loaded.
+async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
+    let url = table.table_url().clone();
+    let at = |m: String| Failed(LakeError::at(&url, m));
+    let snapshot = table.snapshot().map_err(|e| at(e.to_string()))?;
+    let log_store = table.log_store();
+    let current = snapshot
+        .transaction_version(log_store.as_ref(), &commit.app_id)
+        .await
+        .map_err(|e| at(format!("reading transaction `{}`: {e}", commit.app_id)))?;
+    if current != commit.base {
+        return Err(Failed(LakeError::Superseded {
+            table: url.to_string(),
+            app_id: commit.app_id.clone(),
+            expected: commit.base,
+            found: current,
+        }));
+    }
+    let version = commit.base.map_or(0, |v| v.saturating_add(1));
+    let mut actions: Vec<Action> = Vec::new();
+    let table_schema = snapshot.schema();
+    let merged = merged_schema(Some(table_schema.as_ref()), &commit.files).map_err(at)?;
+    if merged != *table_schema.as_ref() {
+        let metadata = snapshot.metadata().clone().with_schema(&merged).map_err(|e| at(e.to_string()))?;
+        actions.push(Action::Metadata(metadata));
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    if commit.replace {
+        let files = snapshot.log_data();
+        for file in files.iter() {
+            actions.push(Action::Remove(Remove {
+                path: file.path().to_string(),
+                deletion_timestamp: Some(now),
+                data_change: true,
+                extended_file_metadata: None,
+                partition_values: None,
+                size: None,
+                tags: None,
+                deletion_vector: None,
+                base_row_id: None,
+                default_row_commit_version: None,
+            }));
+        }
+    }
+    for file in &commit.files {
+        actions.push(Action::Add(Add {
+            path: file.name.clone(),
+            partition_values: HashMap::new(),
+            size: i64::try_from(file.size).unwrap_or(i64::MAX),
+            modification_time: now,
+            data_change: true,
+            stats: Some(json!({ "numRecords": file.rows }).to_string()),
+            tags: None,
+            deletion_vector: None,
+            base_row_id: None,
+            default_row_commit_version: None,
+            clustering_provider: None,
+        }));
+    }
+    actions.push(Action::Txn(Transaction::new_with_last_update(&commit.app_id, version, Some(now))));
+    let progress = json!({ "appId": commit.app_id, "version": version, "state": commit.state });
+    let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
+    let committed = CommitBuilder::default()
+        .with_actions(actions)
+        .with_app_metadata(HashMap::from([(PROGRESS_KEY.to_string(), progress)]))
+        .build(Some(snapshot), log_store, operation)
+        .await;
+    match committed {
+        Ok(_) => Ok(version),
+        Err(DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction),
+        }) => Err(Failed(LakeError::Superseded {
+            table: url.to_string(),
+            app_id: commit.app_id.clone(),
+            expected: commit.base,
+            found: Some(version),
+        })),
+        Err(e) if is_race(&e) => Err(Race(e.to_string())),
+        Err(e) => Err(at(format!("committing: {e}"))),
+    }
+}
+
+/// The table's schema with every column of `files` it lacks, added as nullable
+/// (Delta's schema evolution); a column whose type differs is refused, naming it.
+fn merged_schema(table: Option<&StructType>, files: &[DataFile]) -> Result<StructType, String> {
+    let mut fields: Vec<StructField> = table.map(|t| t.fields().cloned().collect()).unwrap_or_default();
+    for file in files {
+        let kernel: StructType = file.schema.as_ref().try_into_kernel().map_err(|e| {
+            format!("file {}: a column's type has no Delta equivalent ({e}); declare the column's type", file.name)
+        })?;
+        for field in kernel.fields() {
+            match fields.iter().find(|f| f.name() == field.name()) {
+                Some(have) if have.data_type() != field.data_type() => {
+                    return Err(format!(
+                        "column `{}` is {} in the Delta table and {} in file {}: a Delta table's column keeps its \
+                         type; declare the column's type in the stream's schema",
+                        field.name(),
+                        have.data_type(),
+                        field.data_type(),
+                        file.name
+                    ));
+                }
+                Some(_) => {}
+                None => fields.push(StructField::new(field.name().clone(), field.data_type().clone(), true)),
+            }
+        }
+    }
+    StructType::try_new(fields).map_err(|e| e.to_string())
+}
+
+/// The progress the commit holding transaction (`app_id`, `version`) recorded:
+/// the newest commits are read first, since a shard's latest is usually near the top.
+async fn find_progress(table: &DeltaTable, app_id: &str, version: i64) -> Result<Progress, LakeError> {
+    for at in (0..=table.version().unwrap_or_default()).rev() {
+        for (id, progress) in commit_progress(table, at).await? {
+            if id == app_id && progress.version == version {
+                return Ok(progress);
+            }
+        }
+    }
+    Err(LakeError::at(
+        table.table_url(),
+        format!(
+            "the table holds transaction `{app_id}` at version {version}, but no commit in its log records that \
+             version's progress (the log was cleaned up, or another tool wrote that transaction): reset the \
+             stream with `headwater state reset`"
+        ),
+    ))
+}
+
+/// What headwater recorded in commit `version`: (appId, progress) pairs.
+async fn commit_progress(table: &DeltaTable, version: u64) -> Result<Vec<(String, Progress)>, LakeError> {
+    let url = table.table_url();
+    let Some(bytes) = table
+        .log_store()
+        .read_commit_entry(version)
+        .await
+        .map_err(|e| LakeError::at(url, format!("reading commit {version}: {e}")))?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
+        let Ok(action) = serde_json::from_slice::<Value>(line) else { continue };
+        let Some(info) = action.get("commitInfo") else { continue };
+        let Some(p) = info.get(PROGRESS_KEY) else { continue };
+        let (Some(app_id), Some(v), Some(state)) =
+            (p.get("appId").and_then(Value::as_str), p.get("version").and_then(Value::as_i64), p.get("state"))
+        else {
+            continue;
+        };
+        let state = match state {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let committed_at = info.get("timestamp").and_then(Value::as_i64);
+        out.push((app_id.to_string(), Progress { version: v, state, committed_at }));
+    }
+    Ok(out)
+}

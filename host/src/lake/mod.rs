@@ -1,0 +1,393 @@
+//! Table-format sinks (`[sink] format = "delta"`): the table's own log is both
+//! where rows land and where each stream's progress lives, so a worker needs no
+//! state of its own and many workers can append to one table. [`LakeSink`] is
+//! one type implementing both seams of the delivery protocol (`crate::delivery`):
+//!
+//! - as the [`Sink`], it stages a checkpoint's Parquet files on the worker's own
+//!   disk (under its state folder, not in the shared sink), and "publishing"
+//!   uploads them into the stream's table folder, where no table reader sees
+//!   them until a commit names them;
+//! - as the [`StateStore`], completing the intent is that commit: the files,
+//!   the shard's transaction and the stream's state in one atomic log entry.
+//!   Nothing is recorded before it, so there is nothing to recover: a crash
+//!   before the commit leaves unreferenced files (`VACUUM` removes them) and the
+//!   next run extracts the checkpoint again from the state the table holds.
+//!
+//! The format is behind [`TableFormat`]: Delta Lake now ([`delta`]); an Iceberg
+//! table (files, snapshot summary properties for the progress, a catalog's
+//! atomic swap for the commit) would be a module beside it.
+
+mod delta;
+mod io;
+
+use crate::config::{Pipeline, SinkFormat};
+use crate::delivery::Intent;
+use crate::shard::Shard;
+use crate::sink::{Claim, Sink, SinkError, StagedFile};
+use crate::store::{SledStore, StateStore, StoreError, StreamState};
+use arrow_schema::SchemaRef;
+use chrono::{DateTime, Utc};
+use io::Io;
+use object_store::ObjectStore;
+use object_store::path::Path as StorePath;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use url::Url;
+
+/// A table sink failed: which table, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LakeError {
+    #[error("table {table}: {message}")]
+    At { table: String, message: String },
+    /// Another worker committed this shard's next checkpoint (a zombie twin), or
+    /// this commit already landed: applying it would duplicate rows.
+    #[error(
+        "table {table}: transaction `{app_id}` is at version {} in the table, not {} as this worker read it: \
+         another worker is running the same shard (or ran it since this one started); this worker's \
+         uncommitted rows were not applied, so nothing is duplicated. Run one worker per shard",
+        found.map_or("none".to_string(), |v| v.to_string()),
+        expected.map_or("none".to_string(), |v| v.to_string())
+    )]
+    Superseded { table: String, app_id: String, expected: Option<i64>, found: Option<i64> },
+}
+
+impl LakeError {
+    fn at(table: &Url, message: impl Into<String>) -> LakeError {
+        LakeError::At { table: table.to_string(), message: message.into() }
+    }
+}
+
+/// A data file uploaded and not yet committed.
+#[derive(Debug, Clone)]
+pub(crate) struct DataFile {
+    /// Its name in the stream's table folder.
+    pub name: String,
+    pub size: u64,
+    pub rows: u64,
+    pub schema: SchemaRef,
+}
+
+/// A shard's committed progress on a stream, as the table holds it.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// The transaction's version: checkpoints committed, counting from 0.
+    pub version: i64,
+    /// The stream's state ([`StreamState`] as JSON).
+    pub state: String,
+    /// When it was committed, in milliseconds since the epoch.
+    pub committed_at: Option<i64>,
+}
+
+/// Each stream's table and, per transaction, its latest progress.
+pub type LakeStatus = Vec<(String, Vec<(String, Progress)>)>;
+
+/// One checkpoint's commit.
+pub(crate) struct Commit {
+    pub stream: String,
+    /// The transaction identifier: the pipeline, the stream and the shard.
+    pub app_id: String,
+    /// The version this worker read (the next commit is its successor).
+    pub base: Option<i64>,
+    pub files: Vec<DataFile>,
+    pub state: String,
+    /// A full refresh: the commit removes every file the table had.
+    pub replace: bool,
+}
+
+/// A table format: where a stream's files go and how a commit makes them visible.
+pub(crate) trait TableFormat: Send + Sync + 'static {
+    fn put_file(&self, stream: &str, local: &Path, name: &str) -> impl Future<Output = Result<(), LakeError>> + Send;
+    fn progress(&self, stream: &str, app_id: &str) -> impl Future<Output = Result<Option<Progress>, LakeError>> + Send;
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<i64, LakeError>> + Send;
+    /// The streams with a table in the sink.
+    fn streams(&self) -> impl Future<Output = Result<Vec<String>, LakeError>> + Send;
+    /// Every transaction of a stream's table and its latest progress.
+    fn shards(&self, stream: &str) -> impl Future<Output = Result<Vec<(String, Progress)>, LakeError>> + Send;
+    fn location(&self) -> String;
+}
+
+/// The sink and state store of a pipeline whose sink is a table format.
+pub struct LakeSink {
+    format: Arc<delta::DeltaLake>,
+    io: Io,
+    pipeline: String,
+    shard: Option<Shard>,
+    /// Streams sliced across shards: their transactions are per shard.
+    sliced: Vec<String>,
+    /// This worker's staging folder, on its own disk.
+    staging: PathBuf,
+    /// Secrets (a rotated refresh token) stay with the worker: they are not the table's.
+    local: SledStore,
+    /// Per stream: the version this worker read or last committed.
+    versions: Mutex<HashMap<String, Option<i64>>>,
+    /// Files uploaded by `publish` and not yet committed, by their final path.
+    uploaded: Mutex<HashMap<PathBuf, DataFile>>,
+}
+
+impl LakeSink {
+    /// The table sink of `pipeline`: a local folder or an `s3://` URL.
+    pub fn open(pipeline: &Pipeline) -> Result<LakeSink, StoreError> {
+        debug_assert_eq!(pipeline.sink.format, SinkFormat::Delta);
+        let fail = |message: String| StoreError { path: pipeline.sink.path.clone(), message, incompatible: false };
+        let local = SledStore::open(&pipeline.state_path, &pipeline.name)?;
+        let (root, base) = local_root(&pipeline.sink.path).map_err(fail)?;
+        let io = Io::new().map_err(|e| fail(format!("starting the table sink's I/O threads: {e}")))?;
+        let shard_name = pipeline.shard.map(|s| format!(".shard-{}-of-{}", s.index(), s.count())).unwrap_or_default();
+        Ok(LakeSink {
+            format: Arc::new(delta::DeltaLake::new(root, base)),
+            io,
+            pipeline: pipeline.name.clone(),
+            shard: pipeline.shard,
+            sliced: pipeline.sliced.clone(),
+            staging: pipeline.state_path.join("staging").join(format!("{}{shard_name}", pipeline.name)),
+            local,
+            versions: Mutex::new(HashMap::new()),
+            uploaded: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The transaction identifier of `stream` for this worker: the pipeline and
+    /// stream, and the shard for a sliced stream (a whole stream's progress does
+    /// not depend on how many workers share the pipeline).
+    pub fn app_id(&self, stream: &str) -> String {
+        match self.shard {
+            Some(s) if self.sliced.iter().any(|n| n == stream) => {
+                format!("headwater/{}/{stream}/slice-{}-of-{}", self.pipeline, s.index(), s.count())
+            }
+            _ => format!("headwater/{}/{stream}", self.pipeline),
+        }
+    }
+
+    /// Every stream's table and, per transaction, its committed progress (`headwater status`).
+    pub fn status(&self) -> Result<LakeStatus, StoreError> {
+        let format = self.format.clone();
+        self.io
+            .run(async move {
+                let mut out = Vec::new();
+                for stream in format.streams().await? {
+                    let shards = format.shards(&stream).await?;
+                    out.push((stream, shards));
+                }
+                Ok(out)
+            })
+            .map_err(|e: LakeError| self.store_error(e))
+    }
+
+    fn store_error(&self, e: LakeError) -> StoreError {
+        StoreError { path: PathBuf::from(self.format.location()), message: e.to_string(), incompatible: false }
+    }
+
+    fn sink_error(&self, e: LakeError) -> SinkError {
+        SinkError::Io { context: format!("Delta sink {}", self.format.location()), reason: e.to_string() }
+    }
+
+    fn stream_dir(&self, stream: &str) -> PathBuf {
+        self.staging.join(stream)
+    }
+
+    fn uploaded(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, DataFile>> {
+        self.uploaded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn versions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<i64>>> {
+        self.versions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A local sink folder as the root filesystem store and the folder's URL.
+fn local_root(path: &Path) -> Result<(Arc<dyn ObjectStore>, Url), String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("creating the sink folder: {e}"))?;
+    let absolute = std::fs::canonicalize(path).map_err(|e| format!("resolving the sink folder: {e}"))?;
+    let base =
+        Url::from_directory_path(&absolute).map_err(|()| "the sink folder is not an absolute path".to_string())?;
+    Ok((Arc::new(object_store::local::LocalFileSystem::new()), base))
+}
+
+/// Uploads `local` to `path` in `store`, in parts (a file may be larger than memory).
+async fn upload(store: Arc<dyn ObjectStore>, local: &Path, path: StorePath) -> Result<(), LakeError> {
+    use tokio::io::AsyncWriteExt as _;
+    let fail = |e: &dyn std::fmt::Display| LakeError::At {
+        table: path.to_string(),
+        message: format!("uploading {}: {e}", local.display()),
+    };
+    let mut file = tokio::fs::File::open(local).await.map_err(|e| fail(&e))?;
+    let mut writer = object_store::buffered::BufWriter::new(store, path.clone());
+    tokio::io::copy(&mut file, &mut writer).await.map_err(|e| fail(&e))?;
+    writer.shutdown().await.map_err(|e| fail(&e))?;
+    Ok(())
+}
+
+/// The row count and schema a finished Parquet file's footer records.
+fn describe(local: &Path, name: &str) -> Result<DataFile, String> {
+    let file = std::fs::File::open(local).map_err(|e| format!("opening {}: {e}", local.display()))?;
+    let size = file.metadata().map_err(|e| format!("reading {}: {e}", local.display()))?.len();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| format!("reading {}: {e}", local.display()))?;
+    let rows = u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+    Ok(DataFile { name: name.to_string(), size, rows, schema: reader.schema().clone() })
+}
+
+impl Sink for LakeSink {
+    fn place(&self, stream: &str, file_name: &str, _: DateTime<Utc>) -> Result<StagedFile, SinkError> {
+        crate::names::check(crate::names::Kind::Stream, stream)?;
+        Ok(StagedFile {
+            staging: self.stream_dir(stream).join(format!("{file_name}.staged")),
+            final_path: PathBuf::from(self.format.location()).join(stream).join(file_name),
+        })
+    }
+
+    fn publish(&self, stream: &str, files: &[(PathBuf, PathBuf)]) -> Result<(), SinkError> {
+        for (staging, final_path) in files {
+            let name = final_path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            if self.uploaded().contains_key(final_path) {
+                continue;
+            }
+            if !staging.exists() {
+                return Err(SinkError::Lost { stream: stream.to_string(), path: final_path.clone() });
+            }
+            let described = describe(staging, &name)
+                .map_err(|reason| SinkError::Io { context: format!("stream `{stream}`"), reason })?;
+            let (format, local, s, n) = (self.format.clone(), staging.clone(), stream.to_string(), name.clone());
+            self.io.run(async move { format.put_file(&s, &local, &n).await }).map_err(|e| self.sink_error(e))?;
+            crate::fault::point("publish.after-rename");
+            self.uploaded().insert(final_path.clone(), described);
+            let _ = std::fs::remove_file(staging);
+        }
+        Ok(())
+    }
+
+    fn replace(&self, stream: &str, _snapshot: &str, files: &[(PathBuf, PathBuf)]) -> Result<(), SinkError> {
+        // The commit removes the old files and adds these at once (see `complete_intent`).
+        self.publish(stream, files)
+    }
+
+    fn discard(&self, files: &[StagedFile]) {
+        for f in files {
+            let _ = std::fs::remove_file(&f.staging);
+        }
+    }
+
+    fn clear_staging(&self) -> Result<(), SinkError> {
+        if self.staging.exists() {
+            std::fs::remove_dir_all(&self.staging)
+                .map_err(SinkError::io(format!("clearing staging {}", self.staging.display())))?;
+        }
+        Ok(())
+    }
+
+    fn scratch(&self) -> PathBuf {
+        self.staging.join("_remote")
+    }
+
+    fn location(&self) -> String {
+        self.format.location()
+    }
+
+    fn claim(&self) -> Result<Claim, SinkError> {
+        // The worker's state folder is its own (the sled store holds its lock);
+        // what keeps two workers of one shard apart is the table's transaction.
+        Ok(Claim::new(()))
+    }
+}
+
+impl StateStore for LakeSink {
+    fn get(&self, stream: &str) -> Result<StreamState, StoreError> {
+        let (format, s, app_id) = (self.format.clone(), stream.to_string(), self.app_id(stream));
+        let progress =
+            self.io.run(async move { format.progress(&s, &app_id).await }).map_err(|e| self.store_error(e))?;
+        self.versions().insert(stream.to_string(), progress.as_ref().map(|p| p.version));
+        match progress {
+            None => Ok(StreamState::default()),
+            Some(p) => serde_json::from_str(&p.state).map_err(|e| StoreError {
+                path: PathBuf::from(self.format.location()).join(stream),
+                message: format!("the progress in commit version {} is not a headwater state: {e}", p.version),
+                incompatible: true,
+            }),
+        }
+    }
+
+    fn streams(&self) -> Result<Vec<(String, StreamState)>, StoreError> {
+        let format = self.format.clone();
+        let names = self.io.run(async move { format.streams().await }).map_err(|e| self.store_error(e))?;
+        let mut out = Vec::new();
+        for name in names {
+            let state = self.get(&name)?;
+            if state != StreamState::default() {
+                out.push((name, state));
+            }
+        }
+        Ok(out)
+    }
+
+    fn remove(&self, stream: &str) -> Result<(), StoreError> {
+        // A Delta log is never rewritten: a reset is a commit of the empty state.
+        self.get(stream)?;
+        self.complete_intent(&Intent {
+            stream: stream.to_string(),
+            files: Vec::new(),
+            state: StreamState::default(),
+            replaces: None,
+        })
+    }
+
+    fn put_intent(&self, _intent: &Intent) -> Result<(), StoreError> {
+        // Nothing to record: the commit is one atomic log entry (see the module docs).
+        Ok(())
+    }
+
+    fn complete_intent(&self, intent: &Intent) -> Result<(), StoreError> {
+        let mut files = Vec::with_capacity(intent.files.len());
+        for (_, final_path) in &intent.files {
+            let file = self.uploaded().get(final_path).cloned().ok_or_else(|| StoreError {
+                path: final_path.clone(),
+                message: "the file was not uploaded before its commit".into(),
+                incompatible: false,
+            })?;
+            files.push(file);
+        }
+        let base = match self.versions().get(&intent.stream) {
+            Some(v) => *v,
+            None => {
+                self.get(&intent.stream)?;
+                self.versions().get(&intent.stream).copied().flatten()
+            }
+        };
+        let state = serde_json::to_string(&intent.state)
+            .map_err(|e| self.store_error(LakeError::At { table: intent.stream.clone(), message: e.to_string() }))?;
+        let commit = Commit {
+            stream: intent.stream.clone(),
+            app_id: self.app_id(&intent.stream),
+            base,
+            files,
+            state,
+            replace: intent.replaces.is_some(),
+        };
+        crate::fault::point("lake.before-commit");
+        let format = self.format.clone();
+        let version = self.io.run(async move { format.commit(commit).await }).map_err(|e| self.store_error(e))?;
+        self.versions().insert(intent.stream.clone(), Some(version));
+        let mut uploaded = self.uploaded();
+        for (_, final_path) in &intent.files {
+            uploaded.remove(final_path);
+        }
+        Ok(())
+    }
+
+    fn intents(&self) -> Result<Vec<Intent>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn drop_intent(&self, _stream: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn get_secret(&self, credential: &str) -> Result<Option<String>, StoreError> {
+        self.local.get_secret(credential)
+    }
+
+    fn put_secret(&self, credential: &str, value: &str) -> Result<(), StoreError> {
+        self.local.put_secret(credential, value)
+    }
+}

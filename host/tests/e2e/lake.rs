@@ -1,0 +1,224 @@
+//! The Delta Lake sink (`[sink] format = "delta"`) and sharded workers: each
+//! checkpoint one Delta commit carrying the shard's transaction and progress,
+//! read back by an independent reader (the `deltalake` package from PyPI,
+//! installed by `just setup-test`) and compared row by row; a worker with an
+//! empty state folder resuming from the table; workers sharing a sliced stream;
+//! and a zombie twin of a shard refused at its commit.
+
+use headwater_testkit::{Env, workspace_root};
+use serde_json::Value;
+use std::process::Command;
+
+/// The table at `table` (a path under the test's folder, or a URL) as the
+/// `deltalake` package reads it: `{version, rows, files, history}`.
+pub fn delta_read(env: &Env, table: &str, options: &[&str]) -> Value {
+    let script = workspace_root().join("tests/kit/foreign/delta_read.py");
+    let uri = if table.contains("://") { table.to_string() } else { env.path(table).display().to_string() };
+    let out = Command::new("python3").arg(&script).arg(&uri).args(options).output().expect("running python3");
+    assert!(
+        out.status.success(),
+        "{} {uri} failed (deltalake is installed by `just setup-test`):\n{}{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the reader prints JSON")
+}
+
+/// `files` CSV exports of `rows` rows each, ids counting from `first`.
+fn exports(env: &Env, first: u64, files: u64, rows: u64) {
+    for f in 0..files {
+        let mut text = String::from("id,customer,amount,updated_at\n");
+        for i in 0..rows {
+            let id = first + f * rows + i;
+            text.push_str(&format!("{id},c{},{}.25,2026-01-{:02}T10:00:00Z\n", id % 37, id, id % 28 + 1));
+        }
+        env.write(&format!("exports/part-{:05}.csv", first + f), text);
+    }
+}
+
+/// A pipeline of one `orders` stream from the CSV exports into a Delta sink,
+/// its state in `state`; `extra` is appended (e.g. `[sharding]`).
+fn pipeline(env: &Env, file: &str, state: &str, extra: &str) {
+    env.write(
+        file,
+        format!(
+            r#"
+name = "lakes"
+[source]
+connector = "files"
+[source.config]
+root = "./exports"
+glob = "*.csv"
+stream = "orders"
+primary_key = ["id"]
+cursor_field = "updated_at"
+[allow]
+files = ["./exports"]
+[sink]
+path = "lake"
+format = "delta"
+[state]
+path = "{state}"
+{extra}
+"#
+        ),
+    );
+}
+
+/// The ids of the table's rows, as read back, in order.
+fn ids(table: &Value) -> Vec<u64> {
+    table["rows"].as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect()
+}
+
+#[test]
+fn each_checkpoint_is_one_delta_commit_and_an_empty_worker_resumes_from_the_table() {
+    let env = crate::env_with("files");
+    exports(&env, 0, 4, 250);
+    pipeline(&env, "p.toml", "state", "");
+    let run = env.headwater(&["run", "p.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 1000, "{run}");
+
+    let table = delta_read(&env, "lake/orders", &[]);
+    assert_eq!(ids(&table), (0..1000).collect::<Vec<_>>(), "every row once, in the table the reader sees");
+    let row = &table["rows"][7];
+    assert_eq!((row["customer"].as_str(), row["amount"].as_f64()), (Some("c7"), Some(7.25)), "{row}");
+    assert!(row["updated_at"].as_str().unwrap().starts_with("2026-01-08 10:00:00"), "{row}");
+    assert!(row["_hw_run_id"].is_string(), "lineage columns are in the table: {row}");
+    // Version 0 creates the table; then one commit per checkpoint (a file each).
+    assert_eq!(table["version"], 4, "{}", table["history"]);
+    assert_eq!(table["files"], 4);
+    // No Parquet file outside the table's log: staging is the worker's own.
+    let in_folder = std::fs::read_dir(env.path("lake/orders")).unwrap().count();
+    assert_eq!(in_folder, 5, "4 data files and _delta_log");
+
+    // A new worker with no state of its own (a fresh pod) resumes where the table says.
+    std::fs::remove_dir_all(env.path("state")).unwrap();
+    exports(&env, 1000, 1, 300);
+    let run = env.headwater(&["run", "p.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 300, "only the new file: {run}");
+    assert_eq!(run["streams"][0]["total_rows"], 1300, "{run}");
+    let table = delta_read(&env, "lake/orders", &[]);
+    assert_eq!(ids(&table), (0..1300).collect::<Vec<_>>());
+
+    let status = env.headwater(&["status", "p.toml", "--json"]).ok().json();
+    assert_eq!(status[0]["transaction"], "headwater/lakes/orders", "{status}");
+    assert_eq!(status[0]["version"], 4, "five checkpoints, versions 0 to 4: {status}");
+    assert_eq!(status[0]["rows"], 1300, "{status}");
+    assert_eq!(status[0]["watermark"], "2026-01-28T10:00:00Z", "{status}");
+}
+
+/// Three workers share one sliced stream, each with its own state folder (as
+/// three machines would): together they land every row once, each file by the
+/// one shard its path hashes to, each under its own transaction.
+#[test]
+fn sharded_workers_land_each_slice_of_a_stream_once() {
+    let env = crate::env_with("files");
+    exports(&env, 0, 24, 50);
+    for i in 1..=3 {
+        pipeline(&env, &format!("p{i}.toml"), &format!("state{i}"), "[sharding]\nslice = [\"orders\"]");
+    }
+    let workers: Vec<_> =
+        (1..=3).map(|i| env.spawn(&["run", &format!("p{i}.toml"), "--shard", &format!("{i}/3")])).collect();
+    for mut w in workers {
+        assert!(w.wait().unwrap().success(), "a worker failed");
+    }
+    let table = delta_read(&env, "lake/orders", &[]);
+    assert_eq!(ids(&table), (0..1200).collect::<Vec<_>>(), "every row exactly once");
+
+    let status = env.headwater(&["status", "p1.toml", "--json"]).ok().json();
+    let shards: Vec<(&str, u64)> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["transaction"].as_str().unwrap(), s["rows"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(shards.len(), 3, "a transaction per slice: {status}");
+    assert!(shards.iter().all(|(t, rows)| t.contains("/orders/slice-") && *rows > 0), "{shards:?}");
+    assert_eq!(shards.iter().map(|(_, r)| r).sum::<u64>(), 1200, "{shards:?}");
+
+    // Run again, the same shards: each slice's progress is in the table, so nothing is reloaded.
+    for i in 1..=3 {
+        let run = env.headwater(&["run", &format!("p{i}.toml"), "--shard", &format!("{i}/3"), "--json"]).ok().json();
+        assert_eq!(run["streams"][0]["rows"], 0, "{run}");
+    }
+}
+
+/// A zombie: a worker of shard 1/2 is held just before its first commit while a
+/// twin of the same shard (a rescheduled pod) runs and commits. Released, the
+/// zombie's commit is refused, it exits naming the reason, and no row is twice.
+#[test]
+fn a_zombie_twin_of_a_shard_is_refused_at_its_commit() {
+    let env = crate::env_with("files");
+    exports(&env, 0, 6, 100);
+    for name in ["zombie", "twin"] {
+        pipeline(&env, &format!("{name}.toml"), &format!("state-{name}"), "[sharding]\nslice = [\"orders\"]");
+    }
+    let hold = env.path("hold");
+    std::fs::create_dir_all(&hold).unwrap();
+    let zombie = env
+        .command(&["run", "zombie.toml", "--shard", "1/2"])
+        .env("HEADWATER_HOLD", format!("lake.before-commit={}", hold.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("headwater starts");
+    let zombie = std::thread::spawn(move || zombie.wait_with_output());
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !hold.join("reached").exists() {
+        assert!(std::time::Instant::now() < until, "the zombie never reached its commit");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    env.headwater(&["run", "twin.toml", "--shard", "1/2"]).ok();
+    let twin_rows = ids(&delta_read(&env, "lake/orders", &[])).len();
+    assert!(twin_rows > 0, "shard 1/2 owns some of the six files");
+    std::fs::write(hold.join("release"), "").unwrap();
+
+    let out = zombie.join().unwrap().expect("the zombie ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another worker is running the same shard") && stderr.contains("slice-1-of-2"), "{stderr}");
+    let table = delta_read(&env, "lake/orders", &[]);
+    assert_eq!(ids(&table).len(), twin_rows, "the zombie added nothing");
+    let mut unique = ids(&table);
+    unique.dedup();
+    assert_eq!(unique.len(), twin_rows, "no id twice");
+
+    // Shard 2/2 then completes the stream.
+    pipeline(&env, "second.toml", "state-second", "[sharding]\nslice = [\"orders\"]");
+    env.headwater(&["run", "second.toml", "--shard", "2/2"]).ok();
+    assert_eq!(ids(&delta_read(&env, "lake/orders", &[])), (0..600).collect::<Vec<_>>());
+}
+
+#[test]
+fn shards_are_named_correctly_or_refused() {
+    let mut env = crate::env_with("files");
+    exports(&env, 0, 1, 10);
+    pipeline(&env, "p.toml", "state", "");
+    for bad in ["0/3", "4/3", "3", "x/y"] {
+        env.headwater(&["run", "p.toml", "--shard", bad]).fails(2, &["--shard", "`i/n`"]);
+    }
+    env.headwater(&["run", "p.toml", "--shards", "4"]).fails(2, &["JOB_COMPLETION_INDEX is not set"]);
+    // A Hive-layout sink keeps progress per worker: sharding it is refused.
+    env.write(
+        "hive.toml",
+        "name = \"h\"\n[source]\nconnector = \"files\"\nconfig = { root = \"./exports\", glob = \"*.csv\", stream = \"o\" }\n[allow]\nfiles = [\"./exports\"]\n[sink]\npath = \"hive\"\n",
+    );
+    env.headwater(&["run", "hive.toml", "--shard", "1/2"]).fails(2, &["format = \"delta\""]);
+    // Slicing needs a table sink too, and names a stream that exists.
+    env.write(
+        "sliced-hive.toml",
+        "name = \"h\"\n[source]\nconnector = \"files\"\nconfig = { root = \"./exports\", glob = \"*.csv\", stream = \"o\" }\n[allow]\nfiles = [\"./exports\"]\n[sink]\npath = \"hive\"\n[sharding]\nslice = [\"o\"]\n",
+    );
+    env.headwater(&["run", "sliced-hive.toml"]).fails(2, &["[sharding] slice", "format = \"delta\""]);
+    pipeline(&env, "typo.toml", "state-typo", "[sharding]\nslice = [\"ordres\"]");
+    env.headwater(&["run", "typo.toml", "--shard", "1/2"]).fails(2, &["[sharding] slice", "ordres"]);
+    // Kubernetes' index: 0-based, so index 1 of 2 is shard 2/2.
+    env.var("JOB_COMPLETION_INDEX", "1");
+    let run = env.headwater(&["run", "p.toml", "--shards", "2", "--json"]).ok().json();
+    // One whole stream, dealt to shard 1: shard 2 has nothing to do.
+    assert_eq!(run["streams"].as_array().unwrap().len(), 0, "{run}");
+    env.var("HEADWATER_SHARD", "1/2");
+    let run = env.headwater(&["run", "p.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 10, "{run}");
+}

@@ -33,6 +33,7 @@ mod scaffold;
 mod sftp;
 mod vendors;
 mod vendors_more;
+mod workers;
 
 use headwater_testkit::Env;
 

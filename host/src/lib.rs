@@ -38,6 +38,7 @@ mod http_policy;
 mod lake;
 mod load;
 mod names;
+mod objects;
 mod progress;
 mod registry;
 mod roots;

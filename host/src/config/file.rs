@@ -277,8 +277,9 @@ pub fn default_max_emit_cells() -> u64 {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SinkFile {
-    /// A local folder (relative to the pipeline file): `<path>/<stream>/dt=<date>/part-*.parquet`,
-    /// or with `format = "delta"`, a Delta Lake table per stream at `<path>/<stream>/`.
+    /// A local folder (relative to the pipeline file) or an `s3://bucket/prefix/` URL:
+    /// `<path>/<stream>/dt=<date>/part-*.parquet`, or with `format = "delta"`, a Delta
+    /// Lake table per stream at `<path>/<stream>/`.
     pub path: PathBuf,
     /// The Parquet files' compression.
     #[serde(default)]
@@ -287,6 +288,16 @@ pub struct SinkFile {
     /// stream, whose commits carry each stream's progress: what sharded workers need).
     #[serde(default)]
     pub format: SinkFormat,
+    /// With an `s3://bucket/prefix/` path: an S3-compatible endpoint, e.g.
+    /// `http://127.0.0.1:9000` (AWS when absent).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// With an `s3://` path: the bucket's region (default `us-east-1`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// With an `s3://` path: a credential of kind `s3` from `[auth]`.
+    #[serde(default)]
+    pub auth: Option<String>,
 }
 
 /// The layout of the sink.

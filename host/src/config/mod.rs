@@ -357,9 +357,12 @@ impl Default for Limits {
 /// `[sink]`, resolved.
 #[derive(Debug, Clone)]
 pub struct SinkSettings {
+    /// The local folder; for an `s3://` sink, the URL as written (see `remote`).
     pub path: PathBuf,
     pub compression: Compression,
     pub format: SinkFormat,
+    /// The bucket and prefix of an `s3://` sink.
+    pub remote: Option<S3Location>,
 }
 
 /// A pipeline file that cannot be used, with the file and what is wrong in it.

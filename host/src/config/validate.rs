@@ -95,9 +95,34 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
         Some(s) => base.resolve(&s.path),
         None => base.0.join(".headwater"),
     };
-    let sink_path = base.resolve(&file.sink.path);
+    let written = file.sink.path.to_string_lossy().to_string();
+    let remote = if written.contains("://") {
+        if !written.starts_with("s3://") {
+            return Err(bad(format!(
+                "[sink] path `{written}`: a sink is a local folder or an `s3://bucket/prefix/` URL"
+            )));
+        }
+        let table = RootTable {
+            root: written.clone(),
+            endpoint: file.sink.endpoint.clone(),
+            region: file.sink.region.clone(),
+            auth: file.sink.auth.clone(),
+            known_hosts: None,
+        };
+        Some(s3_root(&table, &auth).map_err(|e| bad(format!("[sink] path `{written}`: {e}")))?)
+    } else {
+        if let Some(key) = [("endpoint", &file.sink.endpoint), ("region", &file.sink.region), ("auth", &file.sink.auth)]
+            .iter()
+            .find_map(|(k, v)| v.is_some().then_some(*k))
+        {
+            return Err(bad(format!("[sink] {key}: only for an `s3://` sink path; `{written}` is a local folder")));
+        }
+        None
+    };
+    let sink_path = if remote.is_some() { PathBuf::from(&written) } else { base.resolve(&file.sink.path) };
+    let local_sink = if remote.is_some() { None } else { Some(("[sink] path", &sink_path)) };
     // Folders that exist must be folders; a file there would fail the run half-way, after the store opened.
-    for (key, folder) in [("[sink] path", &sink_path), ("[state] path", &state_path)] {
+    for (key, folder) in local_sink.into_iter().chain([("[state] path", &state_path)]) {
         if folder.exists() && !folder.is_dir() {
             return Err(bad(format!("{key} `{}` is a file, not a folder: name a folder", folder.display())));
         }
@@ -121,7 +146,7 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
         allow: Allow { hosts, files },
         auth,
         limits,
-        sink: SinkSettings { path: sink_path, compression: file.sink.compression, format: file.sink.format },
+        sink: SinkSettings { path: sink_path, compression: file.sink.compression, format: file.sink.format, remote },
         state_path,
         config_hash,
         sliced,

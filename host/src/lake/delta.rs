@@ -81,7 +81,7 @@ impl DeltaLake {
 impl TableFormat for DeltaLake {
     async fn put_file(&self, stream: &str, local: &std::path::Path, name: &str) -> Result<(), LakeError> {
         let path = self.file_path(stream, name)?;
-        super::upload(self.root.clone(), local, path).await
+        crate::objects::upload(self.root.clone(), local, path).await.map(drop).map_err(|e| LakeError::at(&self.base, e))
     }
 
     async fn progress(&self, stream: &str, app_id: &str) -> Result<Option<Progress>, LakeError> {
@@ -162,6 +162,27 @@ impl TableFormat for DeltaLake {
     fn location(&self) -> String {
         self.base.to_string()
     }
+}
+
+/// delta-rs finds a table's log store by its URL's scheme; `s3://` is served by
+/// its default log store over the store this sink hands it (conditional writes
+/// make each commit atomic), with no `deltalake-aws` and its AWS SDK.
+pub(crate) fn register_s3() {
+    use deltalake_core::logstore::{LogStore, LogStoreFactory, StorageConfig, default_logstore, logstore_factories};
+    struct S3Logs;
+    impl LogStoreFactory for S3Logs {
+        fn with_options(
+            &self,
+            prefixed: deltalake_core::logstore::ObjectStoreRef,
+            root: deltalake_core::logstore::ObjectStoreRef,
+            location: &Url,
+            options: &StorageConfig,
+        ) -> deltalake_core::DeltaResult<Arc<dyn LogStore>> {
+            Ok(default_logstore(prefixed, root, location, options))
+        }
+    }
+    let scheme = Url::parse("s3://").expect("a URL");
+    logstore_factories().entry(scheme).or_insert_with(|| Arc::new(S3Logs));
 }
 
 /// Why a commit attempt did not land: a race to try again, or a failure to report.

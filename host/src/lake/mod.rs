@@ -18,18 +18,16 @@
 //! atomic swap for the commit) would be a module beside it.
 
 mod delta;
-mod io;
 
 use crate::config::{Pipeline, SinkFormat};
 use crate::delivery::Intent;
+use crate::objects::Io;
 use crate::shard::Shard;
 use crate::sink::{Claim, Sink, SinkError, StagedFile};
 use crate::store::{SledStore, StateStore, StoreError, StreamState};
 use arrow_schema::SchemaRef;
 use chrono::{DateTime, Utc};
-use io::Io;
 use object_store::ObjectStore;
-use object_store::path::Path as StorePath;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -132,7 +130,10 @@ impl LakeSink {
         debug_assert_eq!(pipeline.sink.format, SinkFormat::Delta);
         let fail = |message: String| StoreError { path: pipeline.sink.path.clone(), message, incompatible: false };
         let local = SledStore::open(&pipeline.state_path, &pipeline.name)?;
-        let (root, base) = local_root(&pipeline.sink.path).map_err(fail)?;
+        let (root, base) = match &pipeline.sink.remote {
+            Some(s3) => s3_root(s3).map_err(fail)?,
+            None => local_root(&pipeline.sink.path).map_err(fail)?,
+        };
         let io = Io::new().map_err(|e| fail(format!("starting the table sink's I/O threads: {e}")))?;
         let shard_name = pipeline.shard.map(|s| format!(".shard-{}-of-{}", s.index(), s.count())).unwrap_or_default();
         Ok(LakeSink {
@@ -205,18 +206,15 @@ fn local_root(path: &Path) -> Result<(Arc<dyn ObjectStore>, Url), String> {
     Ok((Arc::new(object_store::local::LocalFileSystem::new()), base))
 }
 
-/// Uploads `local` to `path` in `store`, in parts (a file may be larger than memory).
-async fn upload(store: Arc<dyn ObjectStore>, local: &Path, path: StorePath) -> Result<(), LakeError> {
-    use tokio::io::AsyncWriteExt as _;
-    let fail = |e: &dyn std::fmt::Display| LakeError::At {
-        table: path.to_string(),
-        message: format!("uploading {}: {e}", local.display()),
-    };
-    let mut file = tokio::fs::File::open(local).await.map_err(|e| fail(&e))?;
-    let mut writer = object_store::buffered::BufWriter::new(store, path.clone());
-    tokio::io::copy(&mut file, &mut writer).await.map_err(|e| fail(&e))?;
-    writer.shutdown().await.map_err(|e| fail(&e))?;
-    Ok(())
+/// An `s3://` sink's bucket as the root store and the sink's URL. delta-rs
+/// commits through the store's conditional writes (`PutMode::Create`, S3's
+/// `If-None-Match`), so concurrent writers need no lock service.
+fn s3_root(s3: &crate::config::S3Location) -> Result<(Arc<dyn ObjectStore>, Url), String> {
+    let store = crate::roots::s3_store(s3).map_err(|e| format!("the S3 client: {e}"))?;
+    let prefix = if s3.prefix.is_empty() { String::new() } else { format!("{}/", s3.prefix) };
+    let base = Url::parse(&format!("s3://{}/{prefix}", s3.bucket)).map_err(|e| format!("the sink's URL: {e}"))?;
+    delta::register_s3();
+    Ok((Arc::new(store), base))
 }
 
 /// The row count and schema a finished Parquet file's footer records.

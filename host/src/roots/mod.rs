@@ -15,6 +15,8 @@
 mod http;
 mod local;
 mod object;
+
+pub(crate) use object::s3_store;
 mod sftp;
 
 use crate::bindings::headwater::connector::files::Entry;

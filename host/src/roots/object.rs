@@ -12,6 +12,24 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
 
+/// The client of an S3-compatible bucket (a file root's, or an `s3://` sink's):
+/// path-style requests to a custom endpoint, anonymous without keys. Commits that
+/// must not overwrite (`PutMode::Create`) are S3's conditional writes (`If-None-Match`).
+pub(crate) fn s3_store(s3: &S3Location) -> Result<object_store::aws::AmazonS3, object_store::Error> {
+    let mut b = AmazonS3Builder::new().with_bucket_name(&s3.bucket).with_region(&s3.region);
+    if let Some(endpoint) = &s3.endpoint {
+        b = b
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false);
+    }
+    b = match &s3.keys {
+        Some((id, secret)) => b.with_access_key_id(id.expose()).with_secret_access_key(secret.expose()),
+        None => b.with_skip_signature(true),
+    };
+    b.build()
+}
+
 pub(super) struct ObjectRoot {
     name: String,
     store: Arc<dyn ObjectStore>,
@@ -21,18 +39,8 @@ pub(super) struct ObjectRoot {
 
 impl ObjectRoot {
     pub(super) fn new(name: &str, s3: &S3Location) -> Result<Self, RootError> {
-        let mut b = AmazonS3Builder::new().with_bucket_name(&s3.bucket).with_region(&s3.region);
-        if let Some(endpoint) = &s3.endpoint {
-            b = b
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"))
-                .with_virtual_hosted_style_request(false);
-        }
-        b = match &s3.keys {
-            Some((id, secret)) => b.with_access_key_id(id.expose()).with_secret_access_key(secret.expose()),
-            None => b.with_skip_signature(true),
-        };
-        let store = b.build().map_err(|e| RootError::Unavailable { root: name.to_string(), reason: e.to_string() })?;
+        let store =
+            s3_store(s3).map_err(|e| RootError::Unavailable { root: name.to_string(), reason: e.to_string() })?;
         Ok(ObjectRoot { name: name.to_string(), store: Arc::new(store), prefix: s3.prefix.clone() })
     }
 

@@ -48,6 +48,16 @@ impl Session {
     /// Runs the pipeline: for each stream, the backfill where it has not
     /// finished, then `[source]`.
     pub async fn run(&self, options: &RunOptions, progress: &Progress) -> Result<RunSummary> {
+        if options.full_refresh
+            && self.pipeline.sink.remote.is_some()
+            && self.pipeline.sink.format == crate::config::SinkFormat::Parquet
+        {
+            return Err(Error::Usage(format!(
+                "--full-refresh: {} writes Hive-layout Parquet to a bucket, which cannot swap a stream's files at \
+                 once; use `[sink] format = \"delta\"` for full refreshes on S3",
+                self.pipeline.file.display()
+            )));
+        }
         let started = Instant::now();
         let now = Utc::now();
         let run_id = new_run_id(now);

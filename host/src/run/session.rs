@@ -62,7 +62,11 @@ pub enum TapeMode {
 /// table sink serving as both for a table format (see `crate::lake`).
 fn open_destination(pipeline: &Pipeline) -> Result<(Arc<dyn StateStore>, Arc<dyn Sink>)> {
     Ok(match pipeline.sink.format {
-        SinkFormat::Parquet => (store::open(pipeline)?, sink::open(pipeline)),
+        SinkFormat::Parquet => {
+            let store = store::open(pipeline)?;
+            let sink = sink::open(pipeline).map_err(crate::delivery::DeliveryError::from)?;
+            (store, sink)
+        }
         SinkFormat::Delta => {
             let lake = Arc::new(LakeSink::open(pipeline)?);
             (lake.clone(), lake)

@@ -2,7 +2,8 @@
 //! where they go when their checkpoint commits, and publishes them; the
 //! [`StreamWriter`] turns a stream's batches into Parquet files in staging,
 //! encoded on a thread of the stream's own (`encoder`). [`HiveSink`], Hive-layout
-//! Parquet on a local folder, is the first sink; the delivery protocol
+//! Parquet on a local folder, is the first sink, [`ObjectHiveSink`] the same on
+//! an S3 bucket; the delivery protocol
 //! (`crate::delivery`) commits through the trait, so another sink (a table
 //! format, an object store) is a module beside it.
 //!
@@ -12,8 +13,10 @@
 
 mod encoder;
 mod hive;
+mod object;
 
 pub use hive::HiveSink;
+pub use object::ObjectHiveSink;
 
 use crate::config::{Compression, Pipeline};
 use arrow::array::RecordBatch;
@@ -23,9 +26,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
-/// The sink a pipeline's file names (`[sink] path`: Hive-layout Parquet).
-pub fn open(pipeline: &Pipeline) -> Arc<dyn Sink> {
-    Arc::new(HiveSink::new(&pipeline.sink.path, &pipeline.name))
+/// The Hive-layout Parquet sink a pipeline's file names (`[sink] path`): a local
+/// folder, or an `s3://` bucket staged in the state folder.
+pub fn open(pipeline: &Pipeline) -> Result<Arc<dyn Sink>, SinkError> {
+    Ok(match &pipeline.sink.remote {
+        Some(s3) => Arc::new(ObjectHiveSink::new(s3, &pipeline.name, &pipeline.state_path)?),
+        None => Arc::new(HiveSink::new(&pipeline.sink.path, &pipeline.name)),
+    })
 }
 
 pub const EXTRACTED_AT: &str = "_hw_extracted_at";

@@ -29,6 +29,7 @@ mod object_store;
 mod other_world;
 mod replay;
 mod rest;
+mod s3_sink;
 mod scaffold;
 mod sftp;
 mod vendors;

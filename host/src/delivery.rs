@@ -101,7 +101,7 @@ fn intent(stream: &str, files: &[StagedFile], state: StreamState, replaces: Opti
 fn commit_intent(sink: &dyn Sink, store: &dyn StateStore, intent: Intent) -> Result<(), DeliveryError> {
     fault::point("commit.before-intent");
     store.put_intent(&intent)?;
-    let recorded = |e: DeliveryError| DeliveryError::Recorded(Box::new(e));
+    let recorded = |e: DeliveryError| if store.records_intents() { DeliveryError::Recorded(Box::new(e)) } else { e };
     fault::point("commit.after-intent");
     make_visible(sink, &intent).map_err(|e| recorded(e.into()))?;
     fault::point("commit.after-publish");

@@ -203,8 +203,8 @@ async fn create(table: DeltaTable, files: &[DataFile]) -> Result<DeltaTable, Att
         .await;
     match created {
         Ok(t) => Ok(t),
-        Err(e) if is_race(&e) => Err(Race(e.to_string())),
-        Err(DeltaTableError::Generic(m)) if m.contains("exists") => Err(Race(m)),
+        // Another worker created it since this one looked (`ErrorIfExists` says so in prose).
+        Err(e) if is_race(&e) || e.to_string().contains("already exists") => Err(Race(e.to_string())),
         Err(e) => Err(Failed(LakeError::at(&url, format!("creating the Delta table: {e}")))),
     }
 }

@@ -335,6 +335,10 @@ impl StateStore for LakeSink {
         Ok(())
     }
 
+    fn records_intents(&self) -> bool {
+        false
+    }
+
     fn complete_intent(&self, intent: &Intent) -> Result<(), StoreError> {
         let mut files = Vec::with_capacity(intent.files.len());
         for (_, final_path) in &intent.files {
@@ -345,9 +349,11 @@ impl StateStore for LakeSink {
             })?;
             files.push(file);
         }
-        let base = match self.versions().get(&intent.stream) {
-            Some(v) => *v,
+        let read = self.versions().get(&intent.stream).copied();
+        let base = match read {
+            Some(v) => v,
             None => {
+                // Not read in this run (a full refresh starts from nothing): read it now.
                 self.get(&intent.stream)?;
                 self.versions().get(&intent.stream).copied().flatten()
             }

@@ -58,6 +58,14 @@ impl Session {
                 self.pipeline.file.display()
             )));
         }
+        if options.full_refresh && self.pipeline.shard.is_some() && !self.pipeline.sliced.is_empty() {
+            return Err(Error::Usage(format!(
+                "--full-refresh with --shard: a refresh replaces a stream's whole table, and the sliced streams \
+                 of {} ({}) are written by every shard; refresh them in one unsharded run",
+                self.pipeline.file.display(),
+                self.pipeline.sliced.join(", ")
+            )));
+        }
         let started = Instant::now();
         let now = Utc::now();
         let run_id = new_run_id(now);

@@ -87,6 +87,13 @@ pub trait StateStore: Send + Sync {
     fn remove(&self, stream: &str) -> Result<(), StoreError>;
     /// Durably records an intent before its files are published.
     fn put_intent(&self, intent: &Intent) -> Result<(), StoreError>;
+    /// Whether [`put_intent`](Self::put_intent) records anything, so that a commit
+    /// failing after it is completed at the next start. A table sink's commit is one
+    /// atomic step with nothing recorded before it: its failure is a commit that did
+    /// not happen.
+    fn records_intents(&self) -> bool {
+        true
+    }
     /// Writes the intent's state and drops the intent, atomically: after a crash
     /// either both happened or neither did.
     fn complete_intent(&self, intent: &Intent) -> Result<(), StoreError>;

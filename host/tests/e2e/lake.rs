@@ -106,6 +106,38 @@ fn each_checkpoint_is_one_delta_commit_and_an_empty_worker_resumes_from_the_tabl
     assert_eq!(status[0]["version"], 4, "five checkpoints, versions 0 to 4: {status}");
     assert_eq!(status[0]["rows"], 1300, "{status}");
     assert_eq!(status[0]["watermark"], "2026-01-28T10:00:00Z", "{status}");
+
+    // A full refresh replaces the table's files in one commit: every row once, not twice.
+    let run = env.headwater(&["run", "p.toml", "--full-refresh", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["total_rows"], 1300, "{run}");
+    let table = delta_read(&env, "lake/orders", &[]);
+    assert_eq!(ids(&table), (0..1300).collect::<Vec<_>>());
+    assert_eq!(table["files"], 5, "the old files are removed from the table");
+    assert_eq!(table["version"], 6, "one commit for the whole refresh: {}", table["history"]);
+}
+
+/// A new column is Delta schema evolution (a nullable column, earlier rows null);
+/// a column whose type changes is refused, naming it, and nothing of it commits.
+#[test]
+fn delta_tables_gain_columns_and_refuse_a_changed_type() {
+    let env = crate::env_with("files");
+    env.write("exports/a.csv", "id,customer,qty,updated_at\n1,c1,1,2026-01-01T00:00:00Z\n");
+    pipeline(&env, "p.toml", "state", "");
+    env.headwater(&["run", "p.toml"]).ok();
+    env.write("exports/b.csv", "id,customer,qty,updated_at,region\n2,c2,2,2026-01-02T00:00:00Z,eu\n");
+    env.headwater(&["run", "p.toml"]).ok();
+    let table = delta_read(&env, "lake/orders", &[]);
+    assert_eq!(ids(&table), [1, 2]);
+    assert_eq!((&table["rows"][0]["region"], &table["rows"][1]["region"]), (&Value::Null, &Value::from("eu")));
+
+    // The host widens an integer column that meets a decimal (its Parquet files may
+    // differ); a Delta table's column keeps its type, so the commit is refused.
+    env.write("exports/c.csv", "id,customer,qty,updated_at\n3,c3,2.5,2026-01-03T00:00:00Z\n");
+    let run = env.headwater(&["run", "p.toml"]);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "{out}");
+    assert!(out.contains("column `qty`") && out.contains("keeps its type"), "{out}");
+    assert_eq!(ids(&delta_read(&env, "lake/orders", &[])), [1, 2], "nothing of the refused file committed");
 }
 
 /// Three workers share one sliced stream, each with its own state folder (as
@@ -118,10 +150,18 @@ fn sharded_workers_land_each_slice_of_a_stream_once() {
     for i in 1..=3 {
         pipeline(&env, &format!("p{i}.toml"), &format!("state{i}"), "[sharding]\nslice = [\"orders\"]");
     }
-    let workers: Vec<_> =
-        (1..=3).map(|i| env.spawn(&["run", &format!("p{i}.toml"), "--shard", &format!("{i}/3")])).collect();
-    for mut w in workers {
-        assert!(w.wait().unwrap().success(), "a worker failed");
+    let workers: Vec<_> = (1..=3)
+        .map(|i| {
+            env.command(&["run", &format!("p{i}.toml"), "--shard", &format!("{i}/3")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for w in workers {
+        let out = w.wait_with_output().unwrap();
+        assert!(out.status.success(), "a worker failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
     let table = delta_read(&env, "lake/orders", &[]);
     assert_eq!(ids(&table), (0..1200).collect::<Vec<_>>(), "every row exactly once");
@@ -213,6 +253,9 @@ fn shards_are_named_correctly_or_refused() {
     env.headwater(&["run", "sliced-hive.toml"]).fails(2, &["[sharding] slice", "format = \"delta\""]);
     pipeline(&env, "typo.toml", "state-typo", "[sharding]\nslice = [\"ordres\"]");
     env.headwater(&["run", "typo.toml", "--shard", "1/2"]).fails(2, &["[sharding] slice", "ordres"]);
+    pipeline(&env, "sliced.toml", "state-sliced", "[sharding]\nslice = [\"orders\"]");
+    env.headwater(&["run", "sliced.toml", "--shard", "1/2", "--full-refresh"])
+        .fails(2, &["--full-refresh with --shard", "orders"]);
     // Kubernetes' index: 0-based, so index 1 of 2 is shard 2/2.
     env.var("JOB_COMPLETION_INDEX", "1");
     let run = env.headwater(&["run", "p.toml", "--shards", "2", "--json"]).ok().json();

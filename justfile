@@ -52,9 +52,10 @@ build-connectors: setup
 demo: setup
     cargo run -p headwater -- demo
 
-# The host's unit, end-to-end and UI tests (these build the guests first), then the connectors' and the Rust SDK's own unit tests.
+# The host's unit, end-to-end and UI tests (these build the guests first), the deployment files' checks (deploy/check.sh), then the connectors' and the Rust SDK's own unit tests.
 test: setup-test setup-langs
     cargo test --workspace
+    HEADWATER_BIN=target/debug/headwater bash deploy/check.sh
     cargo test --manifest-path connectors/Cargo.toml --target-dir {{guests}}
     cargo test --manifest-path sdk/rust/Cargo.toml --target-dir {{guests}}
 

@@ -176,6 +176,33 @@ impl LakeSink {
             .map_err(|e: LakeError| self.store_error(e))
     }
 
+    /// Refuses to start a stream's transaction when the table holds the stream's
+    /// progress under another slicing (another shard count, or sliced where it is
+    /// now whole, or the reverse): the slices would own other files than the
+    /// progress covers, and rows would land twice.
+    fn check_slicing(&self, stream: &str) -> Result<(), StoreError> {
+        let ours = self.app_id(stream);
+        let family = format!("headwater/{}/{stream}", self.pipeline);
+        let (format, s) = (self.format.clone(), stream.to_string());
+        let shards = self.io.run(async move { format.shards(&s).await }).map_err(|e| self.store_error(e))?;
+        let scheme = |id: &str| id.rsplit_once("-of-").map(|(_, n)| n.to_string());
+        let other = shards.iter().map(|(id, _)| id).find(|id| {
+            (id.as_str() == family || id.starts_with(&format!("{family}/slice-"))) && scheme(id) != scheme(&ours)
+        });
+        match other {
+            None => Ok(()),
+            Some(other) => Err(StoreError {
+                path: PathBuf::from(self.format.location()).join(stream),
+                message: format!(
+                    "stream `{stream}` has progress under `{other}`, and this run would start `{ours}`: its files \
+                     would be dealt among other slices than that progress covers, and rows would land twice. Run \
+                     with the shard count it was sliced by, or reload the stream (a full refresh without --shard)"
+                ),
+                incompatible: true,
+            }),
+        }
+    }
+
     fn store_error(&self, e: LakeError) -> StoreError {
         StoreError { path: PathBuf::from(self.format.location()), message: e.to_string(), incompatible: false }
     }
@@ -295,6 +322,9 @@ impl StateStore for LakeSink {
         let (format, s, app_id) = (self.format.clone(), stream.to_string(), self.app_id(stream));
         let progress =
             self.io.run(async move { format.progress(&s, &app_id).await }).map_err(|e| self.store_error(e))?;
+        if progress.is_none() {
+            self.check_slicing(stream)?;
+        }
         self.versions().insert(stream.to_string(), progress.as_ref().map(|p| p.version));
         match progress {
             None => Ok(StreamState::default()),

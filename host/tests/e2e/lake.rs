@@ -182,6 +182,16 @@ fn sharded_workers_land_each_slice_of_a_stream_once() {
         let run = env.headwater(&["run", &format!("p{i}.toml"), "--shard", &format!("{i}/3"), "--json"]).ok().json();
         assert_eq!(run["streams"][0]["rows"], 0, "{run}");
     }
+    // Another shard count would deal the files among other slices than the progress
+    // covers, and so would an unsharded run: both are refused, and nothing lands twice.
+    for args in [&["--shard", "1/4"][..], &[][..]] {
+        let mut command = vec!["run", "p1.toml"];
+        command.extend_from_slice(args);
+        let run = env.headwater(&command);
+        assert_ne!(run.code, 0, "{args:?}: {}", run.stdout);
+        assert!(run.stderr.contains("slice-") && run.stderr.contains("rows would land twice"), "{}", run.stderr);
+    }
+    assert_eq!(ids(&delta_read(&env, "lake/orders", &[])).len(), 1200);
 }
 
 /// A zombie: a worker of shard 1/2 is held just before its first commit while a

@@ -227,6 +227,11 @@ fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
             let mut result = Ok(None);
             for record in &parents {
                 let (path, vars) = fill_path(&stream.path, record, name)?;
+                // A child stream sliced across workers: each owns the parents whose
+                // filled path hashes to its slice (`state.owns`).
+                if !state::owns(name, &path) {
+                    continue;
+                }
                 let mut base = RequestSpec::new(config, stream, &path)?;
                 apply_since(config, stream, &mut base, since.as_deref(), Some(record))?;
                 result = sync.paginate(stream.paginator.first(&base), &vars);

@@ -275,3 +275,63 @@ fn shards_are_named_correctly_or_refused() {
     let run = env.headwater(&["run", "p.toml", "--json"]).ok().json();
     assert_eq!(run["streams"][0]["rows"], 10, "{run}");
 }
+
+/// A child stream sliced across workers by its parents: each shard reads the
+/// parents' pages whose filled path (`/customers/{id}/orders`) hashes to its
+/// slice (`state.owns`), so two shards together read each customer's orders once.
+#[test]
+fn a_child_stream_is_sliced_by_its_parents() {
+    use headwater_mock::{MockApi, orders};
+    let env = crate::env_with("rest");
+    let all = orders(1..=200);
+    let api = MockApi::start(all.clone(), 50);
+    for i in 1..=2 {
+        env.write(
+            &format!("c{i}.toml"),
+            format!(
+                r#"
+name = "crm"
+[source]
+connector = "rest"
+[source.config]
+base_url = "{url}"
+[[source.config.streams]]
+name = "customers"
+path = "/customers"
+records = "/customers"
+paginator = {{ type = "page", page_size = 5 }}
+[[source.config.streams]]
+name = "customer_orders"
+parent = "customers"
+path = "/customers/{{id}}/orders"
+records = "/orders"
+[allow]
+hosts = ["{host}"]
+[sink]
+path = "lake"
+format = "delta"
+[sharding]
+slice = ["customer_orders"]
+[state]
+path = "state{i}"
+"#,
+                url = api.url(),
+                host = api.host()
+            ),
+        );
+    }
+    let mut loaded = Vec::new();
+    for i in 1..=2 {
+        let run = env.headwater(&["run", &format!("c{i}.toml"), "--shard", &format!("{i}/2"), "--json"]).ok().json();
+        let child = run["streams"].as_array().unwrap().iter().find(|s| s["stream"] == "customer_orders").cloned();
+        loaded.push(child.map_or(0, |c| c["rows"].as_u64().unwrap()));
+    }
+    assert!(loaded.iter().all(|&n| n > 0), "each shard read some customers' orders: {loaded:?}");
+    let expected: Vec<u64> = all
+        .iter()
+        .filter(|o| (1..=10).any(|i| o["customer"] == format!("c{i}").as_str()))
+        .map(|o| o["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids(&delta_read(&env, "lake/customer_orders", &[])), expected, "each order once");
+    assert_eq!(delta_read(&env, "lake/customers", &[])["rows"].as_array().unwrap().len(), 10);
+}

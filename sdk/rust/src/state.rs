@@ -24,3 +24,16 @@ pub fn get_json<T: DeserializeOwned>(stream: &str) -> Result<Option<T>> {
 pub fn watermark(stream: &str) -> Option<String> {
     wit::watermark(stream)
 }
+
+/// The slice of `stream` this worker owns when the pipeline shards the stream
+/// (`[sharding] slice`): `(index, count)`, 0-based. `None`: the whole stream.
+pub fn slice(stream: &str) -> Option<(u32, u32)> {
+    wit::slice(stream).map(|s| (s.index, s.count))
+}
+
+/// Whether this worker owns `key` of `stream` (a parent's id, a date, a region):
+/// the host's stable hash of the key picks one slice, the same in every worker.
+/// Always true when the stream is not sliced.
+pub fn owns(stream: &str, key: &str) -> bool {
+    wit::owns(stream, key)
+}

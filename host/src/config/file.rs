@@ -38,6 +38,9 @@ pub struct PipelineFile {
     /// How `headwater run --shard i/n` splits the work among workers.
     #[serde(default)]
     pub sharding: ShardingFile,
+    /// How each stream is written: `[streams.NAME]`.
+    #[serde(default)]
+    pub streams: BTreeMap<String, StreamFile>,
     /// Where the committed state is kept (default: `.headwater` next to the pipeline file).
     #[serde(default)]
     pub state: Option<StateFile>,
@@ -307,6 +310,35 @@ pub enum SinkFormat {
     #[default]
     Parquet,
     Delta,
+}
+
+/// `[streams.NAME]`: how one stream is written.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamFile {
+    /// `append` (every version a source serves, with lineage; the default) or
+    /// `merge` (one row per primary key: the latest to arrive). Merge needs
+    /// `[sink] format = "delta"`.
+    #[serde(default)]
+    pub write: WriteMode,
+    /// The key of a merge stream (several columns for a composite key); the
+    /// connector's primary key when absent.
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// A column that marks a row deleted at the source (a `deleted` flag, a
+    /// `deleted_at` time): a row where it is set (not null, not false, not 0, not
+    /// empty) removes its key from a merge stream.
+    #[serde(default)]
+    pub delete_when: Option<String>,
+}
+
+/// How a stream's rows are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    #[default]
+    Append,
+    Merge,
 }
 
 /// `[sharding]`: how the work splits among `headwater run --shard i/n` workers.

@@ -10,7 +10,7 @@ mod hosts;
 mod secret;
 mod validate;
 
-pub use file::{Compression, SinkFormat};
+pub use file::{Compression, SinkFormat, WriteMode};
 pub use hosts::{Allowlist, HostRule, origin};
 pub use secret::Secret;
 
@@ -39,6 +39,17 @@ pub struct Pipeline {
     pub sliced: Vec<String>,
     /// This worker's shard (`headwater run --shard i/n`); `None` runs everything.
     pub shard: Option<crate::shard::Shard>,
+    /// `[streams.NAME]`: the streams written other than by appending.
+    pub merges: BTreeMap<String, Merge>,
+}
+
+/// A merge stream's settings (`[streams.NAME] write = "merge"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merge {
+    /// Declared key columns; empty: the connector's primary key.
+    pub primary_key: Vec<String>,
+    /// The column that marks a deleted row.
+    pub delete_when: Option<String>,
 }
 
 impl Pipeline {

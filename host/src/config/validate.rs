@@ -6,8 +6,8 @@
 use super::file::{AuthFile, FileRootFile, LimitsFile, PhaseFile, PipelineFile, RootTable};
 use super::hosts::{Allowlist, HostRule};
 use super::{
-    Allow, ConfigError, ConnectorRef, Credential, CredentialKind, FileRoot, Limits, OAuth2, Phase, PhaseKind, Pipeline,
-    RateLimit, RootLocation, S3Location, Secret, SftpLocation, SinkFormat, SinkSettings, SshAuth,
+    Allow, ConfigError, ConnectorRef, Credential, CredentialKind, FileRoot, Limits, Merge, OAuth2, Phase, PhaseKind,
+    Pipeline, RateLimit, RootLocation, S3Location, Secret, SftpLocation, SinkFormat, SinkSettings, SshAuth, WriteMode,
 };
 use crate::names;
 use sha2::{Digest, Sha256};
@@ -127,6 +127,23 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
             return Err(bad(format!("{key} `{}` is a file, not a folder: name a folder", folder.display())));
         }
     }
+    let mut merges = BTreeMap::new();
+    for (name, stream) in file.streams {
+        names::check(names::Kind::Stream, &name).map_err(|e| bad(format!("[streams.{name}]: {e}")))?;
+        if stream.write == WriteMode::Merge {
+            if file.sink.format != SinkFormat::Delta {
+                return Err(bad(format!(
+                    "[streams.{name}] write = \"merge\": merging rows by key rewrites the table's files in one \
+                     commit, which needs `[sink] format = \"delta\"`"
+                )));
+            }
+            merges.insert(name, Merge { primary_key: stream.primary_key, delete_when: stream.delete_when });
+        } else if !stream.primary_key.is_empty() || stream.delete_when.is_some() {
+            return Err(bad(format!(
+                "[streams.{name}]: `primary_key` and `delete_when` are for `write = \"merge\"` streams"
+            )));
+        }
+    }
     let sliced = file.sharding.slice;
     if !sliced.is_empty() && file.sink.format != SinkFormat::Delta {
         return Err(bad(
@@ -151,6 +168,7 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
         config_hash,
         sliced,
         shard: None,
+        merges,
     })
 }
 

@@ -11,13 +11,17 @@
 //! inside the commit itself (`ConcurrentTransaction`), so the guard holds even
 //! when both check at once.
 
+use super::merge::{Change, MergeSpec};
 use super::{Commit, DataFile, LakeError, Progress, TableFormat};
+use arrow::array::RecordBatch;
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitConflictError, TransactionError};
 use deltalake_core::kernel::{Action, Add, MetadataExt as _, Remove, StructField, StructType, Transaction};
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
+use object_store::ObjectStoreExt as _;
 use object_store::path::Path as StorePath;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -262,20 +266,15 @@ async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
             }));
         }
     }
-    for file in &commit.files {
-        actions.push(Action::Add(Add {
-            path: file.name.clone(),
-            partition_values: HashMap::new(),
-            size: i64::try_from(file.size).unwrap_or(i64::MAX),
-            modification_time: now,
-            data_change: true,
-            stats: Some(json!({ "numRecords": file.rows }).to_string()),
-            tags: None,
-            deletion_vector: None,
-            base_row_id: None,
-            default_row_commit_version: None,
-            clustering_provider: None,
-        }));
+    match &commit.merge {
+        None => actions.extend(commit.files.iter().map(|f| add(&f.name, f.size, f.rows, now))),
+        Some(spec) if !commit.files.is_empty() => {
+            let root = table.log_store().root_object_store(None);
+            let files: Vec<String> = snapshot.log_data().iter().map(|f| f.path().to_string()).collect();
+            let merged = merge_actions(root, &url, &files, commit, spec, now).await.map_err(at)?;
+            actions.extend(merged);
+        }
+        Some(_) => {}
     }
     actions.push(Action::Txn(Transaction::new_with_last_update(&commit.app_id, version, Some(now))));
     let progress = json!({ "appId": commit.app_id, "version": version, "state": commit.state });
@@ -300,12 +299,133 @@ async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
     }
 }
 
+fn add(path: &str, size: u64, rows: u64, now: i64) -> Action {
+    Action::Add(Add {
+        path: path.to_string(),
+        partition_values: HashMap::new(),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+        modification_time: now,
+        data_change: true,
+        stats: Some(json!({ "numRecords": rows }).to_string()),
+        tags: None,
+        deletion_vector: None,
+        base_row_id: None,
+        default_row_commit_version: None,
+        clustering_provider: None,
+    })
+}
+
+fn remove(path: &str, now: i64) -> Action {
+    Action::Remove(Remove {
+        path: path.to_string(),
+        deletion_timestamp: Some(now),
+        data_change: true,
+        extended_file_metadata: None,
+        partition_values: None,
+        size: None,
+        tags: None,
+        deletion_vector: None,
+        base_row_id: None,
+        default_row_commit_version: None,
+    })
+}
+
+/// A merge commit's file actions: the change set's rows that land (the last of
+/// each key, deletes left out) as new files in place of the uploaded ones, and
+/// each table file holding a changed key rewritten without it (copy on write).
+/// Every table file is read: pruning by key statistics is not done yet.
+async fn merge_actions(
+    root: Arc<dyn ObjectStore>,
+    table: &Url,
+    existing: &[String],
+    commit: &Commit,
+    spec: &MergeSpec,
+    now: i64,
+) -> Result<Vec<Action>, String> {
+    let path_of = |name: &str| -> Result<StorePath, String> {
+        let url = table.join(name).map_err(|e| e.to_string())?;
+        StorePath::from_url_path(url.path()).map_err(|e| e.to_string())
+    };
+    let mut change_files = Vec::with_capacity(commit.files.len());
+    for file in &commit.files {
+        change_files.push(read(&root, &path_of(&file.name)?).await?);
+    }
+    let change = Change::new(spec, &change_files).map_err(|e| format!("merging by {:?}: {e}", spec.key))?;
+    let mut actions = Vec::new();
+    for (file, kept) in commit.files.iter().zip(&change.kept) {
+        // The uploaded file is replaced by its merged rows; nothing names it, so delete it.
+        let _ = root.delete(&path_of(&file.name)?).await;
+        if let Some((name, size, rows)) = write(&root, table, kept).await? {
+            actions.push(add(&name, size, rows, now));
+        }
+    }
+    for name in existing {
+        let batches = read(&root, &path_of(name)?).await?;
+        if let Some(kept) = change.without_changed(spec, &batches).map_err(|e| format!("{name}: {e}"))? {
+            actions.push(remove(name, now));
+            if let Some((name, size, rows)) = write(&root, table, &kept).await? {
+                actions.push(add(&name, size, rows, now));
+            }
+        }
+    }
+    Ok(actions)
+}
+
+/// A Parquet file's batches, read whole from the store.
+async fn read(root: &Arc<dyn ObjectStore>, path: &StorePath) -> Result<Vec<RecordBatch>, String> {
+    let bytes = root.get(path).await.map_err(|e| format!("reading {path}: {e}"))?;
+    let bytes = bytes.bytes().await.map_err(|e| format!("reading {path}: {e}"))?;
+    ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.build())
+        .map_err(|e| format!("reading {path}: {e}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("reading {path}: {e}"))
+}
+
+/// Writes `batches` as a new zstd Parquet file in the table's folder: its name,
+/// size and rows; `None` when there are no rows.
+async fn write(
+    root: &Arc<dyn ObjectStore>,
+    table: &Url,
+    batches: &[RecordBatch],
+) -> Result<Option<(String, u64, u64)>, String> {
+    let Some(first) = batches.first() else { return Ok(None) };
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(3).expect("a level")))
+        .build();
+    let mut buffer = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut buffer, first.schema(), Some(props))
+        .map_err(|e| format!("encoding a merged file: {e}"))?;
+    let mut rows = 0u64;
+    for batch in batches {
+        writer.write(batch).map_err(|e| format!("encoding a merged file: {e}"))?;
+        rows += batch.num_rows() as u64;
+    }
+    writer.close().map_err(|e| format!("encoding a merged file: {e}"))?;
+    let name = format!("part-merged-{}.parquet", uuid::Uuid::new_v4().simple());
+    let url = table.join(&name).map_err(|e| e.to_string())?;
+    let path = StorePath::from_url_path(url.path()).map_err(|e| e.to_string())?;
+    let size = buffer.len() as u64;
+    root.put(&path, buffer.into()).await.map_err(|e| format!("writing {path}: {e}"))?;
+    Ok(Some((name, size, rows)))
+}
+
 /// The table's schema with every column of `files` it lacks, added as nullable
 /// (Delta's schema evolution); a column whose type differs is refused, naming it.
 fn merged_schema(table: Option<&StructType>, files: &[DataFile]) -> Result<StructType, String> {
     let mut fields: Vec<StructField> = table.map(|t| t.fields().cloned().collect()).unwrap_or_default();
     for file in files {
-        let kernel: StructType = file.schema.as_ref().try_into_kernel().map_err(|e| {
+        // A column that only ever held nulls has no type yet (arrow's Null): it joins
+        // the table's schema when a file gives it one, and older files read as null.
+        let typed = arrow_schema::Schema::new(
+            file.schema
+                .fields()
+                .iter()
+                .filter(|f| f.data_type() != &arrow_schema::DataType::Null)
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let kernel: StructType = (&typed).try_into_kernel().map_err(|e| {
             format!("file {}: a column's type has no Delta equivalent ({e}); declare the column's type", file.name)
         })?;
         for field in kernel.fields() {

@@ -18,6 +18,7 @@
 //! atomic swap for the commit) would be a module beside it.
 
 mod delta;
+mod merge;
 
 use crate::config::{Pipeline, SinkFormat};
 use crate::delivery::Intent;
@@ -65,6 +66,8 @@ pub(crate) struct DataFile {
     pub size: u64,
     pub rows: u64,
     pub schema: SchemaRef,
+    /// The primary key its writer recorded (`headwater.primary_key`).
+    pub primary_key: Vec<String>,
 }
 
 /// A shard's committed progress on a stream, as the table holds it.
@@ -92,6 +95,8 @@ pub(crate) struct Commit {
     pub state: String,
     /// A full refresh: the commit removes every file the table had.
     pub replace: bool,
+    /// A merge stream: the files upsert and delete by key.
+    pub merge: Option<merge::MergeSpec>,
 }
 
 /// A table format: where a stream's files go and how a commit makes them visible.
@@ -114,6 +119,8 @@ pub struct LakeSink {
     shard: Option<Shard>,
     /// Streams sliced across shards: their transactions are per shard.
     sliced: Vec<String>,
+    /// Streams written by merge, and how.
+    merges: std::collections::BTreeMap<String, crate::config::Merge>,
     /// This worker's staging folder, on its own disk.
     staging: PathBuf,
     /// Secrets (a rotated refresh token) stay with the worker: they are not the table's.
@@ -142,6 +149,7 @@ impl LakeSink {
             pipeline: pipeline.name.clone(),
             shard: pipeline.shard,
             sliced: pipeline.sliced.clone(),
+            merges: pipeline.merges.clone(),
             staging: pipeline.state_path.join("staging").join(format!("{}{shard_name}", pipeline.name)),
             local,
             versions: Mutex::new(HashMap::new()),
@@ -250,8 +258,15 @@ fn describe(local: &Path, name: &str) -> Result<DataFile, String> {
     let size = file.metadata().map_err(|e| format!("reading {}: {e}", local.display()))?.len();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| format!("reading {}: {e}", local.display()))?;
-    let rows = u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
-    Ok(DataFile { name: name.to_string(), size, rows, schema: reader.schema().clone() })
+    let metadata = reader.metadata().file_metadata();
+    let rows = u64::try_from(metadata.num_rows()).unwrap_or(0);
+    let primary_key = metadata
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|kv| kv.key == "headwater.primary_key"))
+        .and_then(|kv| kv.value.as_deref())
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default();
+    Ok(DataFile { name: name.to_string(), size, rows, schema: reader.schema().clone(), primary_key })
 }
 
 impl Sink for LakeSink {
@@ -390,6 +405,28 @@ impl StateStore for LakeSink {
         };
         let state = serde_json::to_string(&intent.state)
             .map_err(|e| self.store_error(LakeError::At { table: intent.stream.clone(), message: e.to_string() }))?;
+        let merge = match self.merges.get(&intent.stream) {
+            None => None,
+            Some(m) => {
+                let key = if m.primary_key.is_empty() {
+                    files.first().map(|f| f.primary_key.clone()).unwrap_or_default()
+                } else {
+                    m.primary_key.clone()
+                };
+                if key.is_empty() && !files.is_empty() {
+                    return Err(StoreError {
+                        path: PathBuf::from(self.format.location()).join(&intent.stream),
+                        message: format!(
+                            "stream `{}` is written by merge, and neither its connector nor \
+                             `[streams.{}] primary_key` names its key",
+                            intent.stream, intent.stream
+                        ),
+                        incompatible: true,
+                    });
+                }
+                Some(merge::MergeSpec { key, delete_when: m.delete_when.clone() })
+            }
+        };
         let commit = Commit {
             stream: intent.stream.clone(),
             app_id: self.app_id(&intent.stream),
@@ -397,6 +434,7 @@ impl StateStore for LakeSink {
             files,
             state,
             replace: intent.replaces.is_some(),
+            merge,
         };
         crate::fault::point("lake.before-commit");
         let format = self.format.clone();

@@ -190,6 +190,7 @@ impl Session {
             sha256: p.connector.component.sha256.clone(),
             config_hash: self.pipeline.config_hash.clone(),
             pipeline: self.pipeline.name.clone(),
+            primary_key: info.primary_key.clone(),
         };
         let declared = stream::declared_schema(&info.fields)
             .map_err(|e| p.connector.fail(Call::Discover, format!("stream `{}`: {e}", info.name)))?;

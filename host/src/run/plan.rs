@@ -49,6 +49,12 @@ impl<'a> Plan<'a> {
                 ),
             }));
         }
+        if let Some(unknown) = pipeline.merges.keys().find(|k| !names.contains(&k.as_str())) {
+            return Err(Error::Config(ConfigError {
+                file: pipeline.file.clone(),
+                message: format!("[streams.{unknown}]: no such stream (streams: {})", names.join(", ")),
+            }));
+        }
         if let Some(unknown) = pipeline.sliced.iter().find(|k| !names.contains(&k.as_str())) {
             return Err(Error::Config(ConfigError {
                 file: pipeline.file.clone(),

@@ -239,7 +239,9 @@ impl Files {
             Compression::None => PqCompression::UNCOMPRESSED,
         };
         let l = &self.lineage;
+        let key = serde_json::to_string(&l.primary_key).expect("strings serialise");
         let kv = [
+            ("headwater.primary_key", &key),
             ("headwater.pipeline", &l.pipeline),
             ("headwater.connector", &l.connector),
             ("headwater.connector_version", &l.version),

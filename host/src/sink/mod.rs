@@ -139,6 +139,9 @@ pub struct Lineage {
     pub sha256: String,
     pub config_hash: String,
     pub pipeline: String,
+    /// The stream's primary key (from the connector), recorded in each file so that
+    /// a merge sink knows the key of the rows it merges.
+    pub primary_key: Vec<String>,
 }
 
 /// A file staged for a checkpoint, and where it goes when the checkpoint commits.
@@ -235,6 +238,7 @@ mod tests {
             sha256: "ab".into(),
             config_hash: "cd".into(),
             pipeline: "p".into(),
+            primary_key: Vec::new(),
         };
         StreamWriter::new("orders", RunOutput::new(sink, Compression::Zstd, "run1".into(), Utc::now()), lineage)
     }

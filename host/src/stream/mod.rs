@@ -480,6 +480,7 @@ mod tests {
             sha256: "s".into(),
             config_hash: "h".into(),
             pipeline: "p".into(),
+            primary_key: vec!["id".into()],
         };
         let run = RunOutput::new(f.sink.clone(), Compression::Zstd, "run1".into(), chrono::Utc::now());
         let destination = Destination {

@@ -335,3 +335,62 @@ path = "state{i}"
     assert_eq!(ids(&delta_read(&env, "lake/customer_orders", &[])), expected, "each order once");
     assert_eq!(delta_read(&env, "lake/customers", &[])["rows"].as_array().unwrap().len(), 10);
 }
+
+/// A merge stream holds one row per key, the last to arrive: a backfill of
+/// exports, then changed rows (updates, a `deleted_at` marking deletions) in
+/// later exports, and after each run the table equals the source's current state.
+#[test]
+fn a_merge_stream_holds_the_latest_row_of_each_key_and_drops_deleted_ones() {
+    let env = crate::env_with("files");
+    let csv = |rows: &[(u64, &str, &str)]| {
+        let mut text = String::from("id,customer,deleted_at,updated_at\n");
+        for (id, customer, deleted) in rows {
+            text.push_str(&format!("{id},{customer},{deleted},2026-01-01T00:00:00Z\n"));
+        }
+        text
+    };
+    let first: Vec<(u64, String, &str)> = (1..=300).map(|i| (i, format!("v1-{i}"), "")).collect();
+    let first: Vec<(u64, &str, &str)> = first.iter().map(|(i, c, d)| (*i, c.as_str(), *d)).collect();
+    env.write("exports/a.csv", csv(&first));
+    pipeline(&env, "m.toml", "state", "[streams.orders]\nwrite = \"merge\"\ndelete_when = \"deleted_at\"");
+    env.headwater(&["run", "m.toml"]).ok();
+    assert_eq!(ids(&delta_read(&env, "lake/orders", &[])), (1..=300).collect::<Vec<_>>());
+
+    // Updates to 1..=20 (21 twice in one file: the later row wins), deletes of 41..=50, a new 301.
+    let mut changes: Vec<(u64, &str, &str)> = (1..=20).map(|i| (i, "v2", "")).collect();
+    changes.extend([(21, "v2", ""), (21, "v3", "")]);
+    changes.extend((41..=50).map(|i| (i, "gone", "2026-02-01T00:00:00Z")));
+    changes.push((301, "v1-301", ""));
+    env.write("exports/b.csv", csv(&changes));
+    // Killed with the merge's files written and before its commit: nothing of it shows.
+    let killed = env.command(&["run", "m.toml"]).env("HEADWATER_FAULT", "lake.before-commit").output().unwrap();
+    assert!(!killed.status.success());
+    assert_eq!(ids(&delta_read(&env, "lake/orders", &[])), (1..=300).collect::<Vec<_>>());
+    env.headwater(&["run", "m.toml"]).ok();
+
+    let table = delta_read(&env, "lake/orders", &[]);
+    let mut expected: Vec<(u64, String)> =
+        (1..=301).filter(|i| !(41..=50).contains(i)).map(|i| (i, format!("v1-{i}"))).collect();
+    for row in expected.iter_mut() {
+        if row.0 <= 20 {
+            row.1 = "v2".into();
+        } else if row.0 == 21 {
+            row.1 = "v3".into();
+        }
+    }
+    let got: Vec<(u64, String)> = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_u64().unwrap(), r["customer"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(got, expected, "the table equals the source's current state");
+    // A merge on a Hive sink, or of a stream that does not exist, is refused with the reason.
+    env.write(
+        "hive.toml",
+        "name = \"h\"\n[source]\nconnector = \"files\"\nconfig = { root = \"./exports\", glob = \"*.csv\", stream = \"o\" }\n[allow]\nfiles = [\"./exports\"]\n[sink]\npath = \"hive\"\n[streams.o]\nwrite = \"merge\"\n",
+    );
+    env.headwater(&["run", "hive.toml"]).fails(2, &["[streams.o] write = \"merge\"", "format = \"delta\""]);
+    pipeline(&env, "typo.toml", "state-typo", "[streams.ordres]\nwrite = \"merge\"");
+    env.headwater(&["run", "typo.toml"]).fails(2, &["[streams.ordres]: no such stream"]);
+}

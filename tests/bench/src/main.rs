@@ -17,6 +17,7 @@ mod measure;
 mod native;
 mod report;
 mod verify;
+mod workers;
 
 use anyhow::{Context, Result, ensure};
 use clap::{Parser, Subcommand};
@@ -42,12 +43,16 @@ enum Cmd {
     Api(api::ApiArgs),
     /// Batch file ingestion: CSV → Parquet (cat, native Rust, headwater + files).
     Files(files::FilesArgs),
-    /// Both benchmarks.
+    /// Sharded workers: a file export sliced among 1, 2, 4 and 8 workers into one Delta table.
+    Workers(workers::WorkersArgs),
+    /// Every benchmark.
     All {
         #[command(flatten)]
         api: api::ApiArgs,
         #[command(flatten)]
         files: files::FilesArgs,
+        #[command(flatten)]
+        workers: workers::WorkersArgs,
     },
     /// Spawns a measured program and reports its wall time and rusage (see measure.rs).
     #[command(hide = true)]
@@ -193,9 +198,13 @@ fn main() -> Result<()> {
             let ctx = Ctx::new(cli.runs, cli.keep)?;
             vec![files::run(&ctx, args)?]
         }
-        Cmd::All { api, files } => {
+        Cmd::Workers(args) => {
             let ctx = Ctx::new(cli.runs, cli.keep)?;
-            vec![api::run(&ctx, api)?, files::run(&ctx, files)?]
+            vec![workers::run(&ctx, args)?]
+        }
+        Cmd::All { api, files, workers } => {
+            let ctx = Ctx::new(cli.runs, cli.keep)?;
+            vec![api::run(&ctx, api)?, files::run(&ctx, files)?, workers::run(&ctx, workers)?]
         }
     };
     let ctx_dir = headwater_testkit::workspace_root().join("target/bench");

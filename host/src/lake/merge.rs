@@ -1,0 +1,205 @@
+//! Merge streams (`[streams.NAME] write = "merge"`): the rows of one checkpoint
+//! (the change set) upsert and delete by primary key, so the table holds one row
+//! per key, the last to arrive. Pure functions over Arrow batches; the table
+//! format reads and writes the files and commits the result (`delta.rs`).
+//!
+//! Arrival order is the order of the rows a connector emitted, checkpoint after
+//! checkpoint: within a change set the last row of a key wins, and a change set
+//! replaces what the table held for its keys. A row whose `delete_when` column is
+//! set removes its key instead.
+
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::row::{OwnedRow, RowConverter, SortField};
+use std::collections::{HashMap, HashSet};
+
+/// What a merge's key and delete marker are.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MergeSpec {
+    pub key: Vec<String>,
+    pub delete_when: Option<String>,
+}
+
+/// A change set, decided: the keys it touches, and which of its rows stay.
+pub(crate) struct Change {
+    converter: RowConverter,
+    types: Vec<DataType>,
+    /// Every key the change set holds (upserted or deleted).
+    keys: HashSet<OwnedRow>,
+    /// Per change file, per batch: the rows that land (the last of their key, not deleted).
+    pub kept: Vec<Vec<RecordBatch>>,
+    pub deleted: u64,
+}
+
+impl Change {
+    /// Decides the change set of `files` (each a file's batches, in arrival order).
+    pub fn new(spec: &MergeSpec, files: &[Vec<RecordBatch>]) -> Result<Change, String> {
+        let first = files.iter().flatten().next().ok_or("a merge of no rows")?;
+        let types =
+            spec.key.iter().map(|k| column(first, k).map(|c| c.data_type().clone())).collect::<Result<Vec<_>, _>>()?;
+        let converter = RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())
+            .map_err(|e| format!("primary key {:?}: {e}", spec.key))?;
+        let mut change = Change { converter, types, keys: HashSet::new(), kept: Vec::new(), deleted: 0 };
+        // The last occurrence of each key, as (file, batch, row); and whether it deletes.
+        let mut last: HashMap<OwnedRow, (usize, usize, usize)> = HashMap::new();
+        let mut deletes: Vec<Vec<Vec<bool>>> = Vec::new();
+        for (f, batches) in files.iter().enumerate() {
+            let mut per_batch = Vec::new();
+            for (b, batch) in batches.iter().enumerate() {
+                let rows = change.rows(spec, batch)?;
+                for (r, row) in rows.iter().enumerate() {
+                    last.insert(row.owned(), (f, b, r));
+                }
+                per_batch.push(match &spec.delete_when {
+                    Some(marker) => deleted(column(batch, marker)?)?,
+                    None => vec![false; batch.num_rows()],
+                });
+            }
+            deletes.push(per_batch);
+        }
+        let mut winners: HashSet<(usize, usize, usize)> = HashSet::with_capacity(last.len());
+        for (key, at) in last {
+            if deletes[at.0][at.1][at.2] {
+                change.deleted += 1;
+            } else {
+                winners.insert(at);
+            }
+            change.keys.insert(key);
+        }
+        for (f, batches) in files.iter().enumerate() {
+            let mut kept = Vec::new();
+            for (b, batch) in batches.iter().enumerate() {
+                let mask: BooleanArray = (0..batch.num_rows()).map(|r| Some(winners.contains(&(f, b, r)))).collect();
+                let rows = filter_record_batch(batch, &mask).map_err(|e| e.to_string())?;
+                if rows.num_rows() > 0 {
+                    kept.push(rows);
+                }
+            }
+            change.kept.push(kept);
+        }
+        Ok(change)
+    }
+
+    /// The key of each row of `batch` (its key columns cast to the change set's types).
+    fn rows(&self, spec: &MergeSpec, batch: &RecordBatch) -> Result<arrow::row::Rows, String> {
+        let columns = spec
+            .key
+            .iter()
+            .zip(&self.types)
+            .map(|(k, t)| {
+                let c = column(batch, k)?;
+                cast(c, t).map_err(|e| format!("key column `{k}` ({}) as {t}: {e}", c.data_type()))
+            })
+            .collect::<Result<Vec<ArrayRef>, _>>()?;
+        if let Some((k, c)) = spec.key.iter().zip(&columns).find(|(_, c)| c.null_count() > 0) {
+            return Err(format!(
+                "key column `{k}` is null in {} rows: a merge stream's key must be set in every row",
+                c.null_count()
+            ));
+        }
+        self.converter.convert_columns(&columns).map_err(|e| e.to_string())
+    }
+
+    /// An existing file's batches without the rows whose key the change set holds;
+    /// `None` when none of them is (the file stays as it is).
+    pub fn without_changed(
+        &self,
+        spec: &MergeSpec,
+        batches: &[RecordBatch],
+    ) -> Result<Option<Vec<RecordBatch>>, String> {
+        let mut out = Vec::with_capacity(batches.len());
+        let mut removed = 0;
+        for batch in batches {
+            let rows = self.rows(spec, batch)?;
+            let mask: BooleanArray = rows.iter().map(|r| Some(!self.keys.contains(&r.owned()))).collect();
+            removed += mask.false_count();
+            let kept = filter_record_batch(batch, &mask).map_err(|e| e.to_string())?;
+            if kept.num_rows() > 0 {
+                out.push(kept);
+            }
+        }
+        Ok((removed > 0).then_some(out))
+    }
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, String> {
+    batch.column_by_name(name).ok_or_else(|| {
+        let schema: SchemaRef = batch.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        format!("the merge needs column `{name}`, which the rows lack (columns: {})", names.join(", "))
+    })
+}
+
+/// Whether each value marks its row deleted: set, and not false, 0 or empty.
+fn deleted(marker: &ArrayRef) -> Result<Vec<bool>, String> {
+    let text =
+        cast(marker, &DataType::Utf8).map_err(|e| format!("delete_when column ({}): {e}", marker.data_type()))?;
+    let text = text.as_any().downcast_ref::<arrow::array::StringArray>().ok_or("delete_when: not text after a cast")?;
+    Ok(text
+        .iter()
+        .map(|v| v.is_some_and(|v| !matches!(v.trim(), "" | "false" | "False" | "FALSE" | "0" | "0.0")))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+    use std::sync::Arc;
+
+    fn batch(ids: &[i64], names: &[&str], deleted: &[Option<&str>]) -> RecordBatch {
+        RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef),
+            ("name", Arc::new(StringArray::from(names.to_vec())) as ArrayRef),
+            ("deleted_at", Arc::new(StringArray::from(deleted.to_vec())) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    fn ids(batches: &[RecordBatch]) -> Vec<(i64, String)> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let id = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().clone();
+                let name = b.column(1).as_any().downcast_ref::<StringArray>().unwrap().clone();
+                (0..b.num_rows()).map(move |i| (id.value(i), name.value(i).to_string())).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// The last row of a key wins, across batches and files; a deleted key's rows all go.
+    #[test]
+    fn the_last_row_of_a_key_wins_and_deletes_remove_it() {
+        let spec = MergeSpec { key: vec!["id".into()], delete_when: Some("deleted_at".into()) };
+        let files = vec![
+            vec![batch(&[1, 2, 3], &["a1", "b1", "c1"], &[None, None, None])],
+            vec![batch(&[2, 3], &["b2", "c2"], &[None, Some("2026-01-01")]), batch(&[1], &["a2"], &[Some("")])],
+        ];
+        let change = Change::new(&spec, &files).unwrap();
+        assert_eq!(ids(&change.kept[0]), []);
+        assert_eq!(ids(&change.kept[1]), [(2, "b2".into()), (1, "a2".into())]);
+        assert_eq!(change.deleted, 1);
+        // An existing file loses the changed keys (3 deleted, 1 and 2 replaced), keeps the rest.
+        let existing = [batch(&[1, 3, 4], &["old1", "old3", "old4"], &[None, None, None])];
+        let kept = change.without_changed(&spec, &existing).unwrap().unwrap();
+        assert_eq!(ids(&kept), [(4, "old4".into())]);
+        let untouched = [batch(&[7, 8], &["x", "y"], &[None, None])];
+        assert!(change.without_changed(&spec, &untouched).unwrap().is_none());
+    }
+
+    /// A composite key is the pair; a missing or null key column is refused, naming it.
+    #[test]
+    fn composite_keys_and_bad_key_columns() {
+        let spec = MergeSpec { key: vec!["id".into(), "name".into()], delete_when: None };
+        let files = vec![vec![batch(&[1, 1, 1], &["a", "b", "a"], &[None, None, None])]];
+        let change = Change::new(&spec, &files).unwrap();
+        assert_eq!(ids(&change.kept[0]), [(1, "b".into()), (1, "a".into())]);
+        let missing = MergeSpec { key: vec!["sku".into()], delete_when: None };
+        let e = Change::new(&missing, &files).err().unwrap();
+        assert!(e.contains("column `sku`") && e.contains("id, name, deleted_at"), "{e}");
+        let nulls = MergeSpec { key: vec!["deleted_at".into()], delete_when: None };
+        let e = Change::new(&nulls, &files).err().unwrap();
+        assert!(e.contains("key column `deleted_at` is null"), "{e}");
+    }
+}

@@ -11,7 +11,7 @@
 //! inside the commit itself (`ConcurrentTransaction`), so the guard holds even
 //! when both check at once.
 
-use super::merge::{Change, MergeSpec};
+use super::merge::{Change, KeyValues, MergeSpec, bounds as merge_bounds};
 use super::{Commit, DataFile, LakeError, Progress, TableFormat};
 use arrow::array::RecordBatch;
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel as _;
@@ -267,10 +267,11 @@ async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
         }
     }
     match &commit.merge {
-        None => actions.extend(commit.files.iter().map(|f| add(&f.name, f.size, f.rows, now))),
+        None => actions.extend(commit.files.iter().map(|f| add(&f.name, f.size, f.rows, f.key_bounds.as_ref(), now))),
         Some(spec) if !commit.files.is_empty() => {
             let root = table.log_store().root_object_store(None);
-            let files: Vec<String> = snapshot.log_data().iter().map(|f| f.path().to_string()).collect();
+            let files: Vec<(String, Option<String>)> =
+                snapshot.log_data().iter().map(|f| (f.path().to_string(), f.stats())).collect();
             let merged = merge_actions(root, &url, &files, commit, spec, now).await.map_err(at)?;
             actions.extend(merged);
         }
@@ -299,14 +300,20 @@ async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
     }
 }
 
-fn add(path: &str, size: u64, rows: u64, now: i64) -> Action {
+/// An `add` action; with the key's bounds in its statistics when known.
+fn add(path: &str, size: u64, rows: u64, bounds: Option<&(String, Value, Value)>, now: i64) -> Action {
+    let mut stats = json!({ "numRecords": rows });
+    if let Some((key, lo, hi)) = bounds {
+        stats["minValues"] = json!({ key: lo });
+        stats["maxValues"] = json!({ key: hi });
+    }
     Action::Add(Add {
         path: path.to_string(),
         partition_values: HashMap::new(),
         size: i64::try_from(size).unwrap_or(i64::MAX),
         modification_time: now,
         data_change: true,
-        stats: Some(json!({ "numRecords": rows }).to_string()),
+        stats: Some(stats.to_string()),
         tags: None,
         deletion_vector: None,
         base_row_id: None,
@@ -333,11 +340,12 @@ fn remove(path: &str, now: i64) -> Action {
 /// A merge commit's file actions: the change set's rows that land (the last of
 /// each key, deletes left out) as new files in place of the uploaded ones, and
 /// each table file holding a changed key rewritten without it (copy on write).
-/// Every table file is read: pruning by key statistics is not done yet.
+/// A table file whose statistics bound the key (one integer or text column) away
+/// from every changed key is not read (`MergeStats` counts what was).
 async fn merge_actions(
     root: Arc<dyn ObjectStore>,
     table: &Url,
-    existing: &[String],
+    existing: &[(String, Option<String>)],
     commit: &Commit,
     spec: &MergeSpec,
     now: i64,
@@ -351,24 +359,46 @@ async fn merge_actions(
         change_files.push(read(&root, &path_of(&file.name)?).await?);
     }
     let change = Change::new(spec, &change_files).map_err(|e| format!("merging by {:?}: {e}", spec.key))?;
+    let values = KeyValues::of(spec, &change_files);
     let mut actions = Vec::new();
     for (file, kept) in commit.files.iter().zip(&change.kept) {
         // The uploaded file is replaced by its merged rows; nothing names it, so delete it.
         let _ = root.delete(&path_of(&file.name)?).await;
-        if let Some((name, size, rows)) = write(&root, table, kept).await? {
-            actions.push(add(&name, size, rows, now));
+        if let Some((name, size, rows, bounds)) = write(&root, table, kept, spec).await? {
+            actions.push(add(&name, size, rows, bounds.as_ref(), now));
         }
     }
-    for name in existing {
+    let (mut read_files, mut rewritten) = (0usize, 0usize);
+    for (name, stats) in existing {
+        if let (Some(values), Some((lo, hi))) = (&values, key_range(stats.as_deref(), spec)) {
+            if !values.any_within(&lo, &hi) {
+                continue;
+            }
+        }
+        read_files += 1;
         let batches = read(&root, &path_of(name)?).await?;
         if let Some(kept) = change.without_changed(spec, &batches).map_err(|e| format!("{name}: {e}"))? {
+            rewritten += 1;
             actions.push(remove(name, now));
-            if let Some((name, size, rows)) = write(&root, table, &kept).await? {
-                actions.push(add(&name, size, rows, now));
+            if let Some((name, size, rows, bounds)) = write(&root, table, &kept, spec).await? {
+                actions.push(add(&name, size, rows, bounds.as_ref(), now));
             }
         }
     }
+    tracing::info!(
+        "merge into {table}: {} changed keys ({} deleted); {read_files} of {} files read, {rewritten} rewritten",
+        change.keys_len(),
+        change.deleted,
+        existing.len()
+    );
     Ok(actions)
+}
+
+/// The key's (lowest, highest) an `add`'s statistics record, for a one-column key.
+fn key_range(stats: Option<&str>, spec: &MergeSpec) -> Option<(Value, Value)> {
+    let [key] = spec.key.as_slice() else { return None };
+    let stats: Value = serde_json::from_str(stats?).ok()?;
+    Some((stats.get("minValues")?.get(key)?.clone(), stats.get("maxValues")?.get(key)?.clone()))
 }
 
 /// A Parquet file's batches, read whole from the store.
@@ -384,11 +414,14 @@ async fn read(root: &Arc<dyn ObjectStore>, path: &StorePath) -> Result<Vec<Recor
 
 /// Writes `batches` as a new zstd Parquet file in the table's folder: its name,
 /// size and rows; `None` when there are no rows.
+type Written = (String, u64, u64, Option<(String, Value, Value)>);
+
 async fn write(
     root: &Arc<dyn ObjectStore>,
     table: &Url,
     batches: &[RecordBatch],
-) -> Result<Option<(String, u64, u64)>, String> {
+    spec: &MergeSpec,
+) -> Result<Option<Written>, String> {
     let Some(first) = batches.first() else { return Ok(None) };
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(3).expect("a level")))
@@ -407,7 +440,14 @@ async fn write(
     let path = StorePath::from_url_path(url.path()).map_err(|e| e.to_string())?;
     let size = buffer.len() as u64;
     root.put(&path, buffer.into()).await.map_err(|e| format!("writing {path}: {e}"))?;
-    Ok(Some((name, size, rows)))
+    let bounds = match spec.key.as_slice() {
+        [key] => {
+            let columns: Vec<_> = batches.iter().filter_map(|b| b.column_by_name(key).cloned()).collect();
+            merge_bounds(&columns).map(|(lo, hi)| (key.clone(), lo, hi))
+        }
+        _ => None,
+    };
+    Ok(Some((name, size, rows, bounds)))
 }
 
 /// The table's schema with every column of `files` it lacks, added as nullable

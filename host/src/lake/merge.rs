@@ -101,6 +101,11 @@ impl Change {
         self.converter.convert_columns(&columns).map_err(|e| e.to_string())
     }
 
+    /// How many keys the change set holds.
+    pub fn keys_len(&self) -> usize {
+        self.keys.len()
+    }
+
     /// An existing file's batches without the rows whose key the change set holds;
     /// `None` when none of them is (the file stays as it is).
     pub fn without_changed(
@@ -120,6 +125,99 @@ impl Change {
             }
         }
         Ok((removed > 0).then_some(out))
+    }
+}
+
+/// The lowest and highest value of a key column over `arrays` (nulls skipped), as
+/// the JSON a Delta `add`'s `minValues` / `maxValues` hold: for an integer or text
+/// key, which is what pruning compares; `None` for other types or no values.
+pub(crate) fn bounds(arrays: &[ArrayRef]) -> Option<(serde_json::Value, serde_json::Value)> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Int32Type, Int64Type};
+    let first = arrays.first()?;
+    match first.data_type() {
+        DataType::Int64 | DataType::Int32 => {
+            let values = arrays.iter().flat_map(|a| -> Vec<i64> {
+                match a.data_type() {
+                    DataType::Int64 => a.as_primitive::<Int64Type>().iter().flatten().collect(),
+                    DataType::Int32 => a.as_primitive::<Int32Type>().iter().flatten().map(i64::from).collect(),
+                    _ => Vec::new(),
+                }
+            });
+            let (lo, hi) = values.fold(None, |acc: Option<(i64, i64)>, v| match acc {
+                None => Some((v, v)),
+                Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+            })?;
+            Some((lo.into(), hi.into()))
+        }
+        DataType::Utf8 => {
+            let mut lo: Option<String> = None;
+            let mut hi: Option<String> = None;
+            for a in arrays.iter().filter(|a| a.data_type() == &DataType::Utf8) {
+                for v in a.as_string::<i32>().iter().flatten() {
+                    if lo.as_deref().is_none_or(|l| v < l) {
+                        lo = Some(v.to_string());
+                    }
+                    if hi.as_deref().is_none_or(|h| v > h) {
+                        hi = Some(v.to_string());
+                    }
+                }
+            }
+            Some((lo?.into(), hi?.into()))
+        }
+        _ => None,
+    }
+}
+
+/// The change set's values of a one-column integer or text key, sorted, to test a
+/// file's key range against: a file none of them falls in holds no changed key.
+pub(crate) enum KeyValues {
+    Ints(Vec<i64>),
+    Texts(Vec<String>),
+}
+
+impl KeyValues {
+    pub fn of(spec: &MergeSpec, files: &[Vec<RecordBatch>]) -> Option<KeyValues> {
+        use arrow::array::AsArray;
+        use arrow::datatypes::Int64Type;
+        let [key] = spec.key.as_slice() else { return None };
+        let columns: Vec<ArrayRef> = files.iter().flatten().filter_map(|b| b.column_by_name(key).cloned()).collect();
+        match columns.first()?.data_type() {
+            DataType::Int64 | DataType::Int32 => {
+                let mut v: Vec<i64> = Vec::new();
+                for c in &columns {
+                    let c = cast(c, &DataType::Int64).ok()?;
+                    v.extend(c.as_primitive::<Int64Type>().iter().flatten());
+                }
+                v.sort_unstable();
+                Some(KeyValues::Ints(v))
+            }
+            DataType::Utf8 => {
+                let mut v: Vec<String> = Vec::new();
+                for c in &columns {
+                    v.extend(c.as_string::<i32>().iter().flatten().map(str::to_string));
+                }
+                v.sort_unstable();
+                Some(KeyValues::Texts(v))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a changed key may fall in [`lo`, `hi`]; true when the bounds are not comparable.
+    pub fn any_within(&self, lo: &serde_json::Value, hi: &serde_json::Value) -> bool {
+        match (self, lo, hi) {
+            (KeyValues::Ints(v), serde_json::Value::Number(lo), serde_json::Value::Number(hi)) => {
+                match (lo.as_i64(), hi.as_i64()) {
+                    (Some(lo), Some(hi)) => v.get(v.partition_point(|x| *x < lo)).is_some_and(|x| *x <= hi),
+                    _ => true,
+                }
+            }
+            (KeyValues::Texts(v), serde_json::Value::String(lo), serde_json::Value::String(hi)) => {
+                v.get(v.partition_point(|x| x.as_str() < lo.as_str())).is_some_and(|x| x.as_str() <= hi.as_str())
+            }
+            _ => true,
+        }
     }
 }
 
@@ -186,6 +284,17 @@ mod tests {
         assert_eq!(ids(&kept), [(4, "old4".into())]);
         let untouched = [batch(&[7, 8], &["x", "y"], &[None, None])];
         assert!(change.without_changed(&spec, &untouched).unwrap().is_none());
+
+        // Pruning: the changed keys are 1, 2, 3 (and 1, 2, 3 again).
+        let values = KeyValues::of(&spec, &files).unwrap();
+        let within = |lo: i64, hi: i64| values.any_within(&lo.into(), &hi.into());
+        assert!(within(3, 10) && within(0, 1) && within(2, 2));
+        assert!(!within(4, 100) && !within(-5, 0));
+        let (lo, hi) = bounds(&[existing[0].column(0).clone(), untouched[0].column(0).clone()]).unwrap();
+        assert_eq!((lo, hi), (1.into(), 8.into()));
+        let (lo, hi) = bounds(&[existing[0].column(1).clone()]).unwrap();
+        assert_eq!((lo.as_str(), hi.as_str()), (Some("old1"), Some("old4")));
+        assert!(bounds(&[]).is_none());
     }
 
     /// A composite key is the pair; a missing or null key column is refused, naming it.

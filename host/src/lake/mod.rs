@@ -68,6 +68,9 @@ pub(crate) struct DataFile {
     pub schema: SchemaRef,
     /// The primary key its writer recorded (`headwater.primary_key`).
     pub primary_key: Vec<String>,
+    /// For a one-column integer or text key: (column, lowest, highest), from the
+    /// footer's statistics: a Delta reader's data skipping, and a merge's pruning.
+    pub key_bounds: Option<(String, serde_json::Value, serde_json::Value)>,
 }
 
 /// A shard's committed progress on a stream, as the table holds it.
@@ -260,13 +263,28 @@ fn describe(local: &Path, name: &str) -> Result<DataFile, String> {
         .map_err(|e| format!("reading {}: {e}", local.display()))?;
     let metadata = reader.metadata().file_metadata();
     let rows = u64::try_from(metadata.num_rows()).unwrap_or(0);
-    let primary_key = metadata
+    let primary_key: Vec<String> = metadata
         .key_value_metadata()
         .and_then(|kv| kv.iter().find(|kv| kv.key == "headwater.primary_key"))
         .and_then(|kv| kv.value.as_deref())
         .and_then(|v| serde_json::from_str(v).ok())
         .unwrap_or_default();
-    Ok(DataFile { name: name.to_string(), size, rows, schema: reader.schema().clone(), primary_key })
+    let key_bounds = match primary_key.as_slice() {
+        [key] => parquet::arrow::arrow_reader::statistics::StatisticsConverter::try_new(
+            key,
+            reader.schema(),
+            reader.parquet_schema(),
+        )
+        .ok()
+        .and_then(|c| {
+            let groups = reader.metadata().row_groups();
+            Some((c.row_group_mins(groups).ok()?, c.row_group_maxes(groups).ok()?))
+        })
+        .and_then(|(mins, maxes)| Some((merge::bounds(&[mins])?.0, merge::bounds(&[maxes])?.1)))
+        .map(|(lo, hi)| (key.clone(), lo, hi)),
+        _ => None,
+    };
+    Ok(DataFile { name: name.to_string(), size, rows, schema: reader.schema().clone(), primary_key, key_bounds })
 }
 
 impl Sink for LakeSink {

@@ -370,10 +370,10 @@ async fn merge_actions(
     }
     let (mut read_files, mut rewritten) = (0usize, 0usize);
     for (name, stats) in existing {
-        if let (Some(values), Some((lo, hi))) = (&values, key_range(stats.as_deref(), spec)) {
-            if !values.any_within(&lo, &hi) {
-                continue;
-            }
+        if let (Some(values), Some((lo, hi))) = (&values, key_range(stats.as_deref(), spec))
+            && !values.any_within(&lo, &hi)
+        {
+            continue;
         }
         read_files += 1;
         let batches = read(&root, &path_of(name)?).await?;

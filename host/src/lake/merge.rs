@@ -51,8 +51,10 @@ impl Change {
                 for (r, row) in rows.iter().enumerate() {
                     last.insert(row.owned(), (f, b, r));
                 }
-                per_batch.push(match &spec.delete_when {
-                    Some(marker) => deleted(column(batch, marker)?)?,
+                // Rows without the marker column (real sources omit it until a row is
+                // deleted, and other phases may never have it) delete nothing.
+                per_batch.push(match spec.delete_when.as_deref().and_then(|m| batch.column_by_name(m)) {
+                    Some(marker) => deleted(marker)?,
                     None => vec![false; batch.num_rows()],
                 });
             }

@@ -402,3 +402,58 @@ fn a_merge_stream_holds_the_latest_row_of_each_key_and_drops_deleted_ones() {
     pipeline(&env, "typo.toml", "state-typo", "[streams.ordres]\nwrite = \"merge\"");
     env.headwater(&["run", "typo.toml"]).fails(2, &["[streams.ordres]: no such stream"]);
 }
+
+/// The hybrid pattern into a merge stream: a backfill of exports, then an API
+/// sync from the handed-off watermark bringing updates and deletions (a `deleted`
+/// flag); after each run the table equals the source's current state, row for row.
+#[test]
+fn the_hybrid_pattern_into_a_merge_stream_ends_equal_to_the_source() {
+    use headwater_mock::{MockApi, orders, orders_csv};
+    let env = crate::env_with("files");
+    env.install("rest");
+    env.write("exports/orders.csv", orders_csv(&orders(1..=200)));
+    let api = MockApi::start(orders(1..=250), 100);
+    let hybrid = super::hybrid::pipeline(&api).replace(
+        "[sink]\npath = \"lake\"\n",
+        "[sink]\npath = \"lake\"\nformat = \"delta\"\n[streams.orders]\nwrite = \"merge\"\ndelete_when = \"deleted\"\n",
+    );
+    env.write("h.toml", hybrid);
+    env.headwater(&["run", "h.toml"]).ok();
+    let current = |api: &MockApi| -> Vec<(u64, f64)> {
+        api.with(|s| {
+            s.orders
+                .iter()
+                .filter(|o| o.get("deleted") != Some(&serde_json::Value::Bool(true)))
+                .map(|o| (o["id"].as_u64().unwrap(), o["amount"].as_f64().unwrap()))
+                .collect()
+        })
+    };
+    let table = |env: &Env| -> Vec<(u64, f64)> {
+        delta_read(env, "lake/orders", &[])["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["id"].as_u64().unwrap(), r["amount"].as_f64().unwrap()))
+            .collect()
+    };
+    assert_eq!(table(&env), current(&api), "after the backfill and the first sync");
+
+    // At the source: ten orders change, five are deleted (flagged), three are new.
+    api.with(|s| {
+        for o in s.orders.iter_mut() {
+            let id = o["id"].as_u64().unwrap();
+            if (10..20).contains(&id) || (30..35).contains(&id) {
+                o["updated_at"] = "2026-06-01T00:00:00Z".into();
+                o["amount"] = (id as f64 + 0.5).into();
+            }
+            if (30..35).contains(&id) {
+                o["deleted"] = true.into();
+            }
+        }
+        s.orders.extend(orders(251..=253));
+    });
+    let run = env.headwater(&["run", "h.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["phase"], "source", "{run}");
+    assert_eq!(table(&env), current(&api), "after the sync of changes and deletions");
+    assert_eq!(table(&env).len(), 248);
+}

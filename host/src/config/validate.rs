@@ -154,6 +154,12 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
     }
     for name in &sliced {
         names::check(names::Kind::Stream, name).map_err(|e| bad(format!("[sharding] slice: {e}")))?;
+        if merges.contains_key(name) {
+            return Err(bad(format!(
+                "[sharding] slice: `{name}` is a merge stream, and slices of it would merge the same keys at \
+                 once (a slice owns files, not keys): leave it out of `slice`, so that one shard merges it"
+            )));
+        }
     }
     Ok(Pipeline {
         file: path.to_path_buf(),

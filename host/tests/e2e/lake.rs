@@ -399,6 +399,13 @@ fn a_merge_stream_holds_the_latest_row_of_each_key_and_drops_deleted_ones() {
         "name = \"h\"\n[source]\nconnector = \"files\"\nconfig = { root = \"./exports\", glob = \"*.csv\", stream = \"o\" }\n[allow]\nfiles = [\"./exports\"]\n[sink]\npath = \"hive\"\n[streams.o]\nwrite = \"merge\"\n",
     );
     env.headwater(&["run", "hive.toml"]).fails(2, &["[streams.o] write = \"merge\"", "format = \"delta\""]);
+    pipeline(
+        &env,
+        "sliced.toml",
+        "state-sliced",
+        "[streams.orders]\nwrite = \"merge\"\n[sharding]\nslice = [\"orders\"]",
+    );
+    env.headwater(&["run", "sliced.toml"]).fails(2, &["[sharding] slice", "merge stream"]);
     pipeline(&env, "typo.toml", "state-typo", "[streams.ordres]\nwrite = \"merge\"");
     env.headwater(&["run", "typo.toml"]).fails(2, &["[streams.ordres]: no such stream"]);
 }

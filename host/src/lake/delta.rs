@@ -250,21 +250,7 @@ async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
     }
     let now = chrono::Utc::now().timestamp_millis();
     if commit.replace {
-        let files = snapshot.log_data();
-        for file in files.iter() {
-            actions.push(Action::Remove(Remove {
-                path: file.path().to_string(),
-                deletion_timestamp: Some(now),
-                data_change: true,
-                extended_file_metadata: None,
-                partition_values: None,
-                size: None,
-                tags: None,
-                deletion_vector: None,
-                base_row_id: None,
-                default_row_commit_version: None,
-            }));
-        }
+        actions.extend(snapshot.log_data().iter().map(|file| remove(file.path().as_ref(), now)));
     }
     match &commit.merge {
         None => actions.extend(commit.files.iter().map(|f| add(&f.name, f.size, f.rows, f.key_bounds.as_ref(), now))),

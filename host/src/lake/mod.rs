@@ -24,7 +24,7 @@ use crate::config::{Pipeline, SinkFormat};
 use crate::delivery::Intent;
 use crate::objects::Io;
 use crate::shard::Shard;
-use crate::sink::{Claim, Sink, SinkError, StagedFile};
+use crate::sink::{Claim, Sink, SinkError, StagedFile, WorkerStaging};
 use crate::store::{SledStore, StateStore, StoreError, StreamState};
 use arrow_schema::SchemaRef;
 use chrono::{DateTime, Utc};
@@ -125,7 +125,7 @@ pub struct LakeSink {
     /// Streams written by merge, and how.
     merges: std::collections::BTreeMap<String, crate::config::Merge>,
     /// This worker's staging folder, on its own disk.
-    staging: PathBuf,
+    staging: WorkerStaging,
     /// Secrets (a rotated refresh token) stay with the worker: they are not the table's.
     local: SledStore,
     /// Per stream: the version this worker read or last committed.
@@ -153,7 +153,9 @@ impl LakeSink {
             shard: pipeline.shard,
             sliced: pipeline.sliced.clone(),
             merges: pipeline.merges.clone(),
-            staging: pipeline.state_path.join("staging").join(format!("{}{shard_name}", pipeline.name)),
+            staging: WorkerStaging {
+                dir: pipeline.state_path.join("staging").join(format!("{}{shard_name}", pipeline.name)),
+            },
             local,
             versions: Mutex::new(HashMap::new()),
             uploaded: Mutex::new(HashMap::new()),
@@ -223,7 +225,7 @@ impl LakeSink {
     }
 
     fn stream_dir(&self, stream: &str) -> PathBuf {
-        self.staging.join(stream)
+        self.staging.dir.join(stream)
     }
 
     fn uploaded(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, DataFile>> {
@@ -322,21 +324,15 @@ impl Sink for LakeSink {
     }
 
     fn discard(&self, files: &[StagedFile]) {
-        for f in files {
-            let _ = std::fs::remove_file(&f.staging);
-        }
+        self.staging.discard(files)
     }
 
     fn clear_staging(&self) -> Result<(), SinkError> {
-        if self.staging.exists() {
-            std::fs::remove_dir_all(&self.staging)
-                .map_err(SinkError::io(format!("clearing staging {}", self.staging.display())))?;
-        }
-        Ok(())
+        self.staging.clear()
     }
 
     fn scratch(&self) -> PathBuf {
-        self.staging.join("_remote")
+        self.staging.scratch()
     }
 
     fn location(&self) -> String {

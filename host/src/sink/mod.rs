@@ -113,6 +113,33 @@ impl SinkError {
     }
 }
 
+/// A staging folder on the worker's own disk (under its state folder), for
+/// sinks whose data goes elsewhere at commit (a bucket, a table's folder):
+/// what no checkpoint took is deleted from it, and it holds the scratch space.
+pub(crate) struct WorkerStaging {
+    pub dir: PathBuf,
+}
+
+impl WorkerStaging {
+    pub fn discard(&self, files: &[StagedFile]) {
+        for f in files {
+            let _ = std::fs::remove_file(&f.staging);
+        }
+    }
+
+    pub fn clear(&self) -> Result<(), SinkError> {
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir)
+                .map_err(SinkError::io(format!("clearing staging {}", self.dir.display())))?;
+        }
+        Ok(())
+    }
+
+    pub fn scratch(&self) -> PathBuf {
+        self.dir.join("_remote")
+    }
+}
+
 /// Where and how one run writes, shared by all its streams.
 #[derive(Clone)]
 pub struct RunOutput {

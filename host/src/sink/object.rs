@@ -13,7 +13,7 @@
 //!
 //! [`HiveSink`]: super::HiveSink
 
-use super::{Claim, Sink, SinkError, StagedFile};
+use super::{Claim, Sink, SinkError, StagedFile, WorkerStaging};
 use crate::config::S3Location;
 use crate::names;
 use crate::objects::Io;
@@ -30,7 +30,7 @@ pub struct ObjectHiveSink {
     /// The key prefix, without slashes at either end (empty: the whole bucket).
     prefix: String,
     /// This pipeline's staging folder, on the worker's disk.
-    staging: PathBuf,
+    staging: WorkerStaging,
     io: Io,
 }
 
@@ -43,7 +43,8 @@ impl ObjectHiveSink {
         let prefix = s3.prefix.trim_matches('/').to_string();
         let url =
             if prefix.is_empty() { format!("s3://{}/", s3.bucket) } else { format!("s3://{}/{prefix}/", s3.bucket) };
-        Ok(ObjectHiveSink { store: Arc::new(store), url, prefix, staging: state.join("staging").join(pipeline), io })
+        let staging = WorkerStaging { dir: state.join("staging").join(pipeline) };
+        Ok(ObjectHiveSink { store: Arc::new(store), url, prefix, staging, io })
     }
 
     /// The object key of a final path this sink placed (`s3://bucket/prefix/…`).
@@ -63,7 +64,7 @@ impl Sink for ObjectHiveSink {
     fn place(&self, stream: &str, file_name: &str, run_started: DateTime<Utc>) -> Result<StagedFile, SinkError> {
         names::check(names::Kind::Stream, stream)?;
         Ok(StagedFile {
-            staging: self.staging.join(stream).join(format!("{file_name}.staged")),
+            staging: self.staging.dir.join(stream).join(format!("{file_name}.staged")),
             final_path: PathBuf::from(format!(
                 "{}{stream}/dt={}/{file_name}",
                 self.url,
@@ -115,21 +116,15 @@ impl Sink for ObjectHiveSink {
     }
 
     fn discard(&self, files: &[StagedFile]) {
-        for f in files {
-            let _ = std::fs::remove_file(&f.staging);
-        }
+        self.staging.discard(files)
     }
 
     fn clear_staging(&self) -> Result<(), SinkError> {
-        if self.staging.exists() {
-            std::fs::remove_dir_all(&self.staging)
-                .map_err(SinkError::io(format!("clearing staging {}", self.staging.display())))?;
-        }
-        Ok(())
+        self.staging.clear()
     }
 
     fn scratch(&self) -> PathBuf {
-        self.staging.join("_remote")
+        self.staging.scratch()
     }
 
     fn location(&self) -> String {

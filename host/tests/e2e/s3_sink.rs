@@ -156,3 +156,45 @@ fn sink_settings_for_a_bucket_are_checked() {
         env.headwater(&["check", "b.toml"]).fails(2, needles);
     }
 }
+
+/// A merge stream on S3: the copy-on-write commit reads and rewrites the
+/// table's files in the bucket as it does on a local folder.
+#[test]
+fn a_merge_stream_on_s3_holds_the_latest_row_of_each_key() {
+    let env = env();
+    let s3 = S3Server::start();
+    s3.create_bucket("lakes");
+    exports(&env, 2, 50);
+    pipeline(&env, &s3, "m.toml", "state", "delta", "[streams.orders]\nwrite = \"merge\"\ndelete_when = \"gone\"");
+    env.headwater(&["run", "m.toml"]).ok();
+    // Changes: 0..10 get a new customer, 20..25 are deleted.
+    let mut text = String::from("id,customer,updated_at,gone\n");
+    for id in 0..10 {
+        text.push_str(&format!("{id},new,2026-04-01T08:00:00Z,\n"));
+    }
+    for id in 20..25 {
+        text.push_str(&format!("{id},x,2026-04-01T08:00:00Z,true\n"));
+    }
+    env.write("exports/y000.csv", text);
+    env.headwater(&["run", "m.toml"]).ok();
+    let options = [
+        format!("AWS_ENDPOINT_URL={}", s3.endpoint()),
+        "AWS_ACCESS_KEY_ID=testing".to_string(),
+        "AWS_SECRET_ACCESS_KEY=testing".to_string(),
+        "AWS_REGION=us-east-1".to_string(),
+        "AWS_ALLOW_HTTP=true".to_string(),
+    ];
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let table = delta_read(&env, "s3://lakes/landing/orders", &options);
+    let rows: Vec<(u64, String)> = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_u64().unwrap(), r["customer"].as_str().unwrap().to_string()))
+        .collect();
+    let expected: Vec<(u64, String)> = (0..100)
+        .filter(|id| !(20..25).contains(id))
+        .map(|id| (id, if id < 10 { "new".to_string() } else { format!("c{}", id % 11) }))
+        .collect();
+    assert_eq!(rows, expected);
+}

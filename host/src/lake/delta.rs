@@ -15,7 +15,7 @@ use super::merge::{Change, KeyValues, MergeSpec, bounds as merge_bounds};
 use super::{Commit, DataFile, LakeError, Progress, TableFormat};
 use arrow::array::RecordBatch;
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel as _;
-use deltalake_core::kernel::transaction::{CommitBuilder, CommitConflictError, TransactionError};
+use deltalake_core::kernel::transaction::{CommitBuilder, CommitConflictError, CommitProperties, TransactionError};
 use deltalake_core::kernel::{Action, Add, MetadataExt as _, Remove, StructField, StructType, Transaction};
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
@@ -266,7 +266,10 @@ async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
     actions.push(Action::Txn(Transaction::new_with_last_update(&commit.app_id, version, Some(now))));
     let progress = json!({ "appId": commit.app_id, "version": version, "state": commit.state });
     let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
-    let committed = CommitBuilder::default()
+    // A Delta checkpoint every `delta.checkpointInterval` commits (100) keeps loading
+    // the table bounded; the JSON commits stay (no log cleanup): they hold the progress.
+    let properties = CommitProperties::default().with_create_checkpoint(true).with_cleanup_expired_logs(Some(false));
+    let committed = CommitBuilder::from(properties)
         .with_actions(actions)
         .with_app_metadata(HashMap::from([(PROGRESS_KEY.to_string(), progress)]))
         .build(Some(snapshot), log_store, operation)

@@ -464,3 +464,56 @@ fn the_hybrid_pattern_into_a_merge_stream_ends_equal_to_the_source() {
     assert_eq!(table(&env), current(&api), "after the sync of changes and deletions");
     assert_eq!(table(&env).len(), 248);
 }
+
+/// Past 100 commits the table gets a Delta checkpoint (a Parquet summary of the
+/// log), and progress is still found: a fresh worker resumes, a reader agrees.
+#[test]
+fn a_table_past_its_checkpoint_interval_keeps_its_progress() {
+    use headwater_mock::{MockApi, orders};
+    let env = crate::env_with("rest");
+    // Each run brings one new order: one checkpoint, one commit.
+    let api = MockApi::start(orders(1..=1), 100);
+    env.write(
+        "p.toml",
+        format!(
+            r#"
+name = "long"
+[source]
+connector = "rest"
+[source.config]
+base_url = "{url}"
+[[source.config.streams]]
+name = "orders"
+path = "/orders"
+records = "/data"
+primary_key = ["id"]
+paginator = {{ type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor" }}
+incremental = {{ cursor_field = "updated_at", cursor_param = "updated_since" }}
+[allow]
+hosts = ["{host}"]
+[sink]
+path = "lake"
+format = "delta"
+[state]
+path = "state"
+"#,
+            url = api.url(),
+            host = api.host()
+        ),
+    );
+    for id in 2..=101 {
+        env.headwater(&["run", "p.toml"]).ok();
+        api.with(|s| s.orders.extend(orders(id..=id)));
+    }
+    env.headwater(&["run", "p.toml"]).ok();
+    let log: Vec<String> = std::fs::read_dir(env.path("lake/orders/_delta_log"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(log.iter().any(|n| n.ends_with(".checkpoint.parquet")), "no checkpoint: {log:?}");
+    std::fs::remove_dir_all(env.path("state")).unwrap();
+    api.with(|s| s.orders.extend(orders(102..=105)));
+    let run = env.headwater(&["run", "p.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 4, "{run}");
+    assert_eq!(ids(&delta_read(&env, "lake/orders", &[])), (1..=105).collect::<Vec<_>>());
+}

@@ -4,7 +4,8 @@
 //! SIGKILLed at random moments and restarted (some with an empty state folder,
 //! as a rescheduled pod), and a zombie twin of one shard runs beside it. At the
 //! end every source row is in its table exactly once, as the `deltalake`
-//! package reads it, and each stream's committed watermark is its rows' highest.
+//! package reads it (three of the API streams merge by key, the rest append),
+//! and each stream's committed watermark is its rows' highest.
 //! (Its size fits `just test` on two cores; `just bench` has the scaling figures.)
 
 use super::lake::delta_read;
@@ -63,6 +64,12 @@ path = "lake"
 format = "delta"
 [sharding]
 slice = ["exports"]
+[streams.api00]
+write = "merge"
+[streams.api09]
+write = "merge"
+[streams.api17]
+write = "merge"
 [state]
 path = "{state}"
 "#,

@@ -350,13 +350,7 @@ async fn merge_actions(
     let change = Change::new(spec, &change_files).map_err(|e| format!("merging by {:?}: {e}", spec.key))?;
     let values = KeyValues::of(spec, &change_files);
     let mut actions = Vec::new();
-    for (file, kept) in commit.files.iter().zip(&change.kept) {
-        // The uploaded file is replaced by its merged rows; nothing names it, so delete it.
-        let _ = root.delete(&path_of(&file.name)?).await;
-        if let Some((name, size, rows, bounds)) = write(&root, table, kept, spec).await? {
-            actions.push(add(&name, size, rows, bounds.as_ref(), now));
-        }
-    }
+    let mut newer = std::collections::HashSet::new();
     let (mut read_files, mut rewritten) = (0usize, 0usize);
     for (name, stats) in existing {
         if let (Some(values), Some((lo, hi))) = (&values, key_range(stats.as_deref(), spec))
@@ -366,12 +360,21 @@ async fn merge_actions(
         }
         read_files += 1;
         let batches = read(&root, &path_of(name)?).await?;
-        if let Some(kept) = change.without_changed(spec, &batches).map_err(|e| format!("{name}: {e}"))? {
+        if let Some(kept) = change.without_changed(spec, &batches, &mut newer).map_err(|e| format!("{name}: {e}"))? {
             rewritten += 1;
             actions.push(remove(name, now));
             if let Some((name, size, rows, bounds)) = write(&root, table, &kept, spec).await? {
                 actions.push(add(&name, size, rows, bounds.as_ref(), now));
             }
+        }
+    }
+    // The change set's rows land, but for keys the table holds a newer row of.
+    let landing = change.kept_without(spec, &newer)?;
+    for (file, kept) in commit.files.iter().zip(&landing) {
+        // The uploaded file is replaced by its merged rows; nothing names it, so delete it.
+        let _ = root.delete(&path_of(&file.name)?).await;
+        if let Some((name, size, rows, bounds)) = write(&root, table, kept, spec).await? {
+            actions.push(add(&name, size, rows, bounds.as_ref(), now));
         }
     }
     tracing::info!(

@@ -3,10 +3,12 @@
 //! per key, the last to arrive. Pure functions over Arrow batches; the table
 //! format reads and writes the files and commits the result (`delta.rs`).
 //!
-//! Arrival order is the order of the rows a connector emitted, checkpoint after
-//! checkpoint: within a change set the last row of a key wins, and a change set
-//! replaces what the table held for its keys. A row whose `delete_when` column is
-//! set removes its key instead.
+//! The newest row of a key wins: the one with the highest value of the stream's
+//! cursor column, and among equal cursors (or with no cursor) the last to arrive
+//! (the order a connector emitted its rows, checkpoint after checkpoint). So a
+//! change set replaces what the table held for a key unless the table's row is
+//! newer by the cursor (an old export loaded again does not undo an update). A
+//! row whose `delete_when` column is set removes its key instead, by the same rule.
 
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow::compute::{cast, filter_record_batch};
@@ -19,14 +21,22 @@ use std::collections::{HashMap, HashSet};
 pub(crate) struct MergeSpec {
     pub key: Vec<String>,
     pub delete_when: Option<String>,
+    /// The stream's cursor column, which orders a key's versions.
+    pub cursor: Option<String>,
 }
+
+/// Where a key's winning row is (file, batch, row), and its cursor.
+type Winner = ((usize, usize, usize), Option<OwnedRow>);
 
 /// A change set, decided: the keys it touches, and which of its rows stay.
 pub(crate) struct Change {
     converter: RowConverter,
     types: Vec<DataType>,
-    /// Every key the change set holds (upserted or deleted).
-    keys: HashSet<OwnedRow>,
+    /// Every key the change set holds (upserted or deleted), with its winning
+    /// row's cursor (in the row format: it compares as the values do).
+    keys: HashMap<OwnedRow, Option<OwnedRow>>,
+    /// The cursor column's type and converter, when the stream has a cursor.
+    cursor: Option<(DataType, RowConverter)>,
     /// Per change file, per batch: the rows that land (the last of their key, not deleted).
     pub kept: Vec<Vec<RecordBatch>>,
     pub deleted: u64,
@@ -40,16 +50,32 @@ impl Change {
             spec.key.iter().map(|k| column(first, k).map(|c| c.data_type().clone())).collect::<Result<Vec<_>, _>>()?;
         let converter = RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())
             .map_err(|e| format!("primary key {:?}: {e}", spec.key))?;
-        let mut change = Change { converter, types, keys: HashSet::new(), kept: Vec::new(), deleted: 0 };
-        // The last occurrence of each key, as (file, batch, row); and whether it deletes.
-        let mut last: HashMap<OwnedRow, (usize, usize, usize)> = HashMap::new();
+        let cursor = match spec.cursor.as_deref().and_then(|c| first.column_by_name(c)) {
+            Some(c) => {
+                let t = c.data_type().clone();
+                let converter = RowConverter::new(vec![SortField::new(t.clone())]).map_err(|e| e.to_string())?;
+                Some((t, converter))
+            }
+            None => None,
+        };
+        let mut change = Change { converter, types, keys: HashMap::new(), cursor, kept: Vec::new(), deleted: 0 };
+        // The winning occurrence of each key, as (file, batch, row) and its cursor;
+        // later rows win ties, so arrival order decides among equal cursors.
+        let mut last: HashMap<OwnedRow, Winner> = HashMap::new();
         let mut deletes: Vec<Vec<Vec<bool>>> = Vec::new();
         for (f, batches) in files.iter().enumerate() {
             let mut per_batch = Vec::new();
             for (b, batch) in batches.iter().enumerate() {
                 let rows = change.rows(spec, batch)?;
+                let cursors = change.cursors(spec, batch)?;
                 for (r, row) in rows.iter().enumerate() {
-                    last.insert(row.owned(), (f, b, r));
+                    let cursor = cursors.as_ref().map(|c| c.row(r).owned());
+                    match last.get(&row.owned()) {
+                        Some((_, Some(held))) if cursor.as_ref().is_some_and(|c| c < held) => {}
+                        _ => {
+                            last.insert(row.owned(), ((f, b, r), cursor));
+                        }
+                    }
                 }
                 // Rows without the marker column (real sources omit it until a row is
                 // deleted, and other phases may never have it) delete nothing.
@@ -61,13 +87,13 @@ impl Change {
             deletes.push(per_batch);
         }
         let mut winners: HashSet<(usize, usize, usize)> = HashSet::with_capacity(last.len());
-        for (key, at) in last {
+        for (key, (at, cursor)) in last {
             if deletes[at.0][at.1][at.2] {
                 change.deleted += 1;
             } else {
                 winners.insert(at);
             }
-            change.keys.insert(key);
+            change.keys.insert(key, cursor);
         }
         for (f, batches) in files.iter().enumerate() {
             let mut kept = Vec::new();
@@ -104,22 +130,72 @@ impl Change {
     }
 
     /// How many keys the change set holds.
+    /// The change set's surviving rows without those of `newer` keys.
+    pub fn kept_without(&self, spec: &MergeSpec, newer: &HashSet<OwnedRow>) -> Result<Vec<Vec<RecordBatch>>, String> {
+        if newer.is_empty() {
+            return Ok(self.kept.clone());
+        }
+        let mut out = Vec::with_capacity(self.kept.len());
+        for batches in &self.kept {
+            let mut file = Vec::new();
+            for batch in batches {
+                let rows = self.rows(spec, batch)?;
+                let mask: BooleanArray = rows.iter().map(|r| Some(!newer.contains(&r.owned()))).collect();
+                let kept = filter_record_batch(batch, &mask).map_err(|e| e.to_string())?;
+                if kept.num_rows() > 0 {
+                    file.push(kept);
+                }
+            }
+            out.push(file);
+        }
+        Ok(out)
+    }
+
     pub fn keys_len(&self) -> usize {
         self.keys.len()
     }
 
+    /// The cursor of each row of `batch` (cast to the change set's type), when the stream has one.
+    fn cursors(&self, spec: &MergeSpec, batch: &RecordBatch) -> Result<Option<arrow::row::Rows>, String> {
+        let (Some((t, converter)), Some(name)) = (&self.cursor, spec.cursor.as_deref()) else { return Ok(None) };
+        let Some(c) = batch.column_by_name(name) else { return Ok(None) };
+        let c = cast(c, t).map_err(|e| format!("cursor column `{name}` ({}) as {t}: {e}", c.data_type()))?;
+        converter.convert_columns(&[c]).map(Some).map_err(|e| e.to_string())
+    }
+
     /// An existing file's batches without the rows whose key the change set holds;
-    /// `None` when none of them is (the file stays as it is).
+    /// `None` when none of them is (the file stays as it is). A table row newer by
+    /// the cursor than the change set's row of its key stays, and its key is added
+    /// to `newer`: the change set's row of it must not land.
     pub fn without_changed(
         &self,
         spec: &MergeSpec,
         batches: &[RecordBatch],
+        newer: &mut HashSet<OwnedRow>,
     ) -> Result<Option<Vec<RecordBatch>>, String> {
         let mut out = Vec::with_capacity(batches.len());
         let mut removed = 0;
         for batch in batches {
             let rows = self.rows(spec, batch)?;
-            let mask: BooleanArray = rows.iter().map(|r| Some(!self.keys.contains(&r.owned()))).collect();
+            let cursors = self.cursors(spec, batch)?;
+            let mask: BooleanArray = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let key = r.owned();
+                    Some(match self.keys.get(&key) {
+                        None => true,
+                        Some(change) => {
+                            let held = cursors.as_ref().map(|c| c.row(i).owned());
+                            let stays = matches!((&held, change), (Some(h), Some(c)) if h > c);
+                            if stays {
+                                newer.insert(key);
+                            }
+                            stays
+                        }
+                    })
+                })
+                .collect();
             removed += mask.false_count();
             let kept = filter_record_batch(batch, &mask).map_err(|e| e.to_string())?;
             if kept.num_rows() > 0 {
@@ -271,7 +347,7 @@ mod tests {
     /// The last row of a key wins, across batches and files; a deleted key's rows all go.
     #[test]
     fn the_last_row_of_a_key_wins_and_deletes_remove_it() {
-        let spec = MergeSpec { key: vec!["id".into()], delete_when: Some("deleted_at".into()) };
+        let spec = MergeSpec { key: vec!["id".into()], delete_when: Some("deleted_at".into()), cursor: None };
         let files = vec![
             vec![batch(&[1, 2, 3], &["a1", "b1", "c1"], &[None, None, None])],
             vec![batch(&[2, 3], &["b2", "c2"], &[None, Some("2026-01-01")]), batch(&[1], &["a2"], &[Some("")])],
@@ -282,10 +358,12 @@ mod tests {
         assert_eq!(change.deleted, 1);
         // An existing file loses the changed keys (3 deleted, 1 and 2 replaced), keeps the rest.
         let existing = [batch(&[1, 3, 4], &["old1", "old3", "old4"], &[None, None, None])];
-        let kept = change.without_changed(&spec, &existing).unwrap().unwrap();
+        let mut newer = HashSet::new();
+        let kept = change.without_changed(&spec, &existing, &mut newer).unwrap().unwrap();
         assert_eq!(ids(&kept), [(4, "old4".into())]);
         let untouched = [batch(&[7, 8], &["x", "y"], &[None, None])];
-        assert!(change.without_changed(&spec, &untouched).unwrap().is_none());
+        assert!(change.without_changed(&spec, &untouched, &mut newer).unwrap().is_none());
+        assert!(newer.is_empty(), "without a cursor, the change set always wins");
 
         // Pruning: the changed keys are 1, 2, 3 (and 1, 2, 3 again).
         let values = KeyValues::of(&spec, &files).unwrap();
@@ -299,17 +377,38 @@ mod tests {
         assert!(bounds(&[]).is_none());
     }
 
+    /// With a cursor, the newest version wins: within the change set (ties: the
+    /// later row), and against the table (a table row newer than the change stays).
+    #[test]
+    fn the_newest_by_the_cursor_wins_and_ties_go_to_the_later_row() {
+        let spec = MergeSpec { key: vec!["id".into()], delete_when: None, cursor: Some("deleted_at".into()) };
+        // `deleted_at` serves as the cursor here: text that orders as the times do.
+        let files = vec![vec![batch(
+            &[1, 1, 2, 2, 3],
+            &["a-new", "a-old", "b1", "b2", "c-old"],
+            &[Some("2026-02"), Some("2026-01"), Some("2026-01"), Some("2026-01"), Some("2026-01")],
+        )]];
+        let change = Change::new(&spec, &files).unwrap();
+        assert_eq!(ids(&change.kept[0]), [(1, "a-new".into()), (2, "b2".into()), (3, "c-old".into())]);
+        let table = [batch(&[1, 3], &["a-table", "c-table"], &[Some("2026-01"), Some("2026-03")])];
+        let mut newer = HashSet::new();
+        let kept = change.without_changed(&spec, &table, &mut newer).unwrap().unwrap();
+        assert_eq!(ids(&kept), [(3, "c-table".into())], "the table's newer row of 3 stays");
+        let landing = change.kept_without(&spec, &newer).unwrap();
+        assert_eq!(ids(&landing[0]), [(1, "a-new".into()), (2, "b2".into())]);
+    }
+
     /// A composite key is the pair; a missing or null key column is refused, naming it.
     #[test]
     fn composite_keys_and_bad_key_columns() {
-        let spec = MergeSpec { key: vec!["id".into(), "name".into()], delete_when: None };
+        let spec = MergeSpec { key: vec!["id".into(), "name".into()], delete_when: None, cursor: None };
         let files = vec![vec![batch(&[1, 1, 1], &["a", "b", "a"], &[None, None, None])]];
         let change = Change::new(&spec, &files).unwrap();
         assert_eq!(ids(&change.kept[0]), [(1, "b".into()), (1, "a".into())]);
-        let missing = MergeSpec { key: vec!["sku".into()], delete_when: None };
+        let missing = MergeSpec { key: vec!["sku".into()], delete_when: None, cursor: None };
         let e = Change::new(&missing, &files).err().unwrap();
         assert!(e.contains("column `sku`") && e.contains("id, name, deleted_at"), "{e}");
-        let nulls = MergeSpec { key: vec!["deleted_at".into()], delete_when: None };
+        let nulls = MergeSpec { key: vec!["deleted_at".into()], delete_when: None, cursor: None };
         let e = Change::new(&nulls, &files).err().unwrap();
         assert!(e.contains("key column `deleted_at` is null"), "{e}");
     }

@@ -68,6 +68,8 @@ pub(crate) struct DataFile {
     pub schema: SchemaRef,
     /// The primary key its writer recorded (`headwater.primary_key`).
     pub primary_key: Vec<String>,
+    /// The cursor column its writer recorded (`headwater.cursor_field`).
+    pub cursor_field: Option<String>,
     /// For a one-column integer or text key: (column, lowest, highest), from the
     /// footer's statistics: a Delta reader's data skipping, and a merge's pruning.
     pub key_bounds: Option<(String, serde_json::Value, serde_json::Value)>,
@@ -271,6 +273,11 @@ fn describe(local: &Path, name: &str) -> Result<DataFile, String> {
         .and_then(|kv| kv.value.as_deref())
         .and_then(|v| serde_json::from_str(v).ok())
         .unwrap_or_default();
+    let cursor_field = metadata
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|kv| kv.key == "headwater.cursor_field"))
+        .and_then(|kv| kv.value.clone())
+        .filter(|v| !v.is_empty());
     let key_bounds = match primary_key.as_slice() {
         [key] => parquet::arrow::arrow_reader::statistics::StatisticsConverter::try_new(
             key,
@@ -286,7 +293,15 @@ fn describe(local: &Path, name: &str) -> Result<DataFile, String> {
         .map(|(lo, hi)| (key.clone(), lo, hi)),
         _ => None,
     };
-    Ok(DataFile { name: name.to_string(), size, rows, schema: reader.schema().clone(), primary_key, key_bounds })
+    Ok(DataFile {
+        name: name.to_string(),
+        size,
+        rows,
+        schema: reader.schema().clone(),
+        primary_key,
+        cursor_field,
+        key_bounds,
+    })
 }
 
 impl Sink for LakeSink {
@@ -438,7 +453,8 @@ impl StateStore for LakeSink {
                         incompatible: true,
                     });
                 }
-                Some(merge::MergeSpec { key, delete_when: m.delete_when.clone() })
+                let cursor = files.first().and_then(|f| f.cursor_field.clone());
+                Some(merge::MergeSpec { key, delete_when: m.delete_when.clone(), cursor })
             }
         };
         let commit = Commit {

@@ -191,6 +191,7 @@ impl Session {
             config_hash: self.pipeline.config_hash.clone(),
             pipeline: self.pipeline.name.clone(),
             primary_key: info.primary_key.clone(),
+            cursor_field: info.cursor_field.clone(),
         };
         let declared = stream::declared_schema(&info.fields)
             .map_err(|e| p.connector.fail(Call::Discover, format!("stream `{}`: {e}", info.name)))?;

@@ -240,8 +240,10 @@ impl Files {
         };
         let l = &self.lineage;
         let key = serde_json::to_string(&l.primary_key).expect("strings serialise");
+        let cursor = l.cursor_field.clone().unwrap_or_default();
         let kv = [
             ("headwater.primary_key", &key),
+            ("headwater.cursor_field", &cursor),
             ("headwater.pipeline", &l.pipeline),
             ("headwater.connector", &l.connector),
             ("headwater.connector_version", &l.version),

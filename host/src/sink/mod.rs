@@ -169,6 +169,8 @@ pub struct Lineage {
     /// The stream's primary key (from the connector), recorded in each file so that
     /// a merge sink knows the key of the rows it merges.
     pub primary_key: Vec<String>,
+    /// The stream's cursor column, recorded the same way: it orders a key's versions.
+    pub cursor_field: Option<String>,
 }
 
 /// A file staged for a checkpoint, and where it goes when the checkpoint commits.
@@ -266,6 +268,7 @@ mod tests {
             config_hash: "cd".into(),
             pipeline: "p".into(),
             primary_key: Vec::new(),
+            cursor_field: None,
         };
         StreamWriter::new("orders", RunOutput::new(sink, Compression::Zstd, "run1".into(), Utc::now()), lineage)
     }

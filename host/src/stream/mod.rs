@@ -481,6 +481,7 @@ mod tests {
             config_hash: "h".into(),
             pipeline: "p".into(),
             primary_key: vec!["id".into()],
+            cursor_field: Some("id".into()),
         };
         let run = RunOutput::new(f.sink.clone(), Compression::Zstd, "run1".into(), chrono::Utc::now());
         let destination = Destination {

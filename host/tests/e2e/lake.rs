@@ -393,6 +393,18 @@ fn a_merge_stream_holds_the_latest_row_of_each_key_and_drops_deleted_ones() {
         .map(|r| (r["id"].as_u64().unwrap(), r["customer"].as_str().unwrap().to_string()))
         .collect();
     assert_eq!(got, expected, "the table equals the source's current state");
+
+    // An older version of key 1 arriving later (an old export loaded again) does not
+    // undo its update: the cursor orders a key's versions; a newer one of 2 does land.
+    env.write(
+        "exports/d.csv",
+        "id,customer,deleted_at,updated_at\n1,stale,,2025-01-01T00:00:00Z\n2,newer,,2026-05-01T00:00:00Z\n",
+    );
+    env.headwater(&["run", "m.toml"]).ok();
+    let rows = delta_read(&env, "lake/orders", &[])["rows"].clone();
+    let customer = |id: u64| rows.as_array().unwrap().iter().find(|r| r["id"] == id).unwrap()["customer"].clone();
+    assert_eq!((customer(1), customer(2)), ("v2".into(), "newer".into()));
+    assert_eq!(rows.as_array().unwrap().len(), expected.len());
     // A merge on a Hive sink, or of a stream that does not exist, is refused with the reason.
     env.write(
         "hive.toml",

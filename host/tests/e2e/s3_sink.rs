@@ -69,6 +69,17 @@ fn env() -> Env {
     env
 }
 
+/// What the `deltalake` package needs to read a table in the moto bucket.
+fn storage_options(s3: &S3Server) -> [String; 5] {
+    [
+        format!("AWS_ENDPOINT_URL={}", s3.endpoint()),
+        "AWS_ACCESS_KEY_ID=testing".to_string(),
+        "AWS_SECRET_ACCESS_KEY=testing".to_string(),
+        "AWS_REGION=us-east-1".to_string(),
+        "AWS_ALLOW_HTTP=true".to_string(),
+    ]
+}
+
 fn ids(rows: &Value) -> Vec<u64> {
     rows.as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect()
 }
@@ -117,13 +128,7 @@ fn delta_on_s3_takes_concurrent_workers_and_an_empty_worker_resumes() {
     for mut w in workers {
         assert!(w.wait().unwrap().success(), "a worker failed");
     }
-    let options = [
-        format!("AWS_ENDPOINT_URL={}", s3.endpoint()),
-        "AWS_ACCESS_KEY_ID=testing".to_string(),
-        "AWS_SECRET_ACCESS_KEY=testing".to_string(),
-        "AWS_REGION=us-east-1".to_string(),
-        "AWS_ALLOW_HTTP=true".to_string(),
-    ];
+    let options = storage_options(&s3);
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
     let table = delta_read(&env, "s3://lakes/landing/orders", &options);
     assert_eq!(ids(&table["rows"]), (0..800).collect::<Vec<_>>(), "every row once from three concurrent workers");
@@ -177,13 +182,7 @@ fn a_merge_stream_on_s3_holds_the_latest_row_of_each_key() {
     }
     env.write("exports/y000.csv", text);
     env.headwater(&["run", "m.toml"]).ok();
-    let options = [
-        format!("AWS_ENDPOINT_URL={}", s3.endpoint()),
-        "AWS_ACCESS_KEY_ID=testing".to_string(),
-        "AWS_SECRET_ACCESS_KEY=testing".to_string(),
-        "AWS_REGION=us-east-1".to_string(),
-        "AWS_ALLOW_HTTP=true".to_string(),
-    ];
+    let options = storage_options(&s3);
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
     let table = delta_read(&env, "s3://lakes/landing/orders", &options);
     let rows: Vec<(u64, String)> = table["rows"]

@@ -218,6 +218,15 @@ impl LakeSink {
         }
     }
 
+    /// This worker's committed progress on `stream`, remembered as the version its next commit follows.
+    fn read_progress(&self, stream: &str) -> Result<Option<Progress>, StoreError> {
+        let (format, s, app_id) = (self.format.clone(), stream.to_string(), self.app_id(stream));
+        let progress =
+            self.io.run(async move { format.progress(&s, &app_id).await }).map_err(|e| self.store_error(e))?;
+        self.versions().insert(stream.to_string(), progress.as_ref().map(|p| p.version));
+        Ok(progress)
+    }
+
     fn store_error(&self, e: LakeError) -> StoreError {
         StoreError { path: PathBuf::from(self.format.location()), message: e.to_string(), incompatible: false }
     }
@@ -363,13 +372,10 @@ impl Sink for LakeSink {
 
 impl StateStore for LakeSink {
     fn get(&self, stream: &str) -> Result<StreamState, StoreError> {
-        let (format, s, app_id) = (self.format.clone(), stream.to_string(), self.app_id(stream));
-        let progress =
-            self.io.run(async move { format.progress(&s, &app_id).await }).map_err(|e| self.store_error(e))?;
+        let progress = self.read_progress(stream)?;
         if progress.is_none() {
             self.check_slicing(stream)?;
         }
-        self.versions().insert(stream.to_string(), progress.as_ref().map(|p| p.version));
         match progress {
             None => Ok(StreamState::default()),
             Some(p) => serde_json::from_str(&p.state).map_err(|e| StoreError {
@@ -427,9 +433,9 @@ impl StateStore for LakeSink {
         let base = match read {
             Some(v) => v,
             None => {
-                // Not read in this run (a full refresh starts from nothing): read it now.
-                self.get(&intent.stream)?;
-                self.versions().get(&intent.stream).copied().flatten()
+                // Not read in this run (a full refresh starts from nothing): read it now. A
+                // refresh replaces the whole table, so another slicing's progress is no obstacle.
+                self.read_progress(&intent.stream)?.map(|p| p.version)
             }
         };
         let state = serde_json::to_string(&intent.state)

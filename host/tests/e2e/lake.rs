@@ -192,6 +192,11 @@ fn sharded_workers_land_each_slice_of_a_stream_once() {
         assert!(run.stderr.contains("slice-") && run.stderr.contains("rows would land twice"), "{}", run.stderr);
     }
     assert_eq!(ids(&delta_read(&env, "lake/orders", &[])).len(), 1200);
+    // What the refusal advises: a full refresh in one unsharded run reloads the stream whole.
+    env.headwater(&["run", "p1.toml", "--full-refresh"]).ok();
+    assert_eq!(ids(&delta_read(&env, "lake/orders", &[])), (0..1200).collect::<Vec<_>>());
+    let run = env.headwater(&["run", "p1.toml", "--json"]).ok().json();
+    assert_eq!(run["streams"][0]["rows"], 0, "the unsharded progress holds now: {run}");
 }
 
 /// A zombie: a worker of shard 1/2 is held just before its first commit while a

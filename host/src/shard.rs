@@ -76,6 +76,24 @@ impl Shard {
     pub fn owns_key(&self, key: &str) -> bool {
         slice_of(key, self.count) == self.index - 1
     }
+
+    /// Whether this shard owns the file at `path` of a sliced stream: its path in
+    /// the root, with `.` segments and repeated `/` taken out, so that `./a.csv`
+    /// and `a.csv` are one file, as the listing names it.
+    pub fn owns_file(&self, path: &str) -> bool {
+        let plain: Vec<&str> = path.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+        self.owns_key(&plain.join("/"))
+    }
+
+    /// Refuses a file of a sliced stream that another shard owns (a connector that
+    /// opens or loads by path what its listing did not return).
+    pub fn check_file(&self, root: &str, path: &str) -> Result<(), crate::roots::RootError> {
+        if self.owns_file(path) {
+            Ok(())
+        } else {
+            Err(crate::roots::RootError::OtherSlice { root: root.into(), path: path.into(), slice: self.to_string() })
+        }
+    }
 }
 
 impl fmt::Display for Shard {

@@ -27,9 +27,10 @@ impl From<RootError> for WitError {
     fn from(e: RootError) -> Self {
         let message = e.to_string();
         match e {
-            RootError::NotGranted { .. } | RootError::NotPlain { .. } | RootError::Escapes { .. } => {
-                WitError::Denied(message)
-            }
+            RootError::NotGranted { .. }
+            | RootError::NotPlain { .. }
+            | RootError::Escapes { .. }
+            | RootError::OtherSlice { .. } => WitError::Denied(message),
             RootError::NotListable { .. } | RootError::BadGlob { .. } | RootError::TooLarge { .. } => {
                 WitError::Config(message)
             }

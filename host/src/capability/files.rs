@@ -71,6 +71,9 @@ impl FilesCtx {
     }
 
     async fn open_file(&mut self, root: &str, path: &str) -> Result<Source, WitError> {
+        if let Some(shard) = self.slice {
+            shard.check_file(root, path)?;
+        }
         let other = |e: std::io::Error| RootError::Io { root: root.into(), path: path.into(), reason: e.to_string() };
         if let Some(tape) = &self.tape {
             let local = local_file(&self.roots, Some(tape), root, path).await?;
@@ -100,7 +103,7 @@ impl Host for FilesCtx {
             }
         };
         Ok(match self.slice {
-            Some(shard) => listed.map(|entries| entries.into_iter().filter(|e| shard.owns_key(&e.path)).collect()),
+            Some(shard) => listed.map(|entries| entries.into_iter().filter(|e| shard.owns_file(&e.path)).collect()),
             None => listed,
         })
     }

@@ -34,13 +34,29 @@ pub struct OutputCtx {
     /// Log bytes kept so far in this call, and whether some were dropped.
     logged: usize,
     log_cut: bool,
+    /// The slice of a sliced stream this worker owns: `load` takes only its files.
+    slice: Option<crate::shard::Shard>,
 }
 
 impl OutputCtx {
     /// Output for a `read` of `streams`, loading files from `roots`.
     pub fn for_read(connector: &str, roots: Arc<FileRoots>, streams: Vec<StreamOutput>) -> Self {
         let streams = streams.into_iter().map(|s| (s.name().to_string(), s)).collect();
-        OutputCtx { connector: connector.to_string(), roots, tape: None, streams, logged: 0, log_cut: false }
+        OutputCtx {
+            connector: connector.to_string(),
+            roots,
+            tape: None,
+            streams,
+            logged: 0,
+            log_cut: false,
+            slice: None,
+        }
+    }
+
+    /// `load` takes only the files of `shard`'s slice (see `FilesCtx::with_slice`).
+    pub fn with_slice(mut self, shard: Option<crate::shard::Shard>) -> Self {
+        self.slice = shard;
+        self
     }
 
     /// Records the files `load` reads on `tape`, or answers them from it.
@@ -58,6 +74,7 @@ impl OutputCtx {
             streams: BTreeMap::new(),
             logged: 0,
             log_cut: false,
+            slice: None,
         }
     }
 
@@ -125,6 +142,12 @@ impl OutputCtx {
         options: &LoadOptions,
     ) -> Result<LoadStats, StreamError> {
         self.stream(name)?;
+        if let Some(shard) = self.slice
+            && let Err(e) = shard.check_file(root, path)
+        {
+            let out = self.stream(name)?;
+            return Err(out.poison(Step::Load, e.into()));
+        }
         let staged = match &self.tape {
             None => self.roots.clone().stage(root, path).await.map_err(StreamError::from),
             // Recorded and replayed, a failure keeps its message (its kind is `other`).

@@ -40,6 +40,12 @@ pub enum RootError {
     /// The path resolves to something outside its root.
     #[error("path `{path}` resolves outside root `{root}` ({how})")]
     Escapes { root: String, path: String, how: &'static str },
+    /// A sliced stream's file that another worker's slice owns (see `crate::shard`).
+    #[error(
+        "`{path}` in root `{root}` belongs to another worker's slice of this stream (this worker owns slice \
+         {slice}): a sliced stream reads only the files its listing returns"
+    )]
+    OtherSlice { root: String, path: String, slice: String },
     #[error("`{path}` does not exist in root `{root}`")]
     NotFound { root: String, path: String },
     #[error("`{path}` in root `{root}` is not a file")]

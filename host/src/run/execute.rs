@@ -219,7 +219,9 @@ impl Session {
             FilesCtx::new(self.roots.clone()).with_tape(self.tape.clone()).with_slice(self.slice_of(&info.name)),
             StateCtx::new(p.kind, BTreeMap::from([(info.name.clone(), committed)]), self.tape.as_deref())
                 .with_slice(&info.name, self.slice_of(&info.name)),
-            OutputCtx::for_read(&p.connector.name, self.roots.clone(), vec![stream]).with_tape(self.tape.clone()),
+            OutputCtx::for_read(&p.connector.name, self.roots.clone(), vec![stream])
+                .with_tape(self.tape.clone())
+                .with_slice(self.slice_of(&info.name)),
         );
         let streams = [info.name.clone()];
         let (result, state) = p.connector.read(&p.config, &streams, state, self.limits()).await;

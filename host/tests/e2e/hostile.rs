@@ -478,3 +478,35 @@ fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A connector of a sliced stream that opens or loads by path a file its
+/// listing did not return (another worker's slice, spelt plainly or as `./…`) is
+/// refused: the slice is the host's to enforce, not the connector's to honour.
+#[test]
+fn a_sliced_stream_cannot_reach_another_slices_files() {
+    let env = env();
+    let shard = headwater::Shard::new(1, 2).unwrap();
+    let names: Vec<String> = (0..16).map(|i| format!("f{i}.csv")).collect();
+    for name in &names {
+        env.write(&format!("data/{name}"), "value\nx\n");
+    }
+    let theirs = names.iter().find(|n| !shard.owns_file(n)).expect("some file is the other slice's");
+    let ours = names.iter().find(|n| shard.owns_file(n)).expect("some file is this slice's");
+    let pipeline = |attack: &str, target: &str| {
+        env.write(
+            "sliced.toml",
+            format!(
+                "name = \"sliced\"\n[source]\nconnector = \"hostile\"\nconfig = {{ attack = \"{attack}\", target = \"{target}\" }}\n\
+                 [allow]\nfiles = [\"./data\"]\n[sink]\npath = \"lake\"\nformat = \"delta\"\n[sharding]\nslice = [\"loot\"]\n"
+            ),
+        );
+    };
+    for (attack, path) in [("load", theirs.clone()), ("load", format!("./{theirs}")), ("file", theirs.clone())] {
+        pipeline(attack, &format!("./data|{path}"));
+        let run = env.headwater(&["run", "sliced.toml", "--shard", "1/2"]).fails(1, &["another worker's slice", "1/2"]);
+        assert!(!run.stderr.contains("panicked at host/"), "{}", run.stderr);
+    }
+    // The same attack on a file of its own slice is an ordinary load.
+    pipeline("load", &format!("./data|{ours}"));
+    env.headwater(&["run", "sliced.toml", "--shard", "1/2"]).ok();
+}

@@ -256,8 +256,12 @@ async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
         None => actions.extend(commit.files.iter().map(|f| add(&f.name, f.size, f.rows, f.key_bounds.as_ref(), now))),
         Some(spec) if !commit.files.is_empty() => {
             let root = table.log_store().root_object_store(None);
-            let files: Vec<(String, Option<String>)> =
-                snapshot.log_data().iter().map(|f| (f.path().to_string(), f.stats())).collect();
+            // A full refresh removed every table file above: the change set merges into nothing.
+            let files: Vec<(String, Option<String>)> = if commit.replace {
+                Vec::new()
+            } else {
+                snapshot.log_data().iter().map(|f| (f.path().to_string(), f.stats())).collect()
+            };
             let merged = merge_actions(root, &url, &files, commit, spec, now).await.map_err(at)?;
             actions.extend(merged);
         }
@@ -345,7 +349,8 @@ async fn merge_actions(
     };
     let mut change_files = Vec::with_capacity(commit.files.len());
     for file in &commit.files {
-        change_files.push(read(&root, &path_of(&file.name)?).await?);
+        let local = file.local.as_ref().ok_or_else(|| format!("{}: a merge's change file is not staged", file.name))?;
+        change_files.push(read_local(local)?);
     }
     let change = Change::new(spec, &change_files).map_err(|e| format!("merging by {:?}: {e}", spec.key))?;
     let values = KeyValues::of(spec, &change_files);
@@ -370,9 +375,7 @@ async fn merge_actions(
     }
     // The change set's rows land, but for keys the table holds a newer row of.
     let landing = change.kept_without(spec, &newer)?;
-    for (file, kept) in commit.files.iter().zip(&landing) {
-        // The uploaded file is replaced by its merged rows; nothing names it, so delete it.
-        let _ = root.delete(&path_of(&file.name)?).await;
+    for kept in &landing {
         if let Some((name, size, rows, bounds)) = write(&root, table, kept, spec).await? {
             actions.push(add(&name, size, rows, bounds.as_ref(), now));
         }
@@ -391,6 +394,17 @@ fn key_range(stats: Option<&str>, spec: &MergeSpec) -> Option<(Value, Value)> {
     let [key] = spec.key.as_slice() else { return None };
     let stats: Value = serde_json::from_str(stats?).ok()?;
     Some((stats.get("minValues")?.get(key)?.clone(), stats.get("maxValues")?.get(key)?.clone()))
+}
+
+/// A staged Parquet file's batches.
+fn read_local(path: &std::path::Path) -> Result<Vec<RecordBatch>, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("reading {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| failed(&e))?;
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| failed(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| failed(&e))
 }
 
 /// A Parquet file's batches, read whole from the store.

@@ -70,6 +70,8 @@ pub(crate) struct DataFile {
     pub primary_key: Vec<String>,
     /// The cursor column its writer recorded (`headwater.cursor_field`).
     pub cursor_field: Option<String>,
+    /// A merge stream's change file, still on the worker's disk (not uploaded).
+    pub local: Option<PathBuf>,
     /// For a one-column integer or text key: (column, lowest, highest), from the
     /// footer's statistics: a Delta reader's data skipping, and a merge's pruning.
     pub key_bounds: Option<(String, serde_json::Value, serde_json::Value)>,
@@ -310,6 +312,7 @@ fn describe(local: &Path, name: &str) -> Result<DataFile, String> {
         primary_key,
         cursor_field,
         key_bounds,
+        local: None,
     })
 }
 
@@ -331,8 +334,15 @@ impl Sink for LakeSink {
             if !staging.exists() {
                 return Err(SinkError::Lost { stream: stream.to_string(), path: final_path.clone() });
             }
-            let described = describe(staging, &name)
+            let mut described = describe(staging, &name)
                 .map_err(|reason| SinkError::Io { context: format!("stream `{stream}`"), reason })?;
+            if self.merges.contains_key(stream) {
+                // A merge reads the change set and writes its own files: the staged
+                // copy is read in place at the commit, never uploaded as it is.
+                described.local = Some(staging.clone());
+                self.uploaded().insert(final_path.clone(), described);
+                continue;
+            }
             let (format, local, s, n) = (self.format.clone(), staging.clone(), stream.to_string(), name.clone());
             self.io.run(async move { format.put_file(&s, &local, &n).await }).map_err(|e| self.sink_error(e))?;
             crate::fault::point("publish.after-rename");
@@ -478,7 +488,9 @@ impl StateStore for LakeSink {
         self.versions().insert(intent.stream.clone(), Some(version));
         let mut uploaded = self.uploaded();
         for (_, final_path) in &intent.files {
-            uploaded.remove(final_path);
+            if let Some(local) = uploaded.remove(final_path).and_then(|f| f.local) {
+                let _ = std::fs::remove_file(local);
+            }
         }
         Ok(())
     }

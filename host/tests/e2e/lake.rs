@@ -410,6 +410,12 @@ fn a_merge_stream_holds_the_latest_row_of_each_key_and_drops_deleted_ones() {
     let customer = |id: u64| rows.as_array().unwrap().iter().find(|r| r["id"] == id).unwrap()["customer"].clone();
     assert_eq!((customer(1), customer(2)), ("v2".into(), "newer".into()));
     assert_eq!(rows.as_array().unwrap().len(), expected.len());
+
+    // A full refresh of a merge stream reloads every export into an empty table: one
+    // row per key again, each from its newest export.
+    env.headwater(&["run", "m.toml", "--full-refresh"]).ok();
+    let refreshed = delta_read(&env, "lake/orders", &[])["rows"].clone();
+    assert_eq!(refreshed.as_array().unwrap().len(), expected.len(), "no key twice after the refresh");
     // A merge on a Hive sink, or of a stream that does not exist, is refused with the reason.
     env.write(
         "hive.toml",

@@ -330,6 +330,14 @@ pub struct StreamFile {
     /// empty) removes its key from a merge stream.
     #[serde(default)]
     pub delete_when: Option<String>,
+    /// A merge stream's deleted keys stay in the table, their newest row marked
+    /// `_hw_deleted = true` (other rows `false`), instead of leaving it.
+    #[serde(default)]
+    pub soft_delete: bool,
+    /// Keep every version the source served beside the merged table: the append
+    /// table `<stream>_history`, committed before each merge.
+    #[serde(default)]
+    pub keep_history: bool,
 }
 
 /// How a stream's rows are written.

@@ -50,6 +50,10 @@ pub struct Merge {
     pub primary_key: Vec<String>,
     /// The column that marks a deleted row.
     pub delete_when: Option<String>,
+    /// Deleted keys stay, marked in `_hw_deleted`.
+    pub soft_delete: bool,
+    /// The append table `<stream>_history` is kept beside the merged one.
+    pub keep_history: bool,
 }
 
 impl Pipeline {

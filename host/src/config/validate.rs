@@ -137,10 +137,29 @@ pub(super) fn pipeline(path: &Path, text: &str) -> Result<Pipeline, ConfigError>
                      commit, which needs `[sink] format = \"delta\"`"
                 )));
             }
-            merges.insert(name, Merge { primary_key: stream.primary_key, delete_when: stream.delete_when });
-        } else if !stream.primary_key.is_empty() || stream.delete_when.is_some() {
+            if stream.soft_delete && stream.delete_when.is_none() {
+                return Err(bad(format!(
+                    "[streams.{name}] soft_delete = true: name the column that marks a deleted row with \
+                     `delete_when`, or there is nothing to mark"
+                )));
+            }
+            merges.insert(
+                name,
+                Merge {
+                    primary_key: stream.primary_key,
+                    delete_when: stream.delete_when,
+                    soft_delete: stream.soft_delete,
+                    keep_history: stream.keep_history,
+                },
+            );
+        } else if !stream.primary_key.is_empty()
+            || stream.delete_when.is_some()
+            || stream.soft_delete
+            || stream.keep_history
+        {
             return Err(bad(format!(
-                "[streams.{name}]: `primary_key` and `delete_when` are for `write = \"merge\"` streams"
+                "[streams.{name}]: `primary_key`, `delete_when`, `soft_delete` and `keep_history` are for \
+                 `write = \"merge\"` streams"
             )));
         }
     }

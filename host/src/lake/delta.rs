@@ -11,12 +11,14 @@
 //! inside the commit itself (`ConcurrentTransaction`), so the guard holds even
 //! when both check at once.
 
-use super::merge::{Change, KeyValues, MergeSpec, bounds as merge_bounds};
-use super::{Commit, DataFile, LakeError, Progress, TableFormat};
+use super::merge::{Change, KeyValues, MergeSpec, SOFT_DELETE_COLUMN, bounds as merge_bounds};
+use super::{Commit, DataFile, Feed, LakeError, Progress, TableFormat};
 use arrow::array::RecordBatch;
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitConflictError, CommitProperties, TransactionError};
-use deltalake_core::kernel::{Action, Add, MetadataExt as _, Remove, StructField, StructType, Transaction};
+use deltalake_core::kernel::{
+    Action, Add, DataType as DeltaType, MetadataExt as _, Remove, StructField, StructType, Transaction,
+};
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
 use object_store::ObjectStoreExt as _;
@@ -86,6 +88,33 @@ impl TableFormat for DeltaLake {
     async fn put_file(&self, stream: &str, local: &std::path::Path, name: &str) -> Result<(), LakeError> {
         let path = self.file_path(stream, name)?;
         crate::objects::upload(self.root.clone(), local, path).await.map(drop).map_err(|e| LakeError::at(&self.base, e))
+    }
+
+    async fn get_file(&self, stream: &str, name: &str, local: &std::path::Path) -> Result<(), LakeError> {
+        let path = self.file_path(stream, name)?;
+        let failed = |e: &dyn std::fmt::Display| LakeError::at(&self.base, format!("downloading {path}: {e}"));
+        let bytes = self.root.get(&path).await.map_err(|e| failed(&e))?.bytes().await.map_err(|e| failed(&e))?;
+        let io = |e: std::io::Error| LakeError::at(&self.base, format!("writing {}: {e}", local.display()));
+        if let Some(parent) = local.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+        }
+        tokio::fs::write(local, &bytes).await.map_err(io)
+    }
+
+    async fn committed_files(&self, stream: &str, app_id: &str, version: i64) -> Result<Vec<String>, LakeError> {
+        let Some(table) = self.load(stream).await? else {
+            return Err(LakeError::at(&self.table_url(stream)?, "the table has no log"));
+        };
+        for at in (0..=table.version().unwrap_or_default()).rev() {
+            let (progress, adds) = read_commit(&table, at).await?;
+            if progress.iter().any(|(id, p)| id == app_id && p.version == version) {
+                return Ok(adds);
+            }
+        }
+        Err(LakeError::at(
+            table.table_url(),
+            format!("no commit in the log records transaction `{app_id}` at version {version}"),
+        ))
     }
 
     async fn progress(&self, stream: &str, app_id: &str) -> Result<Option<Progress>, LakeError> {
@@ -243,7 +272,11 @@ async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
     let version = commit.base.map_or(0, |v| v.saturating_add(1));
     let mut actions: Vec<Action> = Vec::new();
     let table_schema = snapshot.schema();
-    let merged = merged_schema(Some(table_schema.as_ref()), &commit.files).map_err(at)?;
+    let mut merged = merged_schema(Some(table_schema.as_ref()), &commit.files).map_err(at)?;
+    if commit.merge.as_ref().is_some_and(|m| m.soft_delete) && merged.field(SOFT_DELETE_COLUMN).is_none() {
+        let marked = StructField::new(SOFT_DELETE_COLUMN, DeltaType::BOOLEAN, true);
+        merged = StructType::try_new(merged.fields().cloned().chain([marked])).map_err(|e| at(e.to_string()))?;
+    }
     if merged != *table_schema.as_ref() {
         let metadata = snapshot.metadata().clone().with_schema(&merged).map_err(|e| at(e.to_string()))?;
         actions.push(Action::Metadata(metadata));
@@ -268,7 +301,10 @@ async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
         Some(_) => {}
     }
     actions.push(Action::Txn(Transaction::new_with_last_update(&commit.app_id, version, Some(now))));
-    let progress = json!({ "appId": commit.app_id, "version": version, "state": commit.state });
+    let mut progress = json!({ "appId": commit.app_id, "version": version, "state": commit.state });
+    if let Some(feed) = &commit.feeds {
+        progress["merge"] = json!({ "version": feed.version, "replace": feed.replace });
+    }
     let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
     // A Delta checkpoint every `delta.checkpointInterval` commits (100) keeps loading
     // the table bounded; the JSON commits stay (no log cleanup): they hold the progress.
@@ -516,6 +552,11 @@ async fn find_progress(table: &DeltaTable, app_id: &str, version: i64) -> Result
 
 /// What headwater recorded in commit `version`: (appId, progress) pairs.
 async fn commit_progress(table: &DeltaTable, version: u64) -> Result<Vec<(String, Progress)>, LakeError> {
+    Ok(read_commit(table, version).await?.0)
+}
+
+/// Commit `version`'s progress entries and the paths of the files it added.
+async fn read_commit(table: &DeltaTable, version: u64) -> Result<(Vec<(String, Progress)>, Vec<String>), LakeError> {
     let url = table.table_url();
     let Some(bytes) = table
         .log_store()
@@ -523,11 +564,14 @@ async fn commit_progress(table: &DeltaTable, version: u64) -> Result<Vec<(String
         .await
         .map_err(|e| LakeError::at(url, format!("reading commit {version}: {e}")))?
     else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
-    let mut out = Vec::new();
+    let (mut out, mut adds) = (Vec::new(), Vec::new());
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
         let Ok(action) = serde_json::from_slice::<Value>(line) else { continue };
+        if let Some(path) = action.get("add").and_then(|a| a.get("path")).and_then(Value::as_str) {
+            adds.push(path.to_string());
+        }
         let Some(info) = action.get("commitInfo") else { continue };
         let Some(p) = info.get(PROGRESS_KEY) else { continue };
         let (Some(app_id), Some(v), Some(state)) =
@@ -540,7 +584,13 @@ async fn commit_progress(table: &DeltaTable, version: u64) -> Result<Vec<(String
             other => other.to_string(),
         };
         let committed_at = info.get("timestamp").and_then(Value::as_i64);
-        out.push((app_id.to_string(), Progress { version: v, state, committed_at }));
+        let feeds = p.get("merge").and_then(|m| {
+            Some(Feed {
+                version: m.get("version")?.as_i64()?,
+                replace: m.get("replace").and_then(Value::as_bool).unwrap_or(false),
+            })
+        });
+        out.push((app_id.to_string(), Progress { version: v, state, committed_at, feeds }));
     }
-    Ok(out)
+    Ok((out, adds))
 }

@@ -23,7 +23,12 @@ pub(crate) struct MergeSpec {
     pub delete_when: Option<String>,
     /// The stream's cursor column, which orders a key's versions.
     pub cursor: Option<String>,
+    /// A deleted key's newest row stays, marked in [`SOFT_DELETE_COLUMN`].
+    pub soft_delete: bool,
 }
+
+/// The column a soft-deleting merge stream marks its deleted keys in.
+pub(crate) const SOFT_DELETE_COLUMN: &str = "_hw_deleted";
 
 /// Where a key's winning row is (file, batch, row), and its cursor.
 type Winner = ((usize, usize, usize), Option<OwnedRow>);
@@ -90,6 +95,9 @@ impl Change {
         for (key, (at, cursor)) in last {
             if deletes[at.0][at.1][at.2] {
                 change.deleted += 1;
+                if spec.soft_delete {
+                    winners.insert(at);
+                }
             } else {
                 winners.insert(at);
             }
@@ -99,7 +107,14 @@ impl Change {
             let mut kept = Vec::new();
             for (b, batch) in batches.iter().enumerate() {
                 let mask: BooleanArray = (0..batch.num_rows()).map(|r| Some(winners.contains(&(f, b, r)))).collect();
-                let rows = filter_record_batch(batch, &mask).map_err(|e| e.to_string())?;
+                let mut rows = filter_record_batch(batch, &mask).map_err(|e| e.to_string())?;
+                if spec.soft_delete {
+                    let marks: BooleanArray = (0..batch.num_rows())
+                        .filter(|r| winners.contains(&(f, b, *r)))
+                        .map(|r| Some(deletes[f][b][r]))
+                        .collect();
+                    rows = with_column(&rows, SOFT_DELETE_COLUMN, std::sync::Arc::new(marks))?;
+                }
                 if rows.num_rows() > 0 {
                     kept.push(rows);
                 }
@@ -307,6 +322,23 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, String
     })
 }
 
+/// `batch` with `column` set to `values` (replaced where it was, added last where not).
+fn with_column(batch: &RecordBatch, column: &str, values: ArrayRef) -> Result<RecordBatch, String> {
+    let schema = batch.schema();
+    let mut fields: Vec<arrow::datatypes::FieldRef> = Vec::with_capacity(schema.fields().len() + 1);
+    let mut columns = Vec::with_capacity(fields.capacity());
+    for (field, array) in schema.fields().iter().zip(batch.columns()) {
+        if field.name() != column {
+            fields.push(field.clone());
+            columns.push(array.clone());
+        }
+    }
+    fields.push(std::sync::Arc::new(arrow::datatypes::Field::new(column, values.data_type().clone(), true)));
+    columns.push(values);
+    let schema = arrow::datatypes::Schema::new_with_metadata(fields, schema.metadata().clone());
+    RecordBatch::try_new(std::sync::Arc::new(schema), columns).map_err(|e| format!("marking `{column}`: {e}"))
+}
+
 /// Whether each value marks its row deleted: set, and not false, 0 or empty.
 fn deleted(marker: &ArrayRef) -> Result<Vec<bool>, String> {
     let text =
@@ -347,7 +379,12 @@ mod tests {
     /// The last row of a key wins, across batches and files; a deleted key's rows all go.
     #[test]
     fn the_last_row_of_a_key_wins_and_deletes_remove_it() {
-        let spec = MergeSpec { key: vec!["id".into()], delete_when: Some("deleted_at".into()), cursor: None };
+        let spec = MergeSpec {
+            key: vec!["id".into()],
+            delete_when: Some("deleted_at".into()),
+            cursor: None,
+            soft_delete: false,
+        };
         let files = vec![
             vec![batch(&[1, 2, 3], &["a1", "b1", "c1"], &[None, None, None])],
             vec![batch(&[2, 3], &["b2", "c2"], &[None, Some("2026-01-01")]), batch(&[1], &["a2"], &[Some("")])],
@@ -381,7 +418,12 @@ mod tests {
     /// later row), and against the table (a table row newer than the change stays).
     #[test]
     fn the_newest_by_the_cursor_wins_and_ties_go_to_the_later_row() {
-        let spec = MergeSpec { key: vec!["id".into()], delete_when: None, cursor: Some("deleted_at".into()) };
+        let spec = MergeSpec {
+            key: vec!["id".into()],
+            delete_when: None,
+            cursor: Some("deleted_at".into()),
+            soft_delete: false,
+        };
         // `deleted_at` serves as the cursor here: text that orders as the times do.
         let files = vec![vec![batch(
             &[1, 1, 2, 2, 3],
@@ -398,17 +440,36 @@ mod tests {
         assert_eq!(ids(&landing[0]), [(1, "a-new".into()), (2, "b2".into())]);
     }
 
+    /// Soft deletes keep a deleted key's newest row, marked; the others are marked false.
+    #[test]
+    fn soft_deletes_keep_the_row_marked() {
+        let spec = MergeSpec {
+            key: vec!["id".into()],
+            delete_when: Some("deleted_at".into()),
+            cursor: None,
+            soft_delete: true,
+        };
+        let files = vec![vec![batch(&[1, 2, 1], &["a1", "b1", "a2"], &[None, Some("2026-01-01"), None])]];
+        let change = Change::new(&spec, &files).unwrap();
+        assert_eq!(ids(&change.kept[0]), [(2, "b1".into()), (1, "a2".into())]);
+        assert_eq!(change.deleted, 1);
+        let marks = change.kept[0][0].column_by_name(SOFT_DELETE_COLUMN).unwrap();
+        let marks = marks.as_any().downcast_ref::<BooleanArray>().unwrap();
+        assert_eq!(marks.iter().collect::<Vec<_>>(), [Some(true), Some(false)]);
+    }
+
     /// A composite key is the pair; a missing or null key column is refused, naming it.
     #[test]
     fn composite_keys_and_bad_key_columns() {
-        let spec = MergeSpec { key: vec!["id".into(), "name".into()], delete_when: None, cursor: None };
+        let spec =
+            MergeSpec { key: vec!["id".into(), "name".into()], delete_when: None, cursor: None, soft_delete: false };
         let files = vec![vec![batch(&[1, 1, 1], &["a", "b", "a"], &[None, None, None])]];
         let change = Change::new(&spec, &files).unwrap();
         assert_eq!(ids(&change.kept[0]), [(1, "b".into()), (1, "a".into())]);
-        let missing = MergeSpec { key: vec!["sku".into()], delete_when: None, cursor: None };
+        let missing = MergeSpec { key: vec!["sku".into()], delete_when: None, cursor: None, soft_delete: false };
         let e = Change::new(&missing, &files).err().unwrap();
         assert!(e.contains("column `sku`") && e.contains("id, name, deleted_at"), "{e}");
-        let nulls = MergeSpec { key: vec!["deleted_at".into()], delete_when: None, cursor: None };
+        let nulls = MergeSpec { key: vec!["deleted_at".into()], delete_when: None, cursor: None, soft_delete: false };
         let e = Change::new(&nulls, &files).err().unwrap();
         assert!(e.contains("key column `deleted_at` is null"), "{e}");
     }

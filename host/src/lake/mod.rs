@@ -86,6 +86,19 @@ pub struct Progress {
     pub state: String,
     /// When it was committed, in milliseconds since the epoch.
     pub committed_at: Option<i64>,
+    /// A history table's commit: the merge it feeds (see [`Feed`]).
+    pub feeds: Option<Feed>,
+}
+
+/// What a history table's commit (`keep_history`) records of the merge that
+/// follows it: the merged table's transaction version that merge commits, and
+/// whether it replaces the table (a full refresh). The history commit lands
+/// first and holds the change set, so a crash between the two is finished at
+/// the next start by merging that commit's files ("rolled forward").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Feed {
+    pub version: i64,
+    pub replace: bool,
 }
 
 /// Each stream's table and, per transaction, its latest progress.
@@ -104,11 +117,22 @@ pub(crate) struct Commit {
     pub replace: bool,
     /// A merge stream: the files upsert and delete by key.
     pub merge: Option<merge::MergeSpec>,
+    /// A history table's commit: the merge it precedes.
+    pub feeds: Option<Feed>,
 }
 
 /// A table format: where a stream's files go and how a commit makes them visible.
 pub(crate) trait TableFormat: Send + Sync + 'static {
     fn put_file(&self, stream: &str, local: &Path, name: &str) -> impl Future<Output = Result<(), LakeError>> + Send;
+    /// Downloads a file of the stream's table to `local`.
+    fn get_file(&self, stream: &str, name: &str, local: &Path) -> impl Future<Output = Result<(), LakeError>> + Send;
+    /// The files the commit of transaction (`app_id`, `version`) added.
+    fn committed_files(
+        &self,
+        stream: &str,
+        app_id: &str,
+        version: i64,
+    ) -> impl Future<Output = Result<Vec<String>, LakeError>> + Send;
     fn progress(&self, stream: &str, app_id: &str) -> impl Future<Output = Result<Option<Progress>, LakeError>> + Send;
     fn commit(&self, commit: Commit) -> impl Future<Output = Result<i64, LakeError>> + Send;
     /// The streams with a table in the sink.
@@ -220,13 +244,131 @@ impl LakeSink {
         }
     }
 
-    /// This worker's committed progress on `stream`, remembered as the version its next commit follows.
+    /// This worker's committed progress on `stream`, remembered as the version its
+    /// next commit follows. A merge stream that keeps its history whose last history
+    /// commit's merge did not land (a crash between the two) is merged from it first.
     fn read_progress(&self, stream: &str) -> Result<Option<Progress>, StoreError> {
-        let (format, s, app_id) = (self.format.clone(), stream.to_string(), self.app_id(stream));
-        let progress =
-            self.io.run(async move { format.progress(&s, &app_id).await }).map_err(|e| self.store_error(e))?;
-        self.versions().insert(stream.to_string(), progress.as_ref().map(|p| p.version));
+        let app_id = self.app_id(stream);
+        let merged = self.read_table(stream, &app_id)?;
+        if !self.merges.get(stream).is_some_and(|m| m.keep_history) {
+            return Ok(merged);
+        }
+        let history = history_table(stream);
+        let Some(Progress { feeds: Some(feed), state, committed_at, version: fed_by }) =
+            self.read_table(&history, &app_id)?
+        else {
+            return Ok(merged);
+        };
+        let at = merged.as_ref().map(|m| m.version);
+        if at >= Some(feed.version) {
+            return Ok(merged);
+        }
+        let fail = |message: String| StoreError {
+            path: PathBuf::from(self.format.location()).join(stream),
+            message,
+            incompatible: true,
+        };
+        if at.map_or(0, |v| v.saturating_add(1)) != feed.version {
+            return Err(fail(format!(
+                "history commit {fed_by} of `{app_id}` feeds merge version {}, and the merged table is at {}: \
+                 the two tables were changed by something else; reload the stream with --full-refresh",
+                feed.version,
+                at.map_or("none".to_string(), |v| v.to_string())
+            )));
+        }
+        // Roll forward: the history commit's files are the change set the merge lost.
+        let (format, h, id) = (self.format.clone(), history.clone(), app_id.clone());
+        let names = self
+            .io
+            .run(async move { format.committed_files(&h, &id, fed_by).await })
+            .map_err(|e| self.store_error(e))?;
+        let mut files = Vec::with_capacity(names.len());
+        for name in names {
+            if name.contains('/') || name.starts_with('.') {
+                return Err(fail(format!("history commit {fed_by} adds `{name}`, which is not a file of its table")));
+            }
+            let local = self.stream_dir(stream).join(format!("{name}.history"));
+            let (format, h, n, l) = (self.format.clone(), history.clone(), name.clone(), local.clone());
+            self.io.run(async move { format.get_file(&h, &n, &l).await }).map_err(|e| self.store_error(e))?;
+            let mut file = describe(&local, &name).map_err(fail)?;
+            file.local = Some(local);
+            files.push(file);
+        }
+        let merge = self.merge_spec(stream, &files)?;
+        let locals: Vec<PathBuf> = files.iter().filter_map(|f| f.local.clone()).collect();
+        let commit = Commit {
+            stream: stream.to_string(),
+            app_id,
+            base: at,
+            files,
+            state: state.clone(),
+            replace: feed.replace,
+            merge,
+            feeds: None,
+        };
+        let version = self.commit(commit)?;
+        for local in locals {
+            let _ = std::fs::remove_file(local);
+        }
+        tracing::warn!(
+            "stream `{stream}`: the merge of history commit {fed_by} had not landed (the last run stopped between \
+             the two commits); merged it now as version {version}"
+        );
+        Ok(Some(Progress { version, state, committed_at, feeds: None }))
+    }
+
+    /// The transaction's progress in `table`, remembered as the version its next commit follows.
+    fn read_table(&self, table: &str, app_id: &str) -> Result<Option<Progress>, StoreError> {
+        let (format, t, id) = (self.format.clone(), table.to_string(), app_id.to_string());
+        let progress = self.io.run(async move { format.progress(&t, &id).await }).map_err(|e| self.store_error(e))?;
+        self.versions().insert(table.to_string(), progress.as_ref().map(|p| p.version));
         Ok(progress)
+    }
+
+    /// The version a commit to `table` follows: the one read, else read now (a full
+    /// refresh starts from nothing, and another slicing's progress is no obstacle to it).
+    fn base(&self, table: &str) -> Result<Option<i64>, StoreError> {
+        if let Some(read) = self.versions().get(table).copied() {
+            return Ok(read);
+        }
+        let app_id = self.app_id(self.history_of(table).unwrap_or(table));
+        Ok(self.read_table(table, &app_id)?.map(|p| p.version))
+    }
+
+    /// Commits, and remembers the version committed.
+    fn commit(&self, commit: Commit) -> Result<i64, StoreError> {
+        let (format, table) = (self.format.clone(), commit.stream.clone());
+        let version = self.io.run(async move { format.commit(commit).await }).map_err(|e| self.store_error(e))?;
+        self.versions().insert(table, Some(version));
+        Ok(version)
+    }
+
+    /// A merge stream's key, delete marker and cursor; `None` for an append stream.
+    fn merge_spec(&self, stream: &str, files: &[DataFile]) -> Result<Option<merge::MergeSpec>, StoreError> {
+        let Some(m) = self.merges.get(stream) else { return Ok(None) };
+        let key = if m.primary_key.is_empty() {
+            files.first().map(|f| f.primary_key.clone()).unwrap_or_default()
+        } else {
+            m.primary_key.clone()
+        };
+        if key.is_empty() && !files.is_empty() {
+            return Err(StoreError {
+                path: PathBuf::from(self.format.location()).join(stream),
+                message: format!(
+                    "stream `{stream}` is written by merge, and neither its connector nor \
+                     `[streams.{stream}] primary_key` names its key"
+                ),
+                incompatible: true,
+            });
+        }
+        let cursor = files.first().and_then(|f| f.cursor_field.clone());
+        Ok(Some(merge::MergeSpec { key, delete_when: m.delete_when.clone(), cursor, soft_delete: m.soft_delete }))
+    }
+
+    /// The merge stream whose history table `table` is, if it is one.
+    fn history_of<'a>(&self, table: &'a str) -> Option<&'a str> {
+        let merged = table.strip_suffix(HISTORY_SUFFIX)?;
+        self.merges.get(merged).is_some_and(|m| m.keep_history).then_some(merged)
     }
 
     fn store_error(&self, e: LakeError) -> StoreError {
@@ -248,6 +390,14 @@ impl LakeSink {
     fn versions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<i64>>> {
         self.versions.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// What a merge stream's history table is called after it (`keep_history`).
+const HISTORY_SUFFIX: &str = "_history";
+
+/// The history table of merge stream `stream`.
+fn history_table(stream: &str) -> String {
+    format!("{stream}{HISTORY_SUFFIX}")
 }
 
 /// A local sink folder as the root filesystem store and the folder's URL.
@@ -336,9 +486,17 @@ impl Sink for LakeSink {
             }
             let mut described = describe(staging, &name)
                 .map_err(|reason| SinkError::Io { context: format!("stream `{stream}`"), reason })?;
-            if self.merges.contains_key(stream) {
+            if let Some(merge) = self.merges.get(stream) {
                 // A merge reads the change set and writes its own files: the staged
-                // copy is read in place at the commit, never uploaded as it is.
+                // copy is read in place at the commit. With `keep_history` it also
+                // lands as it is in the history table, committed before the merge.
+                if merge.keep_history {
+                    let (format, local, h, n) =
+                        (self.format.clone(), staging.clone(), history_table(stream), name.clone());
+                    self.io
+                        .run(async move { format.put_file(&h, &local, &n).await })
+                        .map_err(|e| self.sink_error(e))?;
+                }
                 described.local = Some(staging.clone());
                 self.uploaded().insert(final_path.clone(), described);
                 continue;
@@ -382,6 +540,16 @@ impl Sink for LakeSink {
 
 impl StateStore for LakeSink {
     fn get(&self, stream: &str) -> Result<StreamState, StoreError> {
+        if let Some(merged) = self.history_of(stream) {
+            return Err(StoreError {
+                path: PathBuf::from(self.format.location()).join(stream),
+                message: format!(
+                    "stream `{stream}` would write into the history table of merge stream `{merged}` \
+                     (`keep_history = true`): rename one of them, or turn `keep_history` off"
+                ),
+                incompatible: true,
+            });
+        }
         let progress = self.read_progress(stream)?;
         if progress.is_none() {
             self.check_slicing(stream)?;
@@ -400,7 +568,7 @@ impl StateStore for LakeSink {
         let format = self.format.clone();
         let names = self.io.run(async move { format.streams().await }).map_err(|e| self.store_error(e))?;
         let mut out = Vec::new();
-        for name in names {
+        for name in names.into_iter().filter(|n| self.history_of(n).is_none()) {
             let state = self.get(&name)?;
             if state != StreamState::default() {
                 out.push((name, state));
@@ -439,53 +607,41 @@ impl StateStore for LakeSink {
             })?;
             files.push(file);
         }
-        let read = self.versions().get(&intent.stream).copied();
-        let base = match read {
-            Some(v) => v,
-            None => {
-                // Not read in this run (a full refresh starts from nothing): read it now. A
-                // refresh replaces the whole table, so another slicing's progress is no obstacle.
-                self.read_progress(&intent.stream)?.map(|p| p.version)
-            }
-        };
         let state = serde_json::to_string(&intent.state)
             .map_err(|e| self.store_error(LakeError::At { table: intent.stream.clone(), message: e.to_string() }))?;
-        let merge = match self.merges.get(&intent.stream) {
-            None => None,
-            Some(m) => {
-                let key = if m.primary_key.is_empty() {
-                    files.first().map(|f| f.primary_key.clone()).unwrap_or_default()
-                } else {
-                    m.primary_key.clone()
-                };
-                if key.is_empty() && !files.is_empty() {
-                    return Err(StoreError {
-                        path: PathBuf::from(self.format.location()).join(&intent.stream),
-                        message: format!(
-                            "stream `{}` is written by merge, and neither its connector nor \
-                             `[streams.{}] primary_key` names its key",
-                            intent.stream, intent.stream
-                        ),
-                        incompatible: true,
-                    });
-                }
-                let cursor = files.first().and_then(|f| f.cursor_field.clone());
-                Some(merge::MergeSpec { key, delete_when: m.delete_when.clone(), cursor })
-            }
-        };
+        let merge = self.merge_spec(&intent.stream, &files)?;
+        let replace = intent.replaces.is_some();
+        let app_id = self.app_id(&intent.stream);
+        if self.merges.get(&intent.stream).is_some_and(|m| m.keep_history) {
+            // The history first: it holds the change set, so a crash before the merge
+            // commit is finished from it (`read_progress`). A full refresh appends to it.
+            let history = history_table(&intent.stream);
+            let feeds = Feed { version: self.base(&intent.stream)?.map_or(0, |v| v.saturating_add(1)), replace };
+            let commit = Commit {
+                stream: history.clone(),
+                app_id: app_id.clone(),
+                base: self.base(&history)?,
+                files: files.clone(),
+                state: state.clone(),
+                replace: false,
+                merge: None,
+                feeds: Some(feeds),
+            };
+            self.commit(commit)?;
+            crate::fault::point("lake.between-history-and-merge");
+        }
         let commit = Commit {
             stream: intent.stream.clone(),
-            app_id: self.app_id(&intent.stream),
-            base,
+            app_id,
+            base: self.base(&intent.stream)?,
             files,
             state,
-            replace: intent.replaces.is_some(),
+            replace,
             merge,
+            feeds: None,
         };
         crate::fault::point("lake.before-commit");
-        let format = self.format.clone();
-        let version = self.io.run(async move { format.commit(commit).await }).map_err(|e| self.store_error(e))?;
-        self.versions().insert(intent.stream.clone(), Some(version));
+        self.commit(commit)?;
         let mut uploaded = self.uploaded();
         for (_, final_path) in &intent.files {
             if let Some(local) = uploaded.remove(final_path).and_then(|f| f.local) {

@@ -433,6 +433,91 @@ fn a_merge_stream_holds_the_latest_row_of_each_key_and_drops_deleted_ones() {
     env.headwater(&["run", "typo.toml"]).fails(2, &["[streams.ordres]: no such stream"]);
 }
 
+/// `keep_history` keeps the append table `<stream>_history` of every version
+/// served beside the merged one, and `soft_delete` keeps a deleted key's row,
+/// marked. The history commit lands first: a run killed between it and the merge
+/// is finished at the next start by merging that commit's files (rolled
+/// forward), and neither table holds a row twice.
+#[test]
+fn a_merge_stream_keeps_its_history_and_a_crash_between_its_two_commits_is_rolled_forward() {
+    let env = crate::env_with("files");
+    let csv = |rows: &[(u64, String, &str)]| {
+        let mut text = String::from("id,customer,deleted_at,updated_at\n");
+        for (id, customer, deleted) in rows {
+            text.push_str(&format!("{id},{customer},{deleted},2026-01-01T00:00:00Z\n"));
+        }
+        text
+    };
+    env.write("exports/a.csv", csv(&(1..=100).map(|i| (i, format!("v1-{i}"), "")).collect::<Vec<_>>()));
+    let extra =
+        "[streams.orders]\nwrite = \"merge\"\ndelete_when = \"deleted_at\"\nsoft_delete = true\nkeep_history = true";
+    pipeline(&env, "m.toml", "state", extra);
+    env.headwater(&["run", "m.toml"]).ok();
+    assert_eq!(ids(&delta_read(&env, "lake/orders", &[])), (1..=100).collect::<Vec<_>>());
+    assert_eq!(ids(&delta_read(&env, "lake/orders_history", &[])), (1..=100).collect::<Vec<_>>());
+
+    // Updates to 1..=10, deletions of 11..=15, a new 101; killed after the history commit.
+    let mut changes: Vec<(u64, String, &str)> = (1..=10).map(|i| (i, "v2".to_string(), "")).collect();
+    changes.extend((11..=15).map(|i| (i, "gone".to_string(), "2026-02-01T00:00:00Z")));
+    changes.push((101, "v1-101".into(), ""));
+    env.write("exports/b.csv", csv(&changes));
+    let killed =
+        env.command(&["run", "m.toml"]).env("HEADWATER_FAULT", "lake.between-history-and-merge").output().unwrap();
+    assert!(!killed.status.success(), "the fault point was reached");
+    let history = |env: &Env| {
+        let mut ids = ids(&delta_read(env, "lake/orders_history", &[]));
+        ids.sort_unstable();
+        ids
+    };
+    let mut served: Vec<u64> = (1..=100).chain(1..=15).chain([101]).collect();
+    served.sort_unstable();
+    assert_eq!(history(&env), served, "the history holds the change set");
+    assert_eq!(delta_read(&env, "lake/orders", &[])["rows"].as_array().unwrap().len(), 100, "the merge did not land");
+
+    // The next start merges the history commit's files, then finds nothing new.
+    let resumed = env.headwater(&["run", "m.toml"]).ok();
+    assert!(resumed.stderr.contains("had not landed"), "{}", resumed.stderr);
+    let check = |env: &Env| {
+        let table = delta_read(env, "lake/orders", &[]);
+        let got: Vec<(u64, String, bool)> = table["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let deleted = r["_hw_deleted"].as_bool().expect("every row is marked");
+                (r["id"].as_u64().unwrap(), r["customer"].as_str().unwrap().to_string(), deleted)
+            })
+            .collect();
+        let expected: Vec<(u64, String, bool)> = (1..=101)
+            .map(|i| match i {
+                1..=10 => (i, "v2".to_string(), false),
+                11..=15 => (i, "gone".to_string(), true),
+                _ => (i, format!("v1-{i}"), false),
+            })
+            .collect();
+        assert_eq!(got, expected, "one row per key, the deleted ones marked");
+    };
+    check(&env);
+    assert_eq!(history(&env), served, "rolled forward without a second history commit");
+    env.headwater(&["run", "m.toml"]).ok();
+    check(&env);
+    assert_eq!(history(&env), served, "a run with nothing new adds nothing");
+
+    // A full refresh replaces the merged table and appends what it served to the history.
+    env.headwater(&["run", "m.toml", "--full-refresh"]).ok();
+    check(&env);
+    assert_eq!(history(&env).len(), served.len() * 2, "the history keeps everything ever served");
+    // Both tables' transactions stand at the same checkpoint, as `status` shows.
+    let status = env.headwater(&["status", "m.toml"]).ok();
+    assert!(status.stdout.contains("orders_history"), "{}", status.stdout);
+
+    // The options are for merge streams, and a soft delete needs its marker.
+    pipeline(&env, "bad.toml", "state-bad", "[streams.orders]\nkeep_history = true");
+    env.headwater(&["run", "bad.toml"]).fails(2, &["[streams.orders]", "keep_history", "write = \"merge\""]);
+    pipeline(&env, "soft.toml", "state-soft", "[streams.orders]\nwrite = \"merge\"\nsoft_delete = true");
+    env.headwater(&["run", "soft.toml"]).fails(2, &["soft_delete = true", "delete_when"]);
+}
+
 /// The hybrid pattern into a merge stream: a backfill of exports, then an API
 /// sync from the handed-off watermark bringing updates and deletions (a `deleted`
 /// flag); after each run the table equals the source's current state, row for row.

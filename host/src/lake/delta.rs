@@ -305,7 +305,20 @@ async fn append(table: &DeltaTable, commit: &Commit) -> Result<i64, Attempt> {
     if let Some(feed) = &commit.feeds {
         progress["merge"] = json!({ "version": feed.version, "replace": feed.replace });
     }
-    let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
+    let operation = match &commit.merge {
+        // A merge read the whole table (the files its keys could be in): declared so,
+        // Delta's conflict check refuses it when a concurrent commit added or removed
+        // data meanwhile, and it is merged again on the table as that commit left it.
+        Some(spec) if !commit.files.is_empty() => DeltaOperation::Merge {
+            predicate: None,
+            merge_predicate: Some(format!("key {}", spec.key.join(", "))),
+            matched_predicates: Vec::new(),
+            not_matched_predicates: Vec::new(),
+            not_matched_by_source_predicates: Vec::new(),
+        },
+        _ => DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None },
+    };
+    crate::fault::point("lake.actions-built");
     // A Delta checkpoint every `delta.checkpointInterval` commits (100) keeps loading
     // the table bounded; the JSON commits stay (no log cleanup): they hold the progress.
     let properties = CommitProperties::default().with_create_checkpoint(true).with_cleanup_expired_logs(Some(false));

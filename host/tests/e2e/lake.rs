@@ -518,6 +518,61 @@ fn a_merge_stream_keeps_its_history_and_a_crash_between_its_two_commits_is_rolle
     env.headwater(&["run", "soft.toml"]).fails(2, &["soft_delete = true", "delete_when"]);
 }
 
+/// Two writers merging into one table at once (two pipelines, so two
+/// transactions: within a pipeline a merge stream has one writer): the one that
+/// commits second read the table before the first's commit, and Delta's
+/// conflict check refuses it (a merge declares that it read the whole table); it
+/// merges again on the table as the first left it. No key twice, no row lost.
+#[test]
+fn a_merge_that_lost_a_race_to_another_writer_is_merged_again() {
+    let env = crate::env_with("files");
+    let csv = |ids: std::ops::RangeInclusive<u64>, who: &str, at: &str| {
+        let mut text = String::from("id,customer,updated_at\n");
+        for id in ids {
+            text.push_str(&format!("{id},{who},{at}\n"));
+        }
+        text
+    };
+    env.write("exports1/a.csv", csv(1..=100, "first", "2026-02-01T00:00:00Z"));
+    env.write("exports2/a.csv", csv(1..=50, "second", "2026-03-01T00:00:00Z"));
+    for (n, file) in [(1, "first.toml"), (2, "second.toml")] {
+        pipeline(&env, file, &format!("state{n}"), "[streams.orders]\nwrite = \"merge\"");
+        let text = std::fs::read_to_string(env.path(file)).unwrap();
+        env.write(file, text.replace("./exports", &format!("./exports{n}")).replace("\"lakes\"", &format!("\"p{n}\"")));
+    }
+    let hold = env.path("hold");
+    std::fs::create_dir_all(&hold).unwrap();
+    let first = env
+        .command(&["-v", "run", "first.toml"])
+        .env("HEADWATER_HOLD", format!("lake.actions-built={}", hold.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("headwater starts");
+    let first = std::thread::spawn(move || first.wait_with_output());
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !hold.join("reached").exists() {
+        assert!(std::time::Instant::now() < until, "the first writer never reached its commit");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The second writer merges and commits while the first holds its merge.
+    env.headwater(&["run", "second.toml"]).ok();
+    std::fs::write(hold.join("release"), "").unwrap();
+    let out = first.join().unwrap().expect("the first writer ran");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = delta_read(&env, "lake/orders", &[])["rows"].clone();
+    let got: Vec<(u64, String)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_u64().unwrap(), r["customer"].as_str().unwrap().to_string()))
+        .collect();
+    // 1..=50 are newer in the second writer's rows (by `updated_at`): they stay.
+    let expected: Vec<(u64, String)> =
+        (1..=100).map(|i| (i, if i <= 50 { "second" } else { "first" }.to_string())).collect();
+    assert_eq!(got, expected, "one row per key, the newest");
+}
+
 /// The hybrid pattern into a merge stream: a backfill of exports, then an API
 /// sync from the handed-off watermark bringing updates and deletions (a `deleted`
 /// flag); after each run the table equals the source's current state, row for row.

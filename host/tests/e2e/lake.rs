@@ -25,6 +25,28 @@ pub fn delta_read(env: &Env, table: &str, options: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("the reader prints JSON")
 }
 
+/// The rows of the table at `table` (a path under the test's folder) as the
+/// readers users query it with see them: `deltalake`, DuckDB's `delta_scan` and
+/// Polars' `read_delta` (each cell as text, sorted by `id`); asserts that the
+/// three agree, and returns their rows.
+pub fn readers_agree(env: &Env, table: &str) -> Vec<Value> {
+    let script = workspace_root().join("tests/kit/foreign/readers_agree.py");
+    let out = Command::new("python3").arg(&script).arg(env.path(table)).output().expect("running python3");
+    assert!(
+        out.status.success(),
+        "{} {table} failed (its readers are installed by `just setup-test`):\n{}{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: Value = serde_json::from_slice(&out.stdout).expect("the readers print JSON");
+    let rows = read["deltalake"].as_array().expect("deltalake's rows").clone();
+    for reader in ["duckdb", "polars"] {
+        assert_eq!(read[reader].as_array(), Some(&rows), "{reader} reads {table} as deltalake does");
+    }
+    rows
+}
+
 /// `files` CSV exports of `rows` rows each, ids counting from `first`.
 fn exports(env: &Env, first: u64, files: u64, rows: u64) {
     for f in 0..files {
@@ -398,6 +420,7 @@ fn a_merge_stream_holds_the_latest_row_of_each_key_and_drops_deleted_ones() {
         .map(|r| (r["id"].as_u64().unwrap(), r["customer"].as_str().unwrap().to_string()))
         .collect();
     assert_eq!(got, expected, "the table equals the source's current state");
+    assert_eq!(readers_agree(&env, "lake/orders").len(), expected.len(), "as DuckDB and Polars read it too");
 
     // An older version of key 1 arriving later (an old export loaded again) does not
     // undo its update: the cursor orders a key's versions; a newer one of 2 does land.
@@ -498,6 +521,7 @@ fn a_merge_stream_keeps_its_history_and_a_crash_between_its_two_commits_is_rolle
         assert_eq!(got, expected, "one row per key, the deleted ones marked");
     };
     check(&env);
+    assert_eq!(readers_agree(&env, "lake/orders").len(), 101, "DuckDB and Polars read the marked rows too");
     assert_eq!(history(&env), served, "rolled forward without a second history commit");
     env.headwater(&["run", "m.toml"]).ok();
     check(&env);
@@ -626,6 +650,9 @@ fn the_hybrid_pattern_into_a_merge_stream_ends_equal_to_the_source() {
     assert_eq!(run["streams"][0]["phase"], "source", "{run}");
     assert_eq!(table(&env), current(&api), "after the sync of changes and deletions");
     assert_eq!(table(&env).len(), 248);
+    let read: Vec<u64> =
+        readers_agree(&env, "lake/orders").iter().map(|r| r["id"].as_str().unwrap().parse().unwrap()).collect();
+    assert_eq!(read, current(&api).iter().map(|(id, _)| *id).collect::<Vec<_>>(), "DuckDB and Polars agree");
 }
 
 /// Past 100 commits the table gets a Delta checkpoint (a Parquet summary of the

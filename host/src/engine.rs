@@ -7,6 +7,7 @@
 
 use crate::bindings::SourcePre;
 use crate::capability::{self, HostState};
+use crate::compile::Compiler;
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -23,6 +24,7 @@ pub struct ConnectorRuntime {
     engine: Engine,
     linker: Linker<HostState>,
     cache_dir: PathBuf,
+    compiler: Compiler,
 }
 
 /// A component ready to instantiate.
@@ -35,11 +37,10 @@ pub struct LoadedComponent {
 }
 
 impl ConnectorRuntime {
-    /// Builds the engine (with epoch interruption and a ticker thread) and the linker.
-    pub fn new(cache_dir: &Path) -> Result<ConnectorRuntime> {
-        let mut config = Config::new();
-        config.wasm_component_model(true).epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| Error::Engine(format!("{e:#}")))?;
+    /// Builds the engine (with epoch interruption and a ticker thread) and the
+    /// linker; components not in the cache are compiled by `compiler`.
+    pub fn new(cache_dir: &Path, compiler: Compiler) -> Result<ConnectorRuntime> {
+        let engine = Engine::new(&config()).map_err(|e| Error::Engine(format!("{e:#}")))?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("headwater-epoch".into())
@@ -54,7 +55,7 @@ impl ConnectorRuntime {
         let mut linker = Linker::new(&engine);
         capability::add_to_linker(&mut linker)
             .map_err(|e| Error::Engine(format!("linking the host's interfaces: {e:#}")))?;
-        Ok(ConnectorRuntime { engine, linker, cache_dir: cache_dir.to_path_buf() })
+        Ok(ConnectorRuntime { engine, linker, cache_dir: cache_dir.to_path_buf(), compiler })
     }
 
     /// Loads a component file: checks it is a component of the `source` world,
@@ -137,11 +138,8 @@ impl ConnectorRuntime {
                 );
             }
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| Error::InvalidComponent {
-            path: path.to_path_buf(),
-            message: format!("not a valid WebAssembly component: {e:#}"),
-        })?;
-        let Ok(serialized) = component.serialize() else { return Ok((component, None)) };
+        let (component, serialized) = self.compile(path, bytes)?;
+        let Some(serialized) = serialized else { return Ok((component, None)) };
         let native_sha256 = hex::encode(Sha256::digest(&serialized));
         // Written under a temporary name then renamed, so a reader never maps half a file.
         let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
@@ -160,6 +158,52 @@ impl ConnectorRuntime {
                 Ok((component, None))
             }
         }
+    }
+}
+
+/// The engine's settings, the same wherever a component is compiled (this
+/// process or a compiling child, `crate::compile`), so native code compiled by
+/// one loads in the other.
+pub(crate) fn config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    config
+}
+
+impl ConnectorRuntime {
+    /// Compiles `bytes` (the component at `path`): in a child process under the
+    /// compile limits, or here when the runtime has no child to run; with its
+    /// serialized native code when there is some to cache.
+    fn compile(&self, path: &Path, bytes: &[u8]) -> Result<(Component, Option<Vec<u8>>)> {
+        let invalid = |message: String| Error::InvalidComponent { path: path.to_path_buf(), message };
+        let Some(exe) = &self.compiler.exe else {
+            let component = Component::new(&self.engine, bytes)
+                .map_err(|e| invalid(format!("not a valid WebAssembly component: {e:#}")))?;
+            let serialized = component.serialize().ok();
+            return Ok((component, serialized));
+        };
+        // The child reads the component from a file of its own (a built-in one has none).
+        let scratch = self.cache_dir.join("compiling");
+        let input = std::fs::create_dir_all(&scratch)
+            .and_then(|()| tempfile::Builder::new().prefix("component-").suffix(".wasm").tempfile_in(&scratch))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, bytes).map(|()| f))
+            .map_err(|e| {
+                Error::Engine(format!(
+                    "writing {} for its compilation under {}: {e}",
+                    path.display(),
+                    scratch.display()
+                ))
+            })?;
+        let serialized =
+            crate::compile::in_child(exe, input.path(), self.compiler.limits, &scratch).map_err(|e| match e {
+                crate::compile::CompileError::Child(_) => Error::Engine(format!("compiling {}: {e}", path.display())),
+                _ => invalid(e.to_string()),
+            })?;
+        // SAFETY: the bytes are native code that this very binary's compiling child
+        // wrote just now, with the engine settings of `config()`.
+        let component = unsafe { Component::deserialize(&self.engine, &serialized) }
+            .map_err(|e| Error::Engine(format!("loading the code compiled for {}: {e:#}", path.display())))?;
+        Ok((component, Some(serialized)))
     }
 }
 

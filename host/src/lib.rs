@@ -27,6 +27,7 @@
 mod bindings;
 mod builtin;
 mod capability;
+pub mod compile;
 mod config;
 mod connector;
 mod delivery;

@@ -38,10 +38,19 @@ enum Command {
     Demo(commands::demo::Demo),
     Schema(commands::schema::Schema),
     New(commands::new::New),
+    /// (internal) Compiles a component in a child process under the compile limits.
+    #[command(name = "__compile-component", hide = true)]
+    CompileComponent {
+        input: std::path::PathBuf,
+        output: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::CompileComponent { input, output } = &cli.command {
+        return ExitCode::from(u8::try_from(headwater::compile::serve(input, output)).unwrap_or(1));
+    }
     init_tracing(cli.verbose);
     let out = commands::Output { json: cli.json };
     // One thread: a run's streams share one task and a connector's calls are
@@ -66,6 +75,7 @@ fn main() -> ExitCode {
             Command::Demo(c) => c.run(&out).await,
             Command::Schema(c) => c.run(&out).await,
             Command::New(c) => c.run(&out).await,
+            Command::CompileComponent { .. } => unreachable!("handled before the runtime starts"),
         }
     });
     match result {

@@ -55,7 +55,12 @@ pub struct PipelineArgs {
 /// The registry and engine every command that runs connectors needs.
 pub fn runtime() -> anyhow::Result<(Registry, ConnectorRuntime)> {
     let registry = Registry::from_env()?;
-    let runtime = ConnectorRuntime::new(&registry.cache_dir())?;
+    // Components are compiled by this binary in a child process, under the compile limits.
+    let limits = headwater::compile::Limits::from_env().map_err(headwater::Error::Usage)?;
+    let exe =
+        std::env::current_exe().map_err(|e| anyhow::anyhow!("locating the headwater binary to compile with: {e}"))?;
+    let runtime =
+        ConnectorRuntime::new(&registry.cache_dir(), headwater::compile::Compiler { exe: Some(exe), limits })?;
     Ok((registry, runtime))
 }
 

@@ -510,3 +510,91 @@ fn a_sliced_stream_cannot_reach_another_slices_files() {
     pipeline("load", &format!("./data|{ours}"));
     env.headwater(&["run", "sliced.toml", "--shard", "1/2"]).ok();
 }
+
+/// A compile bomb: a component of a few megabytes whose functions each keep
+/// 49,000 values live at once (nearly the most locals a function may have), which
+/// takes Cranelift seconds of CPU and hundreds of megabytes per function. It is
+/// compiled in a child process under the compile limits, stopped at each, and
+/// refused with a message naming the limit and the variable that raises it;
+/// nothing is installed. (The limits here are set low to keep the test short;
+/// the defaults are 300 s and 4096 MB.)
+#[test]
+fn a_compile_bomb_is_stopped_at_the_compile_limits() {
+    let mut env = crate::env();
+    env.write("bomb.wasm", compile_bomb(8, 49_000));
+    let mut timed = crate::env();
+    timed.var("HEADWATER_COMPILE_TIMEOUT_S", "1");
+    timed.write("bomb.wasm", compile_bomb(8, 49_000));
+    timed
+        .headwater(&["connector", "install", "bomb.wasm", "--name", "bomb"])
+        .fails(2, &["bomb.wasm", "compile time limit of 1 s", "HEADWATER_COMPILE_TIMEOUT_S"]);
+    env.var("HEADWATER_COMPILE_MEMORY_MB", "64");
+    env.headwater(&["connector", "install", "bomb.wasm", "--name", "bomb"])
+        .fails(2, &["bomb.wasm", "compile memory limit of 64 MB", "HEADWATER_COMPILE_MEMORY_MB"]);
+    let listed = env.headwater(&["connector", "list"]).ok();
+    assert!(!listed.stdout.contains("bomb"), "nothing installed:\n{}", listed.stdout);
+    // Under the same limits an honest connector compiles and installs.
+    let files = headwater_testkit::component("files");
+    env.headwater(&["connector", "install", files.to_str().unwrap(), "--name", "files"]).ok();
+    env.var("HEADWATER_COMPILE_TIMEOUT_S", "soon");
+    env.headwater(&["connector", "list"]).fails(2, &["HEADWATER_COMPILE_TIMEOUT_S", "\"soon\""]);
+}
+
+/// A component holding one core module of `functions` functions, each with
+/// `locals` i64 locals defined one from another and all summed at the end, so
+/// every one is live until then.
+fn compile_bomb(functions: u32, locals: u32) -> Vec<u8> {
+    fn leb(mut n: u64, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
+        out.push(id);
+        leb(body.len() as u64, out);
+        out.extend_from_slice(body);
+    }
+    let mut body = Vec::new();
+    leb(1, &mut body); // one group of locals:
+    leb(u64::from(locals), &mut body);
+    body.push(0x7e); // i64
+    body.extend_from_slice(&[0x20, 0x00, 0xad, 0x21, 0x01]); // local 1 = i64(param 0)
+    for i in 2..locals {
+        let other = 1 + (u64::from(i) * 7919) % u64::from(i - 1);
+        body.push(0x20);
+        leb(u64::from(i - 1), &mut body);
+        body.push(0x20);
+        leb(other, &mut body);
+        body.extend_from_slice(&[0x7c, 0x21]); // i64.add; local.set i
+        leb(u64::from(i), &mut body);
+    }
+    body.extend_from_slice(&[0x42, 0x00]); // i64.const 0
+    for i in 1..locals {
+        body.push(0x20);
+        leb(u64::from(i), &mut body);
+        body.push(0x7c);
+    }
+    body.extend_from_slice(&[0xa7, 0x0b]); // i32.wrap_i64; end
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    section(1, &[0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f], &mut module); // type (i32) -> i32
+    let mut funcs = Vec::new();
+    leb(u64::from(functions), &mut funcs);
+    funcs.extend(std::iter::repeat_n(0u8, functions as usize));
+    section(3, &funcs, &mut module);
+    let mut code = Vec::new();
+    leb(u64::from(functions), &mut code);
+    for _ in 0..functions {
+        leb(body.len() as u64, &mut code);
+        code.extend_from_slice(&body);
+    }
+    section(10, &code, &mut module);
+    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+    section(1, &module, &mut component); // a core module section
+    component
+}

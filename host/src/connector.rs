@@ -16,9 +16,8 @@ use crate::engine::LoadedComponent;
 use crate::error::Call;
 use crate::footprint::{Footprint, FootprintExceeded};
 use crate::{Error, Result, untrusted_text};
-use std::future::Future;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
@@ -147,20 +146,21 @@ impl Connector {
         let mut store = Store::new(self.component.pre.engine(), state);
         store.limiter(|s| s.limits());
         store.set_hostcall_fuel(usize::try_from(limits.handoff_mb << 20).unwrap_or(usize::MAX));
-        // Wall-clock time from the store's creation, host calls included (review D26).
+        // The call's own time from the store's creation, host calls and its own waiting
+        // included (review D26), others' turns on the shared thread not (`crate::budget`).
         // At every tick the guest yields, so that a guest that computes shares the
         // runtime thread with the other streams instead of stalling them (review D22).
-        let deadline = Instant::now().checked_add(limits.timeout);
+        let budget = crate::budget::Budget::start(limits.timeout);
+        let spent = budget.clone();
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| match deadline {
-            Some(at) if Instant::now() >= at => Ok(UpdateDeadline::Interrupt),
-            _ => Ok(UpdateDeadline::Yield(1)),
+        store.epoch_deadline_callback(move |_| {
+            Ok(if spent.spent() { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
         });
         let run = async {
             let instance = self.component.pre.instantiate_async(&mut store).await?;
             f(instance.headwater_connector_connector(), &mut store).await
         };
-        let outcome = with_timeout(limits.timeout, run).await;
+        let outcome = crate::budget::run(budget, run).await;
         let result = match outcome {
             None => {
                 Err(self.fail(call, format!("timed out after {}s ([limits] call_timeout_s)", limits.timeout.as_secs())))
@@ -189,10 +189,6 @@ const MAX_TEXT: usize = 4096;
 /// The largest config schema a connector's spec may return.
 const MAX_CONFIG_SCHEMA: usize = 1 << 20;
 
-async fn with_timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
-    tokio::time::timeout(d, f).await.ok()
-}
-
 fn store_limits(limits: CallLimits) -> Footprint {
     Footprint::new(limits.memory_mb)
 }
@@ -203,7 +199,8 @@ fn describe_trap(e: &wasmtime::Error, limits: CallLimits, stderr: &str) -> Strin
     let text = untrusted_text::lines(&format!("{e:#}"));
     let what = if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         format!(
-            "was stopped: it ran longer than [limits] call_timeout_s = {}s (wall-clock time, host calls included)",
+            "was stopped: it ran longer than [limits] call_timeout_s = {}s (its own time: computing, host calls \
+             and its own waiting, not other streams' turns)",
             limits.timeout.as_secs()
         )
     } else if let Some(exceeded) = e.downcast_ref::<FootprintExceeded>() {

@@ -25,6 +25,7 @@
 //! The public API is what the `headwater` binary uses, listed below.
 
 mod bindings;
+mod budget;
 mod builtin;
 mod capability;
 pub mod compile;

@@ -78,6 +78,10 @@ fn main() -> ExitCode {
             Command::CompileComponent { .. } => unreachable!("handled before the runtime starts"),
         }
     });
+    // Work that outlived its call (a remote open stuck in a blocking thread, its
+    // call long timed out) must not keep the process: the runtime's drop would wait
+    // for it without end.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

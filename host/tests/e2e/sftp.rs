@@ -122,3 +122,66 @@ path = "lake"
     let run = env2.headwater(&["run", "sftp.toml"]).fails(1, &["authenticating as"]);
     assert!(!run.stderr.contains("wrong"));
 }
+
+/// A server that accepts the connection and never answers holds the root's
+/// open in a blocking thread. The stream fails at its call's time limit, and
+/// the process exits then: a stuck open does not keep it alive (before, it
+/// waited for the socket's own 60 s read timeout).
+#[test]
+fn a_server_that_never_answers_fails_the_stream_and_does_not_keep_the_process() {
+    let env = crate::env();
+    env.install("files");
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in silent.incoming().flatten() {
+            open.push(stream); // accepted, never answered, never closed
+        }
+    });
+    env.write("known_hosts", "");
+    env.write("client_key", "never read by the server");
+    let root = format!("sftp://tester@127.0.0.1:{port}/data");
+    env.write(
+        "silent.toml",
+        format!(
+            r#"
+name = "silent"
+[source]
+connector = "files"
+config = {{ root = "{root}", glob = "*.csv", stream = "orders" }}
+[allow]
+files = [{{ root = "{root}", auth = "ssh", known_hosts = "known_hosts" }}]
+[auth.ssh]
+kind = "ssh"
+private_key = "${{file:client_key}}"
+[limits]
+call_timeout_s = 2
+[sink]
+path = "lake"
+"#
+        ),
+    );
+    let mut child = env
+        .command(&["run", "silent.toml"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            panic!("headwater was still running 30 s after its stream's 2 s time limit");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("call_timeout_s"), "{stderr}");
+    drop(held);
+}

@@ -124,6 +124,37 @@ fn member(b: &[u8], i: usize, key: &str) -> Result<Option<usize>> {
     }
 }
 
+/// The elements of the JSON array `b` holds (after any whitespace), each as its
+/// raw text, found by scanning: a caller can parse them one at a time, never
+/// holding a parsed value per element at once.
+pub fn array_elements(b: &[u8]) -> impl Iterator<Item = Result<&[u8]>> {
+    let start = ws(b, 0);
+    let mut next: Option<Result<usize>> = match b.get(start) {
+        Some(b'[') => match ws(b, start + 1) {
+            i if b.get(i) == Some(&b']') => None,
+            i => Some(Ok(i)),
+        },
+        _ => Some(Err(format!("expected an array at byte {start}"))),
+    };
+    std::iter::from_fn(move || {
+        let i = match next.take()? {
+            Ok(i) => i,
+            Err(e) => return Some(Err(e)),
+        };
+        let end = match skip_value(b, i) {
+            Ok(end) => end,
+            Err(e) => return Some(Err(e)),
+        };
+        let after = ws(b, end);
+        next = match b.get(after) {
+            Some(b',') => Some(Ok(ws(b, after + 1))),
+            Some(b']') => None,
+            _ => Some(Err(format!("expected `,` or `]` at byte {after}"))),
+        };
+        Some(Ok(&b[i..end]))
+    })
+}
+
 /// Where element `index` starts, in the array opening at `i`.
 fn element(b: &[u8], i: usize, index: usize) -> Result<Option<usize>> {
     let mut i = ws(b, i + 1);
@@ -317,6 +348,21 @@ fn prefix_xor(mut x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The elements of an array, one at a time, as their raw text; bad input is an error, not a panic.
+    #[test]
+    fn array_elements_are_found_by_scanning() {
+        fn all(b: &[u8]) -> Result<Vec<&[u8]>> {
+            array_elements(b).collect()
+        }
+        let got = all(br#" [ {"a": "x,]"}, 1 , [2, {"b": null}], "s\"" ] "#).unwrap();
+        assert_eq!(got, [&br#"{"a": "x,]"}"#[..], b"1", br#"[2, {"b": null}]"#, br#""s\"""#]);
+        assert!(all(b"[]").unwrap().is_empty());
+        assert!(all(b"[1 2]").is_err());
+        assert!(all(b"{}").is_err());
+        assert!(all(b"[1,").is_err());
+        assert!(all(b"[\"open").is_err());
+    }
 
     /// `[limits] max_json_depth` by default.
     const DEPTH: usize = 128;

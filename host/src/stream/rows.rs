@@ -9,7 +9,7 @@
 
 use super::Intake;
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 use std::io::Cursor;
 use std::sync::Arc;
@@ -334,7 +334,7 @@ fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBat
     let fields = usize::try_from(leaf_columns(schema.fields())).unwrap_or(usize::MAX);
     let batch_rows = (MAX_TAPE / fields.saturating_mul(2).saturating_add(2)).clamp(1, BATCH_ROWS);
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return decode_array(bytes, schema, strict);
+        return decode_array(bytes, schema, strict, batch_rows);
     }
     arrow::json::ReaderBuilder::new(schema)
         .with_batch_size(batch_rows)
@@ -345,32 +345,44 @@ fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBat
         .map_err(|e| RowsError::DoesNotFit(arrow_message(e)))
 }
 
-/// A JSON array of rows (an API page's records as served) into `schema`: read
-/// as one value whose type is a list of the rows' struct, whose elements are
-/// then the rows. (arrow-json reads rows from whitespace-separated objects only;
-/// its option to flatten a top-level array came in a version delta-rs does not
-/// build with yet.) An element that is `null` or not an object does not fit.
-fn decode_array(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBatch>, RowsError> {
-    use arrow::array::{Array, AsArray, StructArray};
-    let row = DataType::Struct(schema.fields().clone());
-    let list = Field::new("rows", DataType::List(Arc::new(Field::new_list_field(row, true))), false);
-    let lists = arrow::json::ReaderBuilder::new_with_field(list)
-        .with_batch_size(1)
+/// A JSON array of rows (an API page's records as served) into `schema`, in
+/// batches of `batch_rows`: the elements are found by scanning (`page::array_elements`)
+/// and fed to arrow-json's decoder one by one, so decoding holds one batch, not
+/// the whole page, at a time. An element that is not an object does not fit.
+fn decode_array(
+    bytes: &[u8],
+    schema: SchemaRef,
+    strict: bool,
+    batch_rows: usize,
+) -> Result<Vec<RecordBatch>, RowsError> {
+    let fit = |e: ArrowError| RowsError::DoesNotFit(arrow_message(e));
+    let mut decoder = arrow::json::ReaderBuilder::new(schema)
+        .with_batch_size(batch_rows)
         .with_strict_mode(strict)
         .with_coerce_primitive(true)
-        .build(Cursor::new(bytes))
-        .and_then(|reader| reader.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| RowsError::DoesNotFit(arrow_message(e)))?;
-    let mut batches = Vec::with_capacity(lists.len());
-    for list in &lists {
-        let rows = list.column(0).as_list::<i32>().values().as_struct();
-        if rows.null_count() > 0 {
-            return Err(RowsError::DoesNotFit("a record is `null`, not an object".into()));
+        .build_decoder()
+        .map_err(fit)?;
+    let mut batches = Vec::new();
+    for element in super::page::array_elements(bytes) {
+        let element = element.map_err(RowsError::Malformed)?;
+        if element.first() != Some(&b'{') {
+            let shown = crate::untrusted_text::excerpt(&String::from_utf8_lossy(element), 40);
+            return Err(RowsError::DoesNotFit(format!("a record is `{shown}`, not an object")));
         }
-        let (_, columns, _) = StructArray::clone(rows).into_parts();
-        batches
-            .push(RecordBatch::try_new(schema.clone(), columns).map_err(|e| RowsError::DoesNotFit(arrow_message(e)))?);
+        let mut rest = element;
+        while !rest.is_empty() {
+            let read = decoder.decode(rest).map_err(fit)?;
+            rest = &rest[read..];
+            if decoder.len() >= batch_rows || read == 0 {
+                match decoder.flush().map_err(fit)? {
+                    Some(batch) => batches.push(batch),
+                    None if read == 0 => return Err(RowsError::DoesNotFit("a record the decoder cannot read".into())),
+                    None => {}
+                }
+            }
+        }
     }
+    batches.extend(decoder.flush().map_err(fit)?);
     Ok(batches)
 }
 
@@ -378,10 +390,27 @@ fn decode_array(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<Rec
 fn infer(bytes: &[u8]) -> Result<(Schema, usize), RowsError> {
     let malformed = |e: &dyn std::fmt::Display| RowsError::Malformed(e.to_string());
     let (schema, rows) = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        let rows: Vec<serde_json::Value> = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
-        arrow::json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok))
-            .map(|schema| (schema, rows.len()))
-            .map_err(|e| malformed(&e))?
+        // One element parsed at a time: a page's records never stand as values all at once
+        // (they took about five times the page's size).
+        let mut rows = 0usize;
+        let mut failed = None;
+        let values = super::page::array_elements(bytes).map_while(|element| {
+            match element.and_then(|e| serde_json::from_slice::<serde_json::Value>(e).map_err(|e| e.to_string())) {
+                Ok(value) => {
+                    rows += 1;
+                    Some(Ok(value))
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    None
+                }
+            }
+        });
+        let schema = arrow::json::reader::infer_json_schema_from_iterator(values).map_err(|e| malformed(&e))?;
+        if let Some(e) = failed {
+            return Err(malformed(&e));
+        }
+        (schema, rows)
     } else {
         arrow::json::reader::infer_json_schema(Cursor::new(bytes), None).map_err(|e| malformed(&e))?
     };
@@ -489,6 +518,40 @@ fn arrow_message(e: ArrowError) -> String {
 mod tests {
     use super::*;
     use arrow::datatypes::{DataType, Field};
+
+    /// A page's records array decodes in batches of at most `BATCH_ROWS`, every row
+    /// in order (never the whole page as one batch); an element that is not an
+    /// object is refused, naming it.
+    #[test]
+    fn a_records_array_decodes_batch_by_batch() {
+        let rows = BATCH_ROWS * 2 + 7;
+        let mut page = String::from("[");
+        for i in 0..rows {
+            if i > 0 {
+                page.push_str(",\n ");
+            }
+            page.push_str(&format!(r#"{{"id": {i}, "name": "n{i}", "tags": ["a", "b"]}}"#));
+        }
+        page.push(']');
+        let batches = json(page.as_bytes(), None, None, &Intake::of(&crate::config::Limits::default())).unwrap();
+        assert_eq!(batches.len(), 3);
+        assert!(batches.iter().all(|b| b.num_rows() <= BATCH_ROWS));
+        let ids: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column_by_name("id")
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(ids, (0..rows as i64).collect::<Vec<_>>());
+        let e = json(br#"[{"id": 1}, null]"#, None, None, &Intake::of(&crate::config::Limits::default())).unwrap_err();
+        assert!(e.to_string().contains("object") && e.to_string().to_lowercase().contains("null"), "{e}");
+    }
 
     fn declared() -> SchemaRef {
         Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]))

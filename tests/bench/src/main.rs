@@ -14,6 +14,7 @@
 mod api;
 mod files;
 mod measure;
+mod merge;
 mod native;
 mod report;
 mod verify;
@@ -45,6 +46,8 @@ enum Cmd {
     Files(files::FilesArgs),
     /// Sharded workers: a file export sliced among 1, 2, 4 and 8 workers into one Delta table.
     Workers(workers::WorkersArgs),
+    /// Merge by key into Delta: headwater's merge stream vs dlt's delta upsert, same Parquet data.
+    Merge(merge::MergeArgs),
     /// Every benchmark.
     All {
         #[command(flatten)]
@@ -53,6 +56,9 @@ enum Cmd {
         files: files::FilesArgs,
         #[command(flatten)]
         workers: workers::WorkersArgs,
+        /// (the merge benchmark at its default size: its `--rows` would clash with files')
+        #[arg(skip)]
+        merge: merge::MergeArgs,
     },
     /// Spawns a measured program and reports its wall time and rusage (see measure.rs).
     #[command(hide = true)]
@@ -202,9 +208,13 @@ fn main() -> Result<()> {
             let ctx = Ctx::new(cli.runs, cli.keep)?;
             vec![workers::run(&ctx, args)?]
         }
-        Cmd::All { api, files, workers } => {
+        Cmd::Merge(args) => {
             let ctx = Ctx::new(cli.runs, cli.keep)?;
-            vec![api::run(&ctx, api)?, files::run(&ctx, files)?, workers::run(&ctx, workers)?]
+            vec![merge::run(&ctx, args)?]
+        }
+        Cmd::All { api, files, workers, merge } => {
+            let ctx = Ctx::new(cli.runs, cli.keep)?;
+            vec![api::run(&ctx, api)?, files::run(&ctx, files)?, workers::run(&ctx, workers)?, merge::run(&ctx, merge)?]
         }
     };
     let ctx_dir = headwater_testkit::workspace_root().join("target/bench");

@@ -424,8 +424,15 @@ async fn merge_actions(
     }
     // The change set's rows land, but for keys the table holds a newer row of.
     let landing = change.kept_without(spec, &newer)?;
-    for kept in &landing {
-        if let Some((name, size, rows, bounds)) = write(&root, table, kept, spec).await? {
+    for (kept, file) in landing.iter().zip(&commit.files) {
+        let landed: u64 = kept.iter().map(|b| b.num_rows() as u64).sum();
+        if landed == file.rows && !spec.soft_delete {
+            // Every row of the change file lands as it is: upload it, not a copy re-encoded.
+            let local =
+                file.local.as_ref().ok_or_else(|| format!("{}: a merge's change file is not staged", file.name))?;
+            crate::objects::upload(root.clone(), local, path_of(&file.name)?).await?;
+            actions.push(add(&file.name, file.size, file.rows, file.key_bounds.as_ref(), now));
+        } else if let Some((name, size, rows, bounds)) = write(&root, table, kept, spec).await? {
             actions.push(add(&name, size, rows, bounds.as_ref(), now));
         }
     }

@@ -14,7 +14,7 @@ use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::row::{OwnedRow, RowConverter, SortField};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// What a merge's key and delete marker are.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,16 +30,24 @@ pub(crate) struct MergeSpec {
 /// The column a soft-deleting merge stream marks its deleted keys in.
 pub(crate) const SOFT_DELETE_COLUMN: &str = "_hw_deleted";
 
-/// Where a key's winning row is (file, batch, row), and its cursor.
-type Winner = ((usize, usize, usize), Option<OwnedRow>);
+/// A change-set row: (batch, row), batches counted over all files in arrival order.
+type At = (u32, u32);
 
 /// A change set, decided: the keys it touches, and which of its rows stay.
+///
+/// Keys and cursors are kept in arrow's row format, one arena per batch, and the
+/// keys are indexed by a hash table of (batch, row) positions hashed by their
+/// bytes: no allocation per row, which made a merge of a million-row checkpoint
+/// spend most of its time hashing and freeing small keys.
 pub(crate) struct Change {
     converter: RowConverter,
     types: Vec<DataType>,
-    /// Every key the change set holds (upserted or deleted), with its winning
-    /// row's cursor (in the row format: it compares as the values do).
-    keys: HashMap<OwnedRow, Option<OwnedRow>>,
+    /// Per batch: its rows' keys, and their cursors when the stream has one.
+    key_rows: Vec<arrow::row::Rows>,
+    cursor_rows: Vec<Option<arrow::row::Rows>>,
+    /// Every key the change set holds (upserted or deleted), at its winning row.
+    keys: hashbrown::HashTable<At>,
+    hasher: hashbrown::DefaultHashBuilder,
     /// The cursor column's type and converter, when the stream has a cursor.
     cursor: Option<(DataType, RowConverter)>,
     /// Per change file, per batch: the rows that land (the last of their key, not deleted).
@@ -50,6 +58,7 @@ pub(crate) struct Change {
 impl Change {
     /// Decides the change set of `files` (each a file's batches, in arrival order).
     pub fn new(spec: &MergeSpec, files: &[Vec<RecordBatch>]) -> Result<Change, String> {
+        use std::hash::BuildHasher as _;
         let first = files.iter().flatten().next().ok_or("a merge of no rows")?;
         let types =
             spec.key.iter().map(|k| column(first, k).map(|c| c.data_type().clone())).collect::<Result<Vec<_>, _>>()?;
@@ -63,65 +72,100 @@ impl Change {
             }
             None => None,
         };
-        let mut change = Change { converter, types, keys: HashMap::new(), cursor, kept: Vec::new(), deleted: 0 };
-        // The winning occurrence of each key, as (file, batch, row) and its cursor;
-        // later rows win ties, so arrival order decides among equal cursors.
-        let mut last: HashMap<OwnedRow, Winner> = HashMap::new();
-        let mut deletes: Vec<Vec<Vec<bool>>> = Vec::new();
-        for (f, batches) in files.iter().enumerate() {
-            let mut per_batch = Vec::new();
-            for (b, batch) in batches.iter().enumerate() {
-                let rows = change.rows(spec, batch)?;
-                let cursors = change.cursors(spec, batch)?;
-                for (r, row) in rows.iter().enumerate() {
-                    let cursor = cursors.as_ref().map(|c| c.row(r).owned());
-                    match last.get(&row.owned()) {
-                        Some((_, Some(held))) if cursor.as_ref().is_some_and(|c| c < held) => {}
-                        _ => {
-                            last.insert(row.owned(), ((f, b, r), cursor));
+        let batches: Vec<&RecordBatch> = files.iter().flatten().collect();
+        let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+        if u32::try_from(batches.len()).is_err() || batches.iter().any(|b| u32::try_from(b.num_rows()).is_err()) {
+            return Err("a change set of more than 2^32 batches or rows in a batch".into());
+        }
+        let mut change = Change {
+            converter,
+            types,
+            key_rows: Vec::with_capacity(batches.len()),
+            cursor_rows: Vec::with_capacity(batches.len()),
+            keys: hashbrown::HashTable::with_capacity(total),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            cursor,
+            kept: Vec::new(),
+            deleted: 0,
+        };
+        let mut deletes: Vec<Vec<bool>> = Vec::with_capacity(batches.len());
+        for batch in &batches {
+            change.key_rows.push(change.rows(spec, batch)?);
+            change.cursor_rows.push(change.cursors(spec, batch)?);
+            // Rows without the marker column (real sources omit it until a row is
+            // deleted, and other phases may never have it) delete nothing.
+            deletes.push(match spec.delete_when.as_deref().and_then(|m| batch.column_by_name(m)) {
+                Some(marker) => deleted(marker)?,
+                None => vec![false; batch.num_rows()],
+            });
+        }
+        // The winning occurrence of each key; later rows win ties, so arrival order
+        // decides among equal cursors.
+        let (key_rows, cursor_rows) = (&change.key_rows, &change.cursor_rows);
+        let hasher = &change.hasher;
+        let hash_at = |&(b, r): &At| hasher.hash_one(key_rows[b as usize].row(r as usize).as_ref());
+        for (b, rows) in key_rows.iter().enumerate() {
+            for r in 0..rows.num_rows() {
+                let at: At = (b as u32, r as u32);
+                let key = rows.row(r);
+                let entry = change.keys.entry(
+                    hasher.hash_one(key.as_ref()),
+                    |&(hb, hr)| key_rows[hb as usize].row(hr as usize) == key,
+                    hash_at,
+                );
+                match entry {
+                    hashbrown::hash_table::Entry::Occupied(mut held) => {
+                        let (hb, hr) = *held.get();
+                        let older = match (&cursor_rows[b], &cursor_rows[hb as usize]) {
+                            (Some(new), Some(old)) => new.row(r) < old.row(hr as usize),
+                            _ => false,
+                        };
+                        if !older {
+                            *held.get_mut() = at;
                         }
                     }
+                    hashbrown::hash_table::Entry::Vacant(free) => {
+                        free.insert(at);
+                    }
                 }
-                // Rows without the marker column (real sources omit it until a row is
-                // deleted, and other phases may never have it) delete nothing.
-                per_batch.push(match spec.delete_when.as_deref().and_then(|m| batch.column_by_name(m)) {
-                    Some(marker) => deleted(marker)?,
-                    None => vec![false; batch.num_rows()],
-                });
             }
-            deletes.push(per_batch);
         }
-        let mut winners: HashSet<(usize, usize, usize)> = HashSet::with_capacity(last.len());
-        for (key, (at, cursor)) in last {
-            if deletes[at.0][at.1][at.2] {
+        let mut keep: Vec<Vec<bool>> = batches.iter().map(|b| vec![false; b.num_rows()]).collect();
+        for &(b, r) in change.keys.iter() {
+            let (b, r) = (b as usize, r as usize);
+            if deletes[b][r] {
                 change.deleted += 1;
-                if spec.soft_delete {
-                    winners.insert(at);
-                }
+                keep[b][r] = spec.soft_delete;
             } else {
-                winners.insert(at);
+                keep[b][r] = true;
             }
-            change.keys.insert(key, cursor);
         }
-        for (f, batches) in files.iter().enumerate() {
+        let mut g = 0;
+        for file in files {
             let mut kept = Vec::new();
-            for (b, batch) in batches.iter().enumerate() {
-                let mask: BooleanArray = (0..batch.num_rows()).map(|r| Some(winners.contains(&(f, b, r)))).collect();
+            for batch in file {
+                let mask: BooleanArray = keep[g].iter().map(|k| Some(*k)).collect();
                 let mut rows = filter_record_batch(batch, &mask).map_err(|e| e.to_string())?;
                 if spec.soft_delete {
-                    let marks: BooleanArray = (0..batch.num_rows())
-                        .filter(|r| winners.contains(&(f, b, *r)))
-                        .map(|r| Some(deletes[f][b][r]))
-                        .collect();
+                    let marks: BooleanArray =
+                        keep[g].iter().zip(&deletes[g]).filter(|(k, _)| **k).map(|(_, d)| Some(*d)).collect();
                     rows = with_column(&rows, SOFT_DELETE_COLUMN, std::sync::Arc::new(marks))?;
                 }
                 if rows.num_rows() > 0 {
                     kept.push(rows);
                 }
+                g += 1;
             }
             change.kept.push(kept);
         }
         Ok(change)
+    }
+
+    /// Where the change set's winning row of `key` is, if it holds the key.
+    fn winner(&self, key: arrow::row::Row<'_>) -> Option<At> {
+        use std::hash::BuildHasher as _;
+        let hash = self.hasher.hash_one(key.as_ref());
+        self.keys.find(hash, |&(b, r)| self.key_rows[b as usize].row(r as usize) == key).copied()
     }
 
     /// The key of each row of `batch` (its key columns cast to the change set's types).
@@ -197,14 +241,14 @@ impl Change {
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    let key = r.owned();
-                    Some(match self.keys.get(&key) {
+                    Some(match self.winner(r) {
                         None => true,
-                        Some(change) => {
-                            let held = cursors.as_ref().map(|c| c.row(i).owned());
-                            let stays = matches!((&held, change), (Some(h), Some(c)) if h > c);
+                        Some((b, w)) => {
+                            let change = self.cursor_rows[b as usize].as_ref().map(|c| c.row(w as usize));
+                            let held = cursors.as_ref().map(|c| c.row(i));
+                            let stays = matches!((held, change), (Some(h), Some(c)) if h > c);
                             if stays {
-                                newer.insert(key);
+                                newer.insert(r.owned());
                             }
                             stays
                         }

@@ -170,9 +170,17 @@ fn a_merge_stream_on_s3_holds_the_latest_row_of_each_key() {
     let s3 = S3Server::start();
     s3.create_bucket("lakes");
     exports(&env, 2, 50);
-    pipeline(&env, &s3, "m.toml", "state", "delta", "[streams.orders]\nwrite = \"merge\"\ndelete_when = \"gone\"");
+    pipeline(
+        &env,
+        &s3,
+        "m.toml",
+        "state",
+        "delta",
+        "[streams.orders]\nwrite = \"merge\"\ndelete_when = \"gone\"\nkeep_history = true",
+    );
     env.headwater(&["run", "m.toml"]).ok();
-    // Changes: 0..10 get a new customer, 20..25 are deleted.
+    // Changes: 0..10 get a new customer, 20..25 are deleted; the run is killed between
+    // the history commit and the merge, and the next start merges from the history.
     let mut text = String::from("id,customer,updated_at,gone\n");
     for id in 0..10 {
         text.push_str(&format!("{id},new,2026-04-01T08:00:00Z,\n"));
@@ -181,7 +189,11 @@ fn a_merge_stream_on_s3_holds_the_latest_row_of_each_key() {
         text.push_str(&format!("{id},x,2026-04-01T08:00:00Z,true\n"));
     }
     env.write("exports/y000.csv", text);
-    env.headwater(&["run", "m.toml"]).ok();
+    let killed =
+        env.command(&["run", "m.toml"]).env("HEADWATER_FAULT", "lake.between-history-and-merge").output().unwrap();
+    assert!(!killed.status.success(), "the fault point was reached");
+    let resumed = env.headwater(&["run", "m.toml"]).ok();
+    assert!(resumed.stderr.contains("had not landed"), "{}", resumed.stderr);
     let options = storage_options(&s3);
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
     let table = delta_read(&env, "s3://lakes/landing/orders", &options);
@@ -196,4 +208,7 @@ fn a_merge_stream_on_s3_holds_the_latest_row_of_each_key() {
         .map(|id| (id, if id < 10 { "new".to_string() } else { format!("c{}", id % 11) }))
         .collect();
     assert_eq!(rows, expected);
+    // The history holds every row served once: the 100 exported, then the 15 changes.
+    let history = delta_read(&env, "s3://lakes/landing/orders_history", &options);
+    assert_eq!(history["rows"].as_array().unwrap().len(), 115, "{}", history["rows"]);
 }

@@ -378,6 +378,30 @@ unsafe impl std::alloc::GlobalAlloc for CappedHeap {
     }
 }
 
+/// A CSV export file: the bytes written as `fuzz.csv` and loaded as the host loads
+/// an export (`load::open`: the line reader bounded by `max_record_mb`, dialect
+/// and header detection, schema inference on a sample, then every batch), on a
+/// blocking-pool thread's stack. Every batch must be valid Arrow within the cell
+/// limit. Returns the rows loaded, or the loader's error message.
+pub fn csv_file(bytes: &[u8]) -> Result<usize, String> {
+    use crate::load::{FileFormat, LoadOptions};
+    let bytes = bytes.to_vec();
+    on_blocking_stack(move || {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("fuzz.csv");
+        std::fs::write(&path, &bytes).map_err(|e| e.to_string())?;
+        let options = LoadOptions { format: Some(FileFormat::Csv), ..crate::load::default_options() };
+        let batches = crate::load::open(&path, "fuzz.csv", &options, None, intake()).map_err(|e| e.to_string())?;
+        let mut rows = 0;
+        for batch in batches {
+            let batch = batch.map_err(|e| e.to_string())?;
+            check_batches("load::open (csv)", std::slice::from_ref(&batch), intake().max_emit_cells);
+            rows += batch.num_rows();
+        }
+        Ok(rows)
+    })
+}
+
 /// A Parquet export: the bytes as a file, decoded by the host's loader
 /// (`load::open`, as `output.load` decodes a file: the footer's depth check,
 /// then the parquet crate) on a blocking-pool thread's stack. Returns the rows

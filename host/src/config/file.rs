@@ -213,6 +213,10 @@ pub struct LimitsFile {
     /// the host: it bounds the memory the host allocates for a batch a connector made.
     #[serde(default = "default_max_emit_cells")]
     pub max_emit_cells: u64,
+    /// The largest remote file (S3, SFTP, http(s) root) staged on the sink's disk
+    /// to be decoded, in MiB: a file without end is cut there, not left to fill the disk.
+    #[serde(default = "default_max_file_mb")]
+    pub max_file_mb: u64,
     /// A stream's own request rate, on top of the per-host one: `[limits.streams.NAME]`.
     #[serde(default)]
     pub streams: BTreeMap<String, StreamLimitsFile>,
@@ -232,6 +236,7 @@ impl Default for LimitsFile {
             max_json_depth: default_max_json_depth(),
             max_record_mb: default_max_record_mb(),
             max_emit_cells: default_max_emit_cells(),
+            max_file_mb: default_max_file_mb(),
             streams: BTreeMap::new(),
         }
     }
@@ -248,6 +253,9 @@ pub struct StreamLimitsFile {
     pub burst: Option<u32>,
 }
 
+pub fn default_max_file_mb() -> u64 {
+    100 << 10
+}
 pub fn default_memory_mb() -> u64 {
     512
 }

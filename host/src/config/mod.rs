@@ -358,6 +358,8 @@ pub struct Limits {
     pub max_record_mb: u64,
     /// Most rows × columns one emit may hand the host.
     pub max_emit_cells: u64,
+    /// Largest remote file staged to be decoded, in MiB.
+    pub max_file_mb: u64,
     /// `[limits.streams.NAME]`: a stream's own rate, on top of the per-host one.
     pub streams: BTreeMap<String, RateLimit>,
 }

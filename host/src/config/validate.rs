@@ -416,7 +416,7 @@ fn sftp_root(r: &RootTable, auth: &BTreeMap<String, Credential>, base: &Base) ->
 /// The largest value each `[limits]` field takes. Past these a limit stops being
 /// one (a `max_json_depth` beyond what the host's stack holds switches the stack
 /// guard off; `max_response_mb << 20` wraps), and no real pipeline needs more.
-pub const MAXIMA: [(&str, u64); 9] = [
+pub const MAXIMA: [(&str, u64); 10] = [
     ("memory_mb", 64 << 10),
     ("call_timeout_s", 7 * 24 * 3600),
     ("max_retries", 100),
@@ -426,6 +426,7 @@ pub const MAXIMA: [(&str, u64); 9] = [
     ("max_json_depth", 256),
     ("max_record_mb", 4 << 10),
     ("max_emit_cells", 1 << 32),
+    ("max_file_mb", 16 << 20),
 ];
 
 pub(super) fn limits(l: LimitsFile) -> Checked<Limits> {
@@ -478,6 +479,7 @@ pub(super) fn limits(l: LimitsFile) -> Checked<Limits> {
         request_timeout_s: positive("request_timeout_s", l.request_timeout_s)?,
         max_response_mb: positive("max_response_mb", l.max_response_mb)?,
         max_json_depth: positive("max_json_depth", l.max_json_depth.into())? as u32,
+        max_file_mb: positive("max_file_mb", l.max_file_mb)?,
         max_record_mb: positive("max_record_mb", l.max_record_mb)?,
         max_emit_cells: positive("max_emit_cells", l.max_emit_cells)?,
         streams,

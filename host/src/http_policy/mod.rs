@@ -186,8 +186,14 @@ impl HttpPolicy {
     /// returned has an empty body; `file` holds it.
     /// A redirect is not followed but answered (3xx with its `Location`), for the
     /// caller to check against what it was granted before it asks again.
-    pub async fn download(&self, req: Request, file: &mut std::fs::File) -> Result<Response, HttpError> {
-        self.send_to(req, Retry::ByMethod, BodyTo::File(file)).await
+    /// At most `max_bytes` of body are written: a larger one fails, naming `max_file_mb`.
+    pub async fn download(
+        &self,
+        req: Request,
+        file: &mut std::fs::File,
+        max_bytes: u64,
+    ) -> Result<Response, HttpError> {
+        self.send_to(req, Retry::ByMethod, BodyTo::File(file, max_bytes)).await
     }
 
     async fn send_to(&self, req: Request, retry: Retry, mut to: BodyTo<'_>) -> Result<Response, HttpError> {
@@ -232,7 +238,7 @@ impl HttpPolicy {
                 self.credentials.apply(name, &mut target, &mut attempt_headers, &mut sent).await?;
             }
             let client = match (&to, req.auth.is_some()) {
-                (BodyTo::File(_), _) => &self.client_no_redirect,
+                (BodyTo::File(..), _) => &self.client_no_redirect,
                 (_, true) => &self.client_with_credential,
                 (_, false) => &self.client,
             };
@@ -386,7 +392,7 @@ impl HttpPolicy {
     ) -> Result<Response, HttpError> {
         let max = self.max_response_bytes();
         let mut written = 0u64;
-        if let BodyTo::File(file) = to {
+        if let BodyTo::File(file, _) = to {
             // An earlier attempt (a 401 before a refresh) may have written its body.
             use std::io::Seek;
             file.set_len(0).and_then(|()| file.rewind()).map_err(|e| self.download_failed(shown, e))?;
@@ -400,15 +406,22 @@ impl HttpPolicy {
         let mut body = Vec::new();
         loop {
             match response.chunk().await {
-                Ok(Some(chunk)) if let BodyTo::File(file) = to => {
+                Ok(Some(chunk)) if let BodyTo::File(file, max_bytes) = to => {
                     use std::io::Write;
-                    file.write_all(&chunk).map_err(|e| self.download_failed(shown, e))?;
                     written = written.saturating_add(chunk.len() as u64);
+                    if written > *max_bytes {
+                        return Err(HttpError::Denied(format!(
+                            "{shown}: the file is larger than [limits] max_file_mb = {} MiB: refused, not left to \
+                             fill the disk (raise max_file_mb for larger exports)",
+                            *max_bytes >> 20
+                        )));
+                    }
+                    file.write_all(&chunk).map_err(|e| self.download_failed(shown, e))?;
                 }
                 Ok(Some(chunk)) => {
                     let budget = match to {
                         BodyTo::Memory(budget) => *budget,
-                        BodyTo::File(_) => None,
+                        BodyTo::File(..) => None,
                     };
                     if (body.len() as u64).saturating_add(chunk.len() as u64) > max {
                         return Err(HttpError::Denied(format!(
@@ -456,7 +469,8 @@ impl HttpPolicy {
 /// `send-all`'s shared budget), or into a file.
 enum BodyTo<'a> {
     Memory(Option<&'a Budget>),
-    File(&'a mut std::fs::File),
+    /// A file, and the most bytes it may take.
+    File(&'a mut std::fs::File, u64),
 }
 
 /// Bytes that several responses may hold together, taken as they arrive.

@@ -18,6 +18,8 @@ pub(super) struct HttpRoot {
     policy: Option<Arc<HttpPolicy>>,
     /// Where a file is downloaded to (the sink's disk).
     scratch: PathBuf,
+    /// The most bytes one download may take (`[limits] max_file_mb`).
+    max_bytes: u64,
 }
 
 impl HttpRoot {
@@ -27,8 +29,9 @@ impl HttpRoot {
         auth: Option<String>,
         policy: Option<Arc<HttpPolicy>>,
         scratch: PathBuf,
+        max_bytes: u64,
     ) -> Self {
-        HttpRoot { name: name.to_string(), url, auth, policy, scratch }
+        HttpRoot { name: name.to_string(), url, auth, policy, scratch, max_bytes }
     }
 
     pub(super) async fn open(&self, path: &str) -> Result<Opened, RootError> {
@@ -58,7 +61,7 @@ impl HttpRoot {
                 auth: self.auth.clone(),
             };
             file.as_file_mut().set_len(0).map_err(io)?;
-            let response = policy.download(request, file.as_file_mut()).await?;
+            let response = policy.download(request, file.as_file_mut(), self.max_bytes).await?;
             let location = response.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location"));
             match (response.status, location) {
                 (200..=299, _) => return Ok(Opened::File(LocalFile::temporary(file))),
@@ -126,7 +129,7 @@ mod tests {
     #[test]
     fn a_path_cannot_climb_out_of_the_url_prefix() {
         let url = url::Url::parse("https://h.example/exports/").unwrap();
-        let root = HttpRoot::new("exports", url, None, None, std::env::temp_dir());
+        let root = HttpRoot::new("exports", url, None, None, std::env::temp_dir(), u64::MAX);
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         for path in ["%2e%2e/private/x.csv", "%2E%2E/x", ".%2e/x", "//evil.example/x", "https://evil.example/x"] {
             let err = rt.block_on(root.open(path)).err().expect("refused");

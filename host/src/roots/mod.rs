@@ -122,12 +122,19 @@ pub struct FileRoots {
     roots: Vec<(String, Root)>,
     /// Where remote files are fetched to before they are decoded (the sink's disk).
     scratch: PathBuf,
+    /// The most bytes one staged file may take (`[limits] max_file_mb`).
+    max_staged: u64,
 }
 
 impl FileRoots {
     /// Builds the clients of the granted roots; http(s) roots read through `http`,
     /// and remote files are fetched into `scratch`.
-    pub fn new(roots: Vec<FileRoot>, http: Option<Arc<HttpPolicy>>, scratch: PathBuf) -> Result<Self, RootError> {
+    pub fn new(
+        roots: Vec<FileRoot>,
+        http: Option<Arc<HttpPolicy>>,
+        scratch: PathBuf,
+        max_staged: u64,
+    ) -> Result<Self, RootError> {
         let roots = roots
             .into_iter()
             .map(|r| {
@@ -136,13 +143,13 @@ impl FileRoots {
                     RootLocation::S3(s3) => Root::Object(object::ObjectRoot::new(&r.name, &s3)?),
                     RootLocation::Sftp(location) => Root::Sftp(sftp::SftpRoot::new(&r.name, location)),
                     RootLocation::Http { url, auth } => {
-                        Root::Http(http::HttpRoot::new(&r.name, url, auth, http.clone(), scratch.clone()))
+                        Root::Http(http::HttpRoot::new(&r.name, url, auth, http.clone(), scratch.clone(), max_staged))
                     }
                 };
                 Ok((r.name, root))
             })
             .collect::<Result<_, RootError>>()?;
-        Ok(FileRoots { roots, scratch })
+        Ok(FileRoots { roots, scratch, max_staged })
     }
 
     fn find(&self, name: &str) -> Result<&Root, RootError> {
@@ -205,8 +212,22 @@ impl FileRoots {
                     reason: format!("staging it in a temporary file under {}: {e}", self.scratch.display()),
                 };
                 let mut tmp = scratch_file(&self.scratch).map_err(failed)?;
+                let mut staged: u64 = 0;
                 while let Some(chunk) = chunks.next().await {
-                    tmp.write_all(&chunk?).map_err(failed)?;
+                    let chunk = chunk?;
+                    staged = staged.saturating_add(chunk.len() as u64);
+                    if staged > self.max_staged {
+                        return Err(RootError::Io {
+                            root: root.to_string(),
+                            path: path.to_string(),
+                            reason: format!(
+                                "it passed [limits] max_file_mb = {} MiB while it was staged: a larger file is \
+                                 refused, not left to fill the disk (raise max_file_mb for larger exports)",
+                                self.max_staged >> 20
+                            ),
+                        });
+                    }
+                    tmp.write_all(&chunk).map_err(failed)?;
                 }
                 tmp.flush().map_err(failed)?;
                 Ok(LocalFile::temporary(tmp))
@@ -256,7 +277,8 @@ mod tests {
     use super::*;
 
     fn roots(dir: &Path) -> FileRoots {
-        FileRoots::new(vec![FileRoot::local("./exports", dir.join("exports"))], None, dir.join("scratch")).unwrap()
+        FileRoots::new(vec![FileRoot::local("./exports", dir.join("exports"))], None, dir.join("scratch"), u64::MAX)
+            .unwrap()
     }
 
     fn rt() -> tokio::runtime::Runtime {

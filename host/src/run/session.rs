@@ -97,8 +97,13 @@ impl Session {
             .map_err(|e| ConfigError { file: pipeline.file.clone(), message: e.to_string() })?;
         let http = Arc::new(http);
         let roots = Arc::new(
-            FileRoots::new(pipeline.allow.files.clone(), Some(http.clone()), sink.scratch())
-                .map_err(|e| ConfigError { file: pipeline.file.clone(), message: format!("[allow] files: {e}") })?,
+            FileRoots::new(
+                pipeline.allow.files.clone(),
+                Some(http.clone()),
+                sink.scratch(),
+                pipeline.limits.max_file_mb.saturating_mul(1 << 20),
+            )
+            .map_err(|e| ConfigError { file: pipeline.file.clone(), message: format!("[allow] files: {e}") })?,
         );
         let stream_limits = pipeline
             .limits

@@ -479,3 +479,30 @@ fn an_http_root_does_not_follow_a_redirect_out_of_its_prefix() {
     }
     assert!(!server.secret_served(), "the redirect was followed: {:?}", server.served.lock().unwrap());
 }
+
+/// A remote file is staged on the sink's disk to be decoded: one without end
+/// (an http(s) root serving a chunked body forever) or merely larger than
+/// `[limits] max_file_mb` (an S3 object) is cut at that limit and fails its
+/// stream naming it, instead of filling the disk.
+#[test]
+fn a_remote_file_past_the_file_limit_is_cut_while_it_is_staged() {
+    let env = crate::env_with("hostile");
+    let endless = headwater_mock::hostile::HostileApi::start(headwater_mock::hostile::Hostility::default());
+    let root = format!("http://127.0.0.1:{}/", endless.port);
+    let granted = Granted {
+        files: format!("\"{root}\""),
+        root,
+        allow: format!("hosts = [\"127.0.0.1:{}\"]", endless.port),
+        tables: "[limits]\nmax_file_mb = 1".into(),
+    };
+    refused(&env, &granted, "load", "endless", &["endless", "larger than [limits] max_file_mb = 1 MiB"]);
+
+    let (env, s3, mut granted) = s3_setup();
+    s3.put("bucket", "data/big.csv", format!("value\n{}", "x\n".repeat(1 << 20)));
+    granted.tables.push_str("\n[limits]\nmax_file_mb = 1");
+    refused(&env, &granted, "load", "big.csv", &["big.csv", "passed [limits] max_file_mb = 1 MiB"]);
+    // Within the limit the same object loads.
+    granted.tables = granted.tables.replace("max_file_mb = 1", "max_file_mb = 4");
+    pipeline(&env, &granted, "load", &format!("{}|big.csv", granted.root));
+    env.headwater(&["run", "attack.toml"]).ok();
+}

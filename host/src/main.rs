@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         return ExitCode::from(u8::try_from(headwater::compile::serve(input, output)).unwrap_or(1));
     }
     init_tracing(cli.verbose);
+    raise_open_file_limit();
     let out = commands::Output { json: cli.json };
     // One thread: a run's streams share one task and a connector's calls are
     // sequential, so a multi-threaded scheduler would only add a cross-thread
@@ -98,6 +99,21 @@ fn main() -> ExitCode {
             // `{:#}` prints the chain once: each cause after the one it explains.
             eprintln!("error: {e:#}");
             ExitCode::from(code)
+        }
+    }
+}
+
+/// Lifts the soft limit on open files to the hard one: each stream's connector may
+/// hold up to 1024 open readers and several streams run at once, so under a soft
+/// limit of 1024 (a common default) one stream's readers could leave the others
+/// none. The host's own per-connector handle limit is then what a connector meets.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max.min(1 << 20);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
     }
 }

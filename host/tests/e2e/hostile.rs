@@ -196,6 +196,36 @@ fn opening_files_without_end_hits_the_handle_limit() {
     refused(&env, &["too many open files"]);
 }
 
+/// Under a soft limit on open files below what the streams may hold (256 here,
+/// 1024 is a common default), the host lifts it to the hard limit at start: a
+/// connector opening files without end meets the host's own handle limit, not
+/// the process's, so it cannot take the other streams' file descriptors.
+#[test]
+fn a_low_open_file_limit_is_lifted_so_the_handle_limit_is_what_a_connector_meets() {
+    use std::os::unix::process::CommandExt as _;
+    let env = env();
+    hostile(&env, "readers", "ok.txt", "");
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct passed.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+    assert!(limit.rlim_max >= 2048, "the hard limit on open files ({}) is too low for this test", limit.rlim_max);
+    limit.rlim_cur = 256;
+    let mut command = env.command(&["run", "attack.toml"]);
+    // SAFETY: only setrlimit, which is async-signal-safe, runs between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("close readers you no longer need"), "the host's handle limit, not the OS's:\n{stderr}");
+}
+
 #[test]
 fn a_huge_log_line_is_cut_and_the_run_goes_on() {
     let env = env();

@@ -1,12 +1,15 @@
 //! Benchmark 1, API ingestion: a mock JSON API serves N orders in cursor-paginated
 //! pages, and three programs read all of it: (a) a native client that only fetches
 //! (the server's ceiling), (b) native Rust fetching, decoding with arrow-json and
-//! writing Parquet, (c) `headwater run` with the `rest` connector. Is Headwater's
-//! throughput close to the native program's, and does its memory stay bounded?
+//! writing Parquet, (c) `headwater run` with the `rest` connector, and a peer, (d)
+//! dlt's `rest_api` source into its `filesystem` destination as Parquet
+//! (peers/dlt_rest_api.py, in the pinned peers' virtualenv, see peers.rs). Is
+//! Headwater's throughput close to the native program's, how does it stand beside
+//! dlt, and does its memory stay bounded?
 
 use crate::measure::{self, Measured, Stdout};
 use crate::report::{self, mb, rate};
-use crate::{Ctx, verify};
+use crate::{Ctx, peers, verify};
 use anyhow::{Context, Result, ensure};
 use headwater_mock::{MockApi, Shape};
 use std::process::Command;
@@ -27,6 +30,8 @@ pub struct ApiArgs {
 
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
     let rest = ctx.component("rest")?;
+    let python = peers::python(ctx)?;
+    let versions = peers::versions(&python, &["dlt", "pyarrow"])?;
     eprintln!("== api: rendering {} records in pages of {}", args.records, args.page);
     let api = MockApi::prerendered(args.records, args.page, Shape::Full).context("starting the mock API")?;
     let (pages, bytes) =
@@ -40,8 +45,11 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
     std::fs::write(&pipeline, pipeline_toml(api.port))?;
     let native_out = work.path().join("native.parquet");
     let lake = work.path().join("lake");
+    let dlt_bucket = work.path().join("dlt-bucket");
+    let dlt_pipelines = work.path().join("dlt-pipelines");
+    let dlt_script = peers::dir().join("dlt_rest_api.py");
 
-    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 1..=ctx.runs {
         eprintln!("   run {run}/{}: (a) fetch only", ctx.runs);
         let mut cmd = Command::new(&ctx.bench);
@@ -56,8 +64,17 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
 
         eprintln!("   run {run}/{}: (c) headwater run (rest)", ctx.runs);
         c.push(ctx.run_headwater("api-c-headwater", &home, work.path(), &pipeline)?);
+
+        eprintln!("   run {run}/{}: (d) dlt rest_api → filesystem (parquet)", ctx.runs);
+        for dir in [&dlt_bucket, &dlt_pipelines] {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        let mut cmd = Command::new(&python);
+        cmd.arg(&dlt_script).args(["--url", &api.url(), "--bucket"]).arg(&dlt_bucket);
+        cmd.arg("--pipelines-dir").arg(&dlt_pipelines).current_dir(work.path());
+        d.push(measure::run("api-d-dlt", cmd, work.path(), Stdout::Capture)?);
     }
-    let (a, b, c) = (Measured::best_of(&a), Measured::best_of(&b), Measured::best_of(&c));
+    let (a, b, c, d) = (Measured::best_of(&a), Measured::best_of(&b), Measured::best_of(&c), Measured::best_of(&d));
 
     // Every program read (a) or landed (b, c) every record.
     let fetched: serde_json::Value = serde_json::from_str(a.stdout.trim()).context("fetch-only's summary")?;
@@ -66,6 +83,11 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
         "(a) fetched {fetched} where the API serves {pages} pages, {bytes} bytes"
     );
     let (b_size, c_size) = verify::baseline_and_headwater(&native_out, &lake, &c.stdout, args.records)?;
+    let dlt = peers::last_json(&d.stdout).context("dlt_rest_api.py's summary")?;
+    ensure!(dlt["rows"] == args.records, "dlt reports {} rows, expected {}", dlt["rows"], args.records);
+    let (_, d_size) =
+        verify::ids_exactly_once(&dlt_bucket.join("bench/orders"), args.records).context("(d) dlt rest_api")?;
+    eprintln!("   verified: (d) holds ids 1..={} exactly once", args.records);
 
     let n = args.records as f64;
     let row = |name: &str, m: &Measured, out: Option<u64>| {
@@ -92,14 +114,20 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
             row("(a) fetch only (server ceiling)", &a, None),
             row("(b) native: reqwest + arrow-json + parquet", &b, Some(b_size)),
             row("(c) headwater run, rest connector", &c, Some(c_size)),
+            row("(d) peer: dlt rest_api → filesystem parquet", &d, Some(d_size)),
         ],
     ));
-    let (c_a, c_b) = (a.seconds / c.seconds, b.seconds / c.seconds);
+    let (c_a, c_b, c_d) = (a.seconds / c.seconds, b.seconds / c.seconds, d.seconds / c.seconds);
     md.push_str(&format!(
-        "\nThroughput ratios: c/a = {c_a:.2}, c/b = {c_b:.2}, b/a = {:.2}\n\n",
+        "\nThroughput ratios: c/a = {c_a:.2}, c/b = {c_b:.2}, b/a = {:.2}, c/d (headwater/dlt) = {c_d:.2}\n\n",
         a.seconds / b.seconds
     ));
     md.push_str(&report::targets(&a, &b, &c, MIN_RATIO_TO_NATIVE, MAX_RSS_MB));
+    md.push_str(&peers::note(&versions, "d", &c, &d, &dlt));
+    md.push_str(
+        "- (d)'s Parquet also holds dlt's two added columns, `_dlt_load_id` and `_dlt_id` (a random id per row); \
+         its `updated_at` is a timestamp (dlt detects ISO timestamps), headwater's a string as the pipeline declares\n",
+    );
     Ok(md)
 }
 

@@ -1,13 +1,15 @@
 //! Benchmark 2, batch file ingestion: one large CSV export of N orders is read by
 //! (a) `cat` (the disk and page cache's ceiling), (b) native Rust with arrow-csv
-//! and parquet, (c) `headwater run` with the `files` connector. Is Headwater's
-//! throughput close to the native program's, and does its memory stay bounded
-//! on a file far larger than any batch?
+//! and parquet, (c) `headwater run` with the `files` connector, and a peer, (d)
+//! DuckDB's `COPY (SELECT * FROM read_csv(…)) TO '….parquet'` (peers/duckdb_copy.py,
+//! in the pinned peers' virtualenv, see peers.rs). Is Headwater's throughput close
+//! to the native program's, how does it stand beside DuckDB, and does its memory
+//! stay bounded on a file far larger than any batch?
 
 use crate::measure::{self, Measured, Stdout};
 use crate::report::{self, mb, rate};
-use crate::{Ctx, verify};
-use anyhow::{Context, Result};
+use crate::{Ctx, peers, verify};
+use anyhow::{Context, Result, ensure};
 use headwater_mock::{Shape, dataset};
 use std::path::PathBuf;
 use std::process::Command;
@@ -25,6 +27,8 @@ pub struct FilesArgs {
 
 pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
     let files = ctx.component("files")?;
+    let python = peers::python(ctx)?;
+    let versions = peers::versions(&python, &["duckdb"])?;
     let csv = csv_file(ctx, args.rows)?;
     let csv_bytes = std::fs::metadata(&csv)?.len();
     eprintln!("== files: {} ({} rows, {:.1} MB)", csv.display(), args.rows, mb(csv_bytes));
@@ -43,9 +47,11 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
     let pipeline = work.path().join("pipeline.toml");
     std::fs::write(&pipeline, PIPELINE)?;
     let native_out = work.path().join("native.parquet");
+    let duckdb_out = work.path().join("duckdb.parquet");
+    let duckdb_copy = peers::dir().join("duckdb_copy.py");
     let lake = work.path().join("lake");
 
-    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 1..=ctx.runs {
         eprintln!("   run {run}/{}: (a) cat > /dev/null", ctx.runs);
         let mut cmd = Command::new("cat");
@@ -60,10 +66,20 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
 
         eprintln!("   run {run}/{}: (c) headwater run (files)", ctx.runs);
         c.push(ctx.run_headwater("files-c-headwater", &home, work.path(), &pipeline)?);
+
+        eprintln!("   run {run}/{}: (d) DuckDB COPY … TO parquet", ctx.runs);
+        let _ = std::fs::remove_file(&duckdb_out);
+        let mut cmd = Command::new(&python);
+        cmd.arg(&duckdb_copy).arg(&linked).arg(&duckdb_out);
+        d.push(measure::run("files-d-duckdb", cmd, work.path(), Stdout::Capture)?);
     }
-    let (a, b, c) = (Measured::best_of(&a), Measured::best_of(&b), Measured::best_of(&c));
+    let (a, b, c, d) = (Measured::best_of(&a), Measured::best_of(&b), Measured::best_of(&c), Measured::best_of(&d));
 
     let (b_size, c_size) = verify::baseline_and_headwater(&native_out, &lake, &c.stdout, args.rows)?;
+    let duckdb = peers::last_json(&d.stdout).context("duckdb_copy.py's summary")?;
+    ensure!(duckdb["rows"] == args.rows, "DuckDB's COPY reports {} rows, expected {}", duckdb["rows"], args.rows);
+    let (_, d_size) = verify::ids_exactly_once(&duckdb_out, args.rows).context("(d) DuckDB")?;
+    eprintln!("   verified: (d) holds ids 1..={} exactly once", args.rows);
 
     let n = args.rows as f64;
     let row = |name: &str, m: &Measured, out: Option<u64>| {
@@ -84,11 +100,13 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
             row("(a) cat > /dev/null (read ceiling)", &a, None),
             row("(b) native: arrow-csv + parquet", &b, Some(b_size)),
             row("(c) headwater run, files connector", &c, Some(c_size)),
+            row("(d) peer: DuckDB COPY read_csv → parquet", &d, Some(d_size)),
         ],
     ));
-    let (c_a, c_b) = (a.seconds / c.seconds, b.seconds / c.seconds);
-    md.push_str(&format!("\nThroughput ratios: c/a = {c_a:.3}, c/b = {c_b:.2}\n\n"));
+    let (c_a, c_b, c_d) = (a.seconds / c.seconds, b.seconds / c.seconds, d.seconds / c.seconds);
+    md.push_str(&format!("\nThroughput ratios: c/a = {c_a:.3}, c/b = {c_b:.2}, c/d (headwater/DuckDB) = {c_d:.2}\n\n"));
     md.push_str(&report::targets(&a, &b, &c, MIN_RATIO_TO_NATIVE, MAX_RSS_MB));
+    md.push_str(&peers::note(&versions, "d", &c, &d, &duckdb));
     Ok(md)
 }
 

@@ -16,6 +16,7 @@ mod files;
 mod measure;
 mod merge;
 mod native;
+mod peers;
 mod report;
 mod verify;
 mod workers;

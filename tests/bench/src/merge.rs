@@ -16,9 +16,9 @@
 //! unchanged rows' amounts. dlt runs in a virtualenv with the versions pinned in
 //! tests/bench/peers/requirements.txt, made on first use under target/bench/peers/.
 
-use crate::Ctx;
 use crate::measure::{self, Measured, Stdout};
 use crate::report::{self, mb};
+use crate::{Ctx, peers};
 use anyhow::{Context, Result, bail, ensure};
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use parquet::arrow::ArrowWriter;
@@ -107,7 +107,7 @@ pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<String> {
         "--rows, --changes and --rows-per-file must be > 0"
     );
     let files = ctx.component("files")?;
-    let python = peers_python(ctx)?;
+    let python = peers::python(ctx)?;
     let versions = versions(&python)?;
     let inputs = inputs(ctx, args)?;
     eprintln!(
@@ -121,7 +121,7 @@ pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<String> {
     let work = ctx.workdir("merge")?;
     let home = work.path().join("home");
     ctx.install(&home, &files, "files")?;
-    let peers = peers_dir();
+    let peers = peers::dir();
     // dlt's fixed cost in every step: the interpreter starting and importing it.
     let imports = (0..ctx.runs)
         .map(|_| {
@@ -296,66 +296,21 @@ fn link(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn peers_dir() -> PathBuf {
-    headwater_testkit::workspace_root().join("tests/bench/peers")
-}
-
-/// Runs a peers script (not measured) and returns its stdout, parsed as JSON.
-fn script(python: &Path, args: &[&std::ffi::OsStr]) -> Result<Value> {
-    let out = Command::new(python).args(args).output().with_context(|| format!("running {args:?}"))?;
-    ensure!(
-        out.status.success(),
-        "{args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).with_context(|| format!("{args:?} printed no JSON: {stdout}"))
-}
-
 fn commit_stats(python: &Path, table: &Path) -> Result<Value> {
-    let stats = script(python, &[peers_dir().join("delta_commit_stats.py").as_os_str(), table.as_os_str()])?;
+    let stats = peers::script(python, &[peers::dir().join("delta_commit_stats.py").as_os_str(), table.as_os_str()])?;
     eprintln!("     merge commit: {stats}");
     Ok(stats)
 }
 
 /// Fails unless the merged table holds what the initial files and the change set say.
 fn verify(python: &Path, tool: &str, table: &Path, inputs: &Inputs, change: &Path) -> Result<()> {
-    let verifier = peers_dir().join("verify_merge.py");
+    let verifier = peers::dir().join("verify_merge.py");
     let mut args: Vec<&std::ffi::OsStr> = vec![verifier.as_os_str(), table.as_os_str(), "--initial".as_ref()];
     args.extend(inputs.initial.iter().map(|p| p.as_os_str()));
     args.extend(["--changes".as_ref(), change.as_os_str()]);
-    let verdict = script(python, &args).with_context(|| format!("{tool}'s merged table is wrong"))?;
+    let verdict = peers::script(python, &args).with_context(|| format!("{tool}'s merged table is wrong"))?;
     eprintln!("     {tool}: table verified: {verdict}");
     Ok(())
-}
-
-/// The virtualenv's interpreter, with the pinned requirements installed (once:
-/// the installed requirements file is kept beside it and compared).
-fn peers_python(ctx: &Ctx) -> Result<PathBuf> {
-    let venv = ctx.dir.join("peers/venv");
-    let python = venv.join("bin/python");
-    let wanted = peers_dir().join("requirements.txt");
-    let requirements = std::fs::read_to_string(&wanted).with_context(|| format!("reading {}", wanted.display()))?;
-    let installed = venv.join("installed-requirements.txt");
-    if python.exists() && std::fs::read_to_string(&installed).is_ok_and(|r| r == requirements) {
-        return Ok(python);
-    }
-    eprintln!("== merge: installing the peers ({}) into {}", wanted.display(), venv.display());
-    if !python.exists() {
-        let status =
-            Command::new("python3").arg("-m").arg("venv").arg(&venv).status().context("running python3 -m venv")?;
-        ensure!(status.success(), "python3 -m venv {} failed", venv.display());
-    }
-    let status = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(&wanted)
-        .status()
-        .context("running pip install")?;
-    ensure!(status.success(), "pip install -r {} failed", wanted.display());
-    std::fs::write(&installed, requirements)?;
-    Ok(python)
 }
 
 struct Versions {
@@ -373,7 +328,7 @@ impl std::fmt::Display for Versions {
 fn versions(python: &Path) -> Result<Versions> {
     let code = "import json, importlib.metadata as m; \
                 print(json.dumps({p: m.version(p) for p in ['dlt', 'deltalake', 'pyarrow']}))";
-    let v = script(python, &["-c".as_ref(), code.as_ref()])?;
+    let v = peers::script(python, &["-c".as_ref(), code.as_ref()])?;
     let get = |k: &str| v[k].as_str().unwrap_or("?").to_string();
     Ok(Versions { dlt: get("dlt"), deltalake: get("deltalake"), pyarrow: get("pyarrow") })
 }

@@ -89,7 +89,7 @@ fuzz seconds="60":
     # (RUSTC_BOOTSTRAP lets it pass the flags it passes on nightly).
     if ! [ -x target/tools/bin/cargo-fuzz ]; then cargo install cargo-fuzz --version 0.13.2 --locked --root target/tools; fi
     fuzz=(env RUSTC_BOOTSTRAP=1 target/tools/bin/cargo-fuzz)
-    targets=(pipeline_file ipc_intake json_intake page_splitter records_pointer parquet_file)
+    targets=(pipeline_file ipc_intake json_intake page_splitter records_pointer parquet_file csv_file)
     "${fuzz[@]}" build --fuzz-dir fuzz --target-dir target/fuzz -s none
     mkdir -p target/fuzz/logs
     failed=()

@@ -1,0 +1,13 @@
+//! A CSV export file: the host's loader (line reader, dialect and header
+//! detection, inference, decoding) must refuse what it cannot read with an
+//! error, never a panic, and build only valid batches within the cell limit.
+#![no_main]
+
+use headwater::fuzzing;
+
+#[global_allocator]
+static HEAP: fuzzing::CappedHeap = fuzzing::CappedHeap;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = fuzzing::csv_file(data);
+});

@@ -177,6 +177,58 @@ pub fn json(
     if scan.too_deep {
         return Err(RowsError::TooDeep(max_depth));
     }
+    let json_columns: Vec<&str> = declared
+        .map(|d| d.fields().iter().filter(|f| super::schema::is_json(f)).map(|f| f.name().as_str()).collect())
+        .unwrap_or_default();
+    if !json_columns.is_empty() {
+        let rewritten = json_values_as_text(bytes, &json_columns)?;
+        return decode_rows(&rewritten, declared, known, intake, &scan);
+    }
+    decode_rows(bytes, declared, known, intake, &scan)
+}
+
+/// Rows whose `columns` (declared `json`) hold any JSON value, rewritten as NDJSON
+/// with each of those values (an object, an array, a number, a string) replaced by
+/// a string of its JSON text (compact, an object's keys sorted), so that it lands
+/// whole in the text column; `null` stays null. Only streams that declare a `json` column pay for
+/// parsing each row.
+fn json_values_as_text(bytes: &[u8], columns: &[&str]) -> Result<Vec<u8>, RowsError> {
+    let malformed = |e: &dyn std::fmt::Display| RowsError::Malformed(e.to_string());
+    let mut out = Vec::with_capacity(bytes.len().saturating_add(bytes.len() / 8));
+    let mut push = |mut row: serde_json::Value| -> Result<(), RowsError> {
+        if let Some(object) = row.as_object_mut() {
+            for column in columns {
+                if let Some(value) = object.get_mut(*column)
+                    && !value.is_null()
+                {
+                    *value = serde_json::Value::String(value.to_string());
+                }
+            }
+        }
+        serde_json::to_writer(&mut out, &row).map_err(|e| malformed(&e))?;
+        out.push(b'\n');
+        Ok(())
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        for element in super::page::array_elements(bytes) {
+            push(serde_json::from_slice(element.map_err(RowsError::Malformed)?).map_err(|e| malformed(&e))?)?;
+        }
+    } else {
+        for row in serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>() {
+            push(row.map_err(|e| malformed(&e))?)?;
+        }
+    }
+    Ok(out)
+}
+
+/// [`json`] once the rows are as arrow-json reads them.
+fn decode_rows(
+    bytes: &[u8],
+    declared: Option<&SchemaRef>,
+    known: Option<&Schema>,
+    intake: &Intake,
+    scan: &Scan,
+) -> Result<Vec<RecordBatch>, RowsError> {
     let infer = || -> Result<Schema, RowsError> {
         let (schema, rows) = infer(bytes)?;
         let columns = leaf_columns(schema.fields());
@@ -518,6 +570,37 @@ fn arrow_message(e: ArrowError) -> String {
 mod tests {
     use super::*;
     use arrow::datatypes::{DataType, Field};
+
+    /// A column declared `json` takes any JSON value and holds its JSON text, in
+    /// NDJSON and in a records array alike; null stays null, other columns decode
+    /// as declared.
+    #[test]
+    fn a_json_column_holds_each_value_as_its_json_text() {
+        let field = |name: &str, data_type: &str| crate::bindings::Field {
+            name: name.into(),
+            data_type: data_type.into(),
+            nullable: true,
+        };
+        let declared =
+            super::super::declared_schema(&[field("id", "int64"), field("custom", "JSON")]).unwrap().unwrap();
+        assert!(super::super::schema::is_json(declared.field(1)));
+        let rows = [
+            r#"{"id": 1, "custom": {"b": [1, 2], "a": null}}"#,
+            r#"{"id": 2, "custom": 3.5}"#,
+            r#"{"id": 3, "custom": "text"}"#,
+            r#"{"id": 4, "custom": null}"#,
+            r#"{"id": 5}"#,
+        ];
+        let limits = Intake::of(&crate::config::Limits::default());
+        for bytes in [rows.join("\n"), format!("[{}]", rows.join(","))] {
+            let batches = json(bytes.as_bytes(), Some(&declared), None, &limits).unwrap();
+            let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+            let custom =
+                batch.column_by_name("custom").unwrap().as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+            let got: Vec<Option<&str>> = custom.iter().collect();
+            assert_eq!(got, [Some(r#"{"a":null,"b":[1,2]}"#), Some("3.5"), Some(r#""text""#), None, None], "{bytes}");
+        }
+    }
 
     /// A page's records array decodes in batches of at most `BATCH_ROWS`, every row
     /// in order (never the whole page as one batch); an element that is not an

@@ -31,6 +31,8 @@ pub fn parse_data_type(spelling: &str) -> Result<DataType, String> {
         "float64" | "float" | "double" => Some(DataType::Float64),
         "bool" | "boolean" => Some(DataType::Boolean),
         "string" | "utf8" | "text" => Some(DataType::Utf8),
+        // Any JSON value, landed as its JSON text (see `declared_schema`).
+        "json" => Some(DataType::Utf8),
         "binary" => Some(DataType::Binary),
         "date" | "date32" => Some(DataType::Date32),
         _ => None,
@@ -90,11 +92,30 @@ pub fn declared_schema(fields: &[crate::bindings::Field]) -> Result<Option<Schem
         .iter()
         .map(|f| {
             parse_data_type(&f.data_type)
-                .map(|t| Field::new(&f.name, t, f.nullable))
+                .map(|t| {
+                    let field = Field::new(&f.name, t, f.nullable);
+                    if f.data_type.trim().eq_ignore_ascii_case("json") { as_json(field) } else { field }
+                })
                 .map_err(|e| format!("column `{}`: {e}", f.name))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(Arc::new(Schema::new(fields))))
+}
+
+/// The Arrow extension name of a text column holding JSON text (Arrow's canonical `arrow.json`).
+const JSON_EXTENSION: &str = "arrow.json";
+
+/// `field` (text) marked as holding JSON text: a column declared `json`.
+fn as_json(field: Field) -> Field {
+    field.with_metadata(std::collections::HashMap::from([(
+        "ARROW:extension:name".to_string(),
+        JSON_EXTENSION.to_string(),
+    )]))
+}
+
+/// Whether `field` was declared `json`.
+pub fn is_json(field: &Field) -> bool {
+    field.metadata().get("ARROW:extension:name").is_some_and(|n| n == JSON_EXTENSION)
 }
 
 /// Brings a batch to the declared schema: declared columns in declared order, cast

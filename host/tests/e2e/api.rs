@@ -779,3 +779,21 @@ fn a_cursor_in_a_response_header() {
     assert!(api.requests()[2].contains("cursor=200"), "{:?}", api.requests());
     assert_same_orders(&env.rows("lake/orders"), &orders(1..=230));
 }
+
+/// A column declared `json` takes whatever JSON a field holds and lands its JSON
+/// text: here `amount` (numbers) and `customer` (strings, landed quoted).
+#[test]
+fn a_column_declared_json_lands_each_value_as_its_json_text() {
+    let (env, api) = (env(), MockApi::start(orders(1..=250), 100));
+    let stream = "path = \"/orders\"\nrecords = \"/data\"\npaginator = { type = \"cursor\", cursor_path = \"/next_cursor\", cursor_param = \"cursor\" }\nschema = [{ name = \"id\", type = \"int64\" }, { name = \"amount\", type = \"json\" }, { name = \"customer\", type = \"json\" }]";
+    pipeline(&env, &api, stream, "");
+    env.headwater(&["run", "api.toml"]).ok();
+    let mut rows = env.rows("lake/orders");
+    rows.sort_by_key(|r| r["id"].as_i64());
+    let expected = orders(1..=250);
+    assert_eq!(rows.len(), expected.len());
+    for (row, order) in rows.iter().zip(&expected) {
+        assert_eq!(row["amount"].as_str(), Some(order["amount"].to_string().as_str()), "{row:?}");
+        assert_eq!(row["customer"].as_str(), Some(order["customer"].to_string().as_str()), "{row:?}");
+    }
+}

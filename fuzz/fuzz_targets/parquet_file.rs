@@ -8,6 +8,6 @@ use headwater::fuzzing;
 #[global_allocator]
 static HEAP: fuzzing::CappedHeap = fuzzing::CappedHeap;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(init: fuzzing::panics_the_host_catches_are_not_crashes(), |data: &[u8]| {
     let _ = fuzzing::parquet_file(data);
 });

@@ -9,7 +9,7 @@ use headwater::fuzzing;
 #[global_allocator]
 static HEAP: fuzzing::CappedHeap = fuzzing::CappedHeap;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(init: fuzzing::panics_the_host_catches_are_not_crashes(), |data: &[u8]| {
     let (pointer, doc) = match data.iter().position(|&b| b == b'\n') {
         Some(at) => (&data[..at], &data[at + 1..]),
         None => (data, &data[..0]),

@@ -20,6 +20,16 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Mutex, OnceLock};
 
+/// libFuzzer's panic hook aborts at any panic, even one the host catches and turns
+/// into the stream's error, as it does where a decoder it cannot fix panics on
+/// malformed input (arrow-ipc: `stream::ipc_rows`, an export's embedded Arrow
+/// schema). The default hook is put back, so that a caught panic is what it is in
+/// a run, an error, and the fuzzer goes on; a panic the host does not catch still
+/// ends in libfuzzer-sys's own `catch_unwind`, which aborts and reports the input.
+pub fn panics_the_host_catches_are_not_crashes() {
+    let _ = std::panic::take_hook();
+}
+
 /// The intake bounds of a pipeline file without `[limits]` (what a run uses by default).
 fn intake() -> Intake {
     static INTAKE: OnceLock<Intake> = OnceLock::new();

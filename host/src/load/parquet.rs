@@ -19,7 +19,13 @@ const MAX_FOOTER: usize = 64 << 20;
 pub(super) fn open(path: &Path, shown: &str) -> Result<ParquetBatches, LoadError> {
     let mut file = std::fs::File::open(path).map_err(|e| LoadError::file(shown, e))?;
     check_footer(&mut file).map_err(|e| LoadError::file(shown, format!("not a Parquet file Headwater reads: {e}")))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    // The Arrow schema a writer embeds (`ARROW:schema`) is decoded by arrow-ipc, which
+    // panics on some malformed ones (an unknown type id, found by `just fuzz`): such a
+    // file is refused, as pyarrow refuses it, not a panic out of the loader.
+    let builder = std::panic::catch_unwind(|| ParquetRecordBatchReaderBuilder::try_new(file)).map_err(|_| {
+        LoadError::file(shown, "not a readable Parquet file: its embedded Arrow schema (ARROW:schema) is malformed")
+    })?;
+    let reader = builder
         .and_then(|b| {
             // Rows as wide as the first row group's, uncompressed: wide rows, smaller batches.
             let row_bytes = b
@@ -90,6 +96,20 @@ mod tests {
             parquet::file::writer::SerializedFileWriter::new(file, root, Default::default()).unwrap().close().unwrap();
         };
         std::thread::Builder::new().stack_size(1 << 30).spawn(write).unwrap().join().unwrap();
+    }
+
+    /// Found by `just fuzz`: a file whose embedded Arrow schema (`ARROW:schema`)
+    /// names a type id arrow-ipc does not know made it panic (`unimplemented!`)
+    /// while the reader was built. The file is refused, naming the schema.
+    #[test]
+    fn a_malformed_embedded_arrow_schema_is_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.parquet");
+        std::fs::write(&path, include_bytes!("../../../fuzz/corpus/parquet_file/crash-arrow-schema-unknown-type"))
+            .unwrap();
+        let opened = std::panic::catch_unwind(|| super::open(&path, "bad.parquet").map(|_| ()));
+        let refused = opened.expect("the loader panicked").expect_err("the file is refused");
+        assert!(refused.to_string().contains("embedded Arrow schema (ARROW:schema) is malformed"), "{refused}");
     }
 
     /// Issue "Trust, the rest": a 250 KB file nesting 20,000 groups overflowed the

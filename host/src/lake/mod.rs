@@ -87,7 +87,7 @@ pub struct Progress {
     /// When it was committed, in milliseconds since the epoch.
     pub committed_at: Option<i64>,
     /// A history table's commit: the merge it feeds (see [`Feed`]).
-    pub feeds: Option<Feed>,
+    pub(crate) feeds: Option<Feed>,
 }
 
 /// What a history table's commit (`keep_history`) records of the merge that

@@ -99,7 +99,7 @@ mod tests {
     }
 
     /// Found by `just fuzz`: a file whose embedded Arrow schema (`ARROW:schema`)
-    /// names a type id arrow-ipc does not know made it panic (`unimplemented!`)
+    /// names a type id arrow-ipc does not know made it panic (a type it does not implement)
     /// while the reader was built. The file is refused, naming the schema.
     #[test]
     fn a_malformed_embedded_arrow_schema_is_not_a_panic() {

@@ -159,18 +159,7 @@ impl ConnectorRuntime {
             }
         }
     }
-}
 
-/// The engine's settings, the same wherever a component is compiled (this
-/// process or a compiling child, `crate::compile`), so native code compiled by
-/// one loads in the other.
-pub(crate) fn config() -> Config {
-    let mut config = Config::new();
-    config.wasm_component_model(true).epoch_interruption(true);
-    config
-}
-
-impl ConnectorRuntime {
     /// Compiles `bytes` (the component at `path`): in a child process under the
     /// compile limits, or here when the runtime has no child to run; with its
     /// serialized native code when there is some to cache.
@@ -205,6 +194,15 @@ impl ConnectorRuntime {
             .map_err(|e| Error::Engine(format!("loading the code compiled for {}: {e:#}", path.display())))?;
         Ok((component, Some(serialized)))
     }
+}
+
+/// The engine's settings, the same wherever a component is compiled (this
+/// process or a compiling child, `crate::compile`), so native code compiled by
+/// one loads in the other.
+pub(crate) fn config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    config
 }
 
 /// What an installed connector is pinned to: its component's sha256 and, once

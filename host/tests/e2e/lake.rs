@@ -12,12 +12,18 @@ use std::process::Command;
 /// The table at `table` (a path under the test's folder, or a URL) as the
 /// `deltalake` package reads it: `{version, rows, files, history}`.
 pub fn delta_read(env: &Env, table: &str, options: &[&str]) -> Value {
-    let script = workspace_root().join("tests/kit/foreign/delta_read.py");
     let uri = if table.contains("://") { table.to_string() } else { env.path(table).display().to_string() };
-    let out = Command::new("python3").arg(&script).arg(&uri).args(options).output().expect("running python3");
+    foreign_reader("delta_read.py", &uri, options)
+}
+
+/// What `tests/kit/foreign/<script> <uri> <options…>` prints, as JSON; its
+/// readers are installed by `just setup-test`.
+fn foreign_reader(script: &str, uri: &str, options: &[&str]) -> Value {
+    let script = workspace_root().join("tests/kit/foreign").join(script);
+    let out = Command::new("python3").arg(&script).arg(uri).args(options).output().expect("running python3");
     assert!(
         out.status.success(),
-        "{} {uri} failed (deltalake is installed by `just setup-test`):\n{}{}",
+        "{} {uri} failed (its readers are installed by `just setup-test`):\n{}{}",
         script.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
@@ -30,21 +36,45 @@ pub fn delta_read(env: &Env, table: &str, options: &[&str]) -> Value {
 /// Polars' `read_delta` (each cell as text, sorted by `id`); asserts that the
 /// three agree, and returns their rows.
 pub fn readers_agree(env: &Env, table: &str) -> Vec<Value> {
-    let script = workspace_root().join("tests/kit/foreign/readers_agree.py");
-    let out = Command::new("python3").arg(&script).arg(env.path(table)).output().expect("running python3");
-    assert!(
-        out.status.success(),
-        "{} {table} failed (its readers are installed by `just setup-test`):\n{}{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read: Value = serde_json::from_slice(&out.stdout).expect("the readers print JSON");
+    let read = foreign_reader("readers_agree.py", &env.path(table).display().to_string(), &[]);
     let rows = read["deltalake"].as_array().expect("deltalake's rows").clone();
     for reader in ["duckdb", "polars"] {
         assert_eq!(read[reader].as_array(), Some(&rows), "{reader} reads {table} as deltalake does");
     }
     rows
+}
+
+/// Starts `headwater args…` held at fault point `point` (`HEADWATER_HOLD`) and
+/// waits until it is there; `release` lets it go on, and the handle gives its output.
+fn held(env: &Env, args: &[&str], point: &str) -> Held {
+    let hold = env.path("hold");
+    std::fs::create_dir_all(&hold).unwrap();
+    let child = env
+        .command(args)
+        .env("HEADWATER_HOLD", format!("{point}={}", hold.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("headwater starts");
+    let run = std::thread::spawn(move || child.wait_with_output());
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !hold.join("reached").exists() {
+        assert!(std::time::Instant::now() < until, "`headwater {}` never reached {point}", args.join(" "));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Held { hold, run }
+}
+
+struct Held {
+    hold: std::path::PathBuf,
+    run: std::thread::JoinHandle<std::io::Result<std::process::Output>>,
+}
+
+impl Held {
+    fn release(self) -> std::process::Output {
+        std::fs::write(self.hold.join("release"), "").unwrap();
+        self.run.join().unwrap().expect("the held run ended")
+    }
 }
 
 /// `files` CSV exports of `rows` rows each, ids counting from `first`.
@@ -231,27 +261,12 @@ fn a_zombie_twin_of_a_shard_is_refused_at_its_commit() {
     for name in ["zombie", "twin"] {
         pipeline(&env, &format!("{name}.toml"), &format!("state-{name}"), "[sharding]\nslice = [\"orders\"]");
     }
-    let hold = env.path("hold");
-    std::fs::create_dir_all(&hold).unwrap();
-    let zombie = env
-        .command(&["run", "zombie.toml", "--shard", "1/2"])
-        .env("HEADWATER_HOLD", format!("lake.before-commit={}", hold.display()))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("headwater starts");
-    let zombie = std::thread::spawn(move || zombie.wait_with_output());
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !hold.join("reached").exists() {
-        assert!(std::time::Instant::now() < until, "the zombie never reached its commit");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let zombie = held(&env, &["run", "zombie.toml", "--shard", "1/2"], "lake.before-commit");
     env.headwater(&["run", "twin.toml", "--shard", "1/2"]).ok();
     let twin_rows = ids(&delta_read(&env, "lake/orders", &[])).len();
     assert!(twin_rows > 0, "shard 1/2 owns some of the six files");
-    std::fs::write(hold.join("release"), "").unwrap();
 
-    let out = zombie.join().unwrap().expect("the zombie ran");
+    let out = zombie.release();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("another worker is running the same shard") && stderr.contains("slice-1-of-2"), "{stderr}");
@@ -564,25 +579,10 @@ fn a_merge_that_lost_a_race_to_another_writer_is_merged_again() {
         let text = std::fs::read_to_string(env.path(file)).unwrap();
         env.write(file, text.replace("./exports", &format!("./exports{n}")).replace("\"lakes\"", &format!("\"p{n}\"")));
     }
-    let hold = env.path("hold");
-    std::fs::create_dir_all(&hold).unwrap();
-    let first = env
-        .command(&["-v", "run", "first.toml"])
-        .env("HEADWATER_HOLD", format!("lake.actions-built={}", hold.display()))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("headwater starts");
-    let first = std::thread::spawn(move || first.wait_with_output());
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !hold.join("reached").exists() {
-        assert!(std::time::Instant::now() < until, "the first writer never reached its commit");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let first = held(&env, &["-v", "run", "first.toml"], "lake.actions-built");
     // The second writer merges and commits while the first holds its merge.
     env.headwater(&["run", "second.toml"]).ok();
-    std::fs::write(hold.join("release"), "").unwrap();
-    let out = first.join().unwrap().expect("the first writer ran");
+    let out = first.release();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows = delta_read(&env, "lake/orders", &[])["rows"].clone();
     let got: Vec<(u64, String)> = rows

@@ -115,6 +115,8 @@ pub struct FileBatches {
     partition: Vec<(String, String)>,
     rows: u64,
     bytes: u64,
+    /// Its decoder panicked: nothing more is read.
+    broken: bool,
 }
 
 impl FileBatches {
@@ -127,8 +129,32 @@ impl FileBatches {
 impl Iterator for FileBatches {
     type Item = Result<RecordBatch, LoadError>;
 
+    /// The decoders (arrow-csv, arrow-json, the parquet crate) panic on some
+    /// malformed input rather than returning an error (a Parquet page whose bit
+    /// chunk runs past its buffer, found by `just fuzz`): a panic is the file's
+    /// error, caught here where it happens whatever the format, and the file is
+    /// read no further, its decoder's state being unknown.
     fn next(&mut self) -> Option<Self::Item> {
-        let batch = match self.batches.next()? {
+        if self.broken {
+            return None;
+        }
+        let batches = &mut self.batches;
+        let batch = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| batches.next())) {
+            Ok(batch) => batch?,
+            Err(panic) => {
+                self.broken = true;
+                let why = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no reason given");
+                return Some(Err(LoadError::file(
+                    &self.shown,
+                    format!("the file is malformed: its decoder gave up ({why})"),
+                )));
+            }
+        };
+        let batch = match batch {
             Ok(b) => b,
             Err(e) => return Some(Err(e)),
         };
@@ -165,7 +191,14 @@ pub fn open(
         FileFormat::Csv => csv::open(&input, options, declared)?,
         FileFormat::Ndjson => Box::new(ndjson::open(input.open_json()?, shown, options, declared, intake)),
     };
-    Ok(FileBatches { batches, shown: shown.to_string(), partition: options.partition.clone(), rows: 0, bytes })
+    Ok(FileBatches {
+        batches,
+        shown: shown.to_string(),
+        partition: options.partition.clone(),
+        rows: 0,
+        bytes,
+        broken: false,
+    })
 }
 
 /// What a connector's `load` asks when it sets nothing: format and compression

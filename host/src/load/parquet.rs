@@ -112,6 +112,27 @@ mod tests {
         assert!(refused.to_string().contains("embedded Arrow schema (ARROW:schema) is malformed"), "{refused}");
     }
 
+    /// Found by `just fuzz` (parquet_file): a malformed page of a 1.5 KB export
+    /// made arrow-buffer panic (a bit chunk past its buffer) while the parquet
+    /// crate decoded it. The file's batches end with its error, naming the file
+    /// (`load::FileBatches` catches a decoder's panic, whatever the format).
+    #[test]
+    fn a_malformed_page_is_the_files_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.parquet");
+        std::fs::write(&path, include_bytes!("../../../fuzz/corpus/parquet_file/crash-bit-chunk-out-of-bounds"))
+            .unwrap();
+        let read = std::panic::catch_unwind(|| {
+            let options = crate::load::default_options();
+            let batches =
+                crate::load::open(&path, "bad.parquet", &options, None, crate::stream::Intake::of(&Default::default()));
+            batches.map(|batches| batches.collect::<Result<Vec<_>, _>>())
+        });
+        let refused = read.expect("the loader panicked").expect("the footer is fine").expect_err("a page is not");
+        let refused = refused.to_string();
+        assert!(refused.contains("bad.parquet") && refused.contains("the file is malformed"), "{refused}");
+    }
+
     /// Issue "Trust, the rest": a 250 KB file nesting 20,000 groups overflowed the
     /// decoding thread's stack and aborted the process; it is refused, naming the
     /// depth, and a file as deep as the limit still opens.

@@ -80,9 +80,19 @@ fn check_batch_sizes(bytes: &[u8], max_cells: u64) -> Result<(), RowsError> {
         if len == 0 {
             break; // end of stream
         }
-        // A header cut short or not a message is for arrow's reader to report.
-        let Some(meta) = bytes.get(meta_at..meta_at.saturating_add(len)) else { break };
+        // arrow's reader allocates a message's header, then its body, at the sizes
+        // claimed before reading them: a few bytes claiming gigabytes would take them
+        // (found by `just fuzz`). Neither may run past the end of what was emitted.
+        let Some(meta) = bytes.get(meta_at..meta_at.saturating_add(len)) else {
+            return Err(past_the_end("header", len as u64, bytes.len().saturating_sub(meta_at)));
+        };
+        // Not a message is for arrow's reader to report.
         let Ok(message) = arrow::ipc::root_as_message(meta) else { break };
+        let body_len = message.bodyLength();
+        let body_at = meta_at + len;
+        if usize::try_from(body_len).map_or(true, |body| body > bytes.len() - body_at) {
+            return Err(past_the_end("body", body_len as u64, bytes.len() - body_at));
+        }
         let batch = match message.header_type() {
             arrow::ipc::MessageHeader::Schema => {
                 columns = message.header_as_schema().and_then(|s| s.fields()).map_or(0, |f| ipc_leaf_columns(f.iter()));
@@ -93,10 +103,8 @@ fn check_batch_sizes(bytes: &[u8], max_cells: u64) -> Result<(), RowsError> {
             _ => None,
         };
         if let Some(batch) = batch {
-            // Every buffer must lie inside the message's body, and in the input: arrow-ipc
-            // slices them as the header says and panics past the end (found by `just fuzz`).
-            let body_len = message.bodyLength();
-            let body_end = meta_at.saturating_add(len).saturating_add(usize::try_from(body_len).unwrap_or(usize::MAX));
+            // Every buffer must lie inside the message's body: arrow-ipc slices them as
+            // the header says and panics past the end (found by `just fuzz`).
             let outside = batch.buffers().is_some_and(|buffers| {
                 buffers.iter().any(|b| {
                     b.offset() < 0
@@ -104,7 +112,7 @@ fn check_batch_sizes(bytes: &[u8], max_cells: u64) -> Result<(), RowsError> {
                         || b.offset().checked_add(b.length()).is_none_or(|end| end > body_len)
                 })
             });
-            if body_len < 0 || outside || body_end > bytes.len() {
+            if outside {
                 return Err(RowsError::BadIpc(
                     "a record batch names a buffer outside its message body: the Arrow IPC stream is malformed".into(),
                 ));
@@ -130,13 +138,18 @@ fn check_batch_sizes(bytes: &[u8], max_cells: u64) -> Result<(), RowsError> {
                 )));
             }
         }
-        let body = u64::try_from(message.bodyLength()).unwrap_or(u64::MAX);
-        at = match usize::try_from(body).ok().and_then(|b| (meta_at + len).checked_add(b)) {
-            Some(next) => next,
-            None => break,
-        };
+        // In the input, as checked above.
+        at = body_at + body_len as usize;
     }
     Ok(())
+}
+
+/// A message whose header or body claims more bytes than the stream has left.
+fn past_the_end(part: &str, claimed: u64, left: usize) -> RowsError {
+    RowsError::BadIpc(format!(
+        "a message claims a {part} of {claimed} bytes, but the stream has {left} left: the Arrow IPC stream is \
+         truncated or malformed"
+    ))
 }
 
 /// The columns arrow builds for an IPC schema's fields: every leaf of every nested
@@ -786,6 +799,37 @@ mod tests {
             let err = ipc(input, 64 << 20).unwrap_err().to_string();
             assert!(err.contains("malformed") || err.contains("IPC"), "{err}");
         }
+    }
+
+    /// Found by `just fuzz` (ipc_intake): a 716-byte stream whose second message
+    /// claims a header of 1.8 GB made arrow-ipc allocate it before reading it. A
+    /// header or a body that claims more than the stream holds is refused first.
+    #[test]
+    fn a_message_claiming_more_bytes_than_the_stream_holds_is_refused() {
+        let err = ipc(include_bytes!("../../../fuzz/corpus/ipc_intake/crash-ipc-header-oom"), 64 << 20).unwrap_err();
+        assert!(err.to_string().contains("claims a header of 1869574856 bytes"), "{err}");
+        let batch = RecordBatch::try_from_iter([(
+            "id",
+            Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3])) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        let whole = ipc_of(&batch);
+        assert_eq!(ipc(&whole, 64 << 20).unwrap()[0], batch);
+        // A valid schema message, then a batch whose header claims 2 GB.
+        let schema_only = {
+            let mut out = Vec::new();
+            arrow::ipc::writer::StreamWriter::try_new(&mut out, batch.schema_ref()).unwrap().finish().unwrap();
+            out.truncate(out.len() - 8); // its end-of-stream marker
+            out
+        };
+        let mut claims = schema_only.clone();
+        claims.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF, 0xF0, 0xFF, 0xFF, 0x7F]);
+        let err = ipc(&claims, 64 << 20).unwrap_err().to_string();
+        assert!(err.contains("claims a header of 2147483632 bytes, but the stream has 0 left"), "{err}");
+        // The stream cut inside its batch's body: the body is past the end.
+        let cut = &whole[..whole.len() - 8 - 4];
+        let err = ipc(cut, 64 << 20).unwrap_err().to_string();
+        assert!(err.contains("claims a body of") && err.contains("truncated"), "{err}");
     }
 
     /// Found by `just fuzz` (json_intake): rows with thousands of keys made arrow-json

@@ -13,6 +13,7 @@
 //! of what failed, and rows, files and watermark always agree.
 
 mod error;
+mod integers;
 mod page;
 mod rows;
 mod schema;

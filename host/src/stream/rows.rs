@@ -252,27 +252,35 @@ fn decode_rows(
         Ok(schema)
     };
     let Some(declared) = declared else {
-        if let Some(known) = known.filter(|k| !(scan.decimals && has_integers(k))) {
-            let nullable = known.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>();
-            if let Ok(batches) = decode(bytes, Arc::new(Schema::new(nullable)), true) {
+        if let Some(known) = known {
+            let nullable =
+                Schema::new(known.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>());
+            if let Ok(batches) = decode_exactly(bytes, &nullable, scan, true) {
                 return Ok(batches);
             }
         }
         return with_timestamps(decode(bytes, Arc::new(infer()?), false)?, None);
     };
-    // arrow-json reads `1.5` into an integer column as 1: decimals meet declared
-    // integer columns as Float64 first, and only whole values are taken.
-    if scan.decimals && declared.fields().iter().any(|f| f.data_type().is_integer()) {
-        return decode_whole_numbers(bytes, declared, &infer);
-    }
     // The fast path: strict decoding costs nothing more when no field is new.
-    match decode(bytes, declared.clone(), true) {
-        Err(RowsError::DoesNotFit(message)) if names_an_unknown_field(&message) => with_timestamps(
-            decode(bytes, Arc::new(super::schema::with_undeclared(declared, &infer()?)), false)?,
-            Some(declared),
-        ),
+    match decode_exactly(bytes, declared, scan, true) {
+        Err(RowsError::DoesNotFit(message)) if names_an_unknown_field(&message) => {
+            let with_undeclared = super::schema::with_undeclared(declared, &infer()?);
+            with_timestamps(decode_exactly(bytes, &with_undeclared, scan, false)?, Some(declared))
+        }
         other => other,
     }
+}
+
+/// Rows into `schema`, each integer column's values exactly as written
+/// (`stream::integers`): when the rows hold decimals, arrow-json would truncate
+/// one that meets an integer column, so those columns decode as text first and
+/// are taken back as whole numbers, or refused naming the column.
+fn decode_exactly(bytes: &[u8], schema: &Schema, scan: &Scan, strict: bool) -> Result<Vec<RecordBatch>, RowsError> {
+    if !(scan.decimals && super::integers::any(schema)) {
+        return decode(bytes, Arc::new(schema.clone()), strict);
+    }
+    let batches = decode(bytes, Arc::new(super::integers::as_text(schema)), strict)?;
+    batches.into_iter().map(|b| super::integers::narrow(b, schema).map_err(RowsError::DoesNotFit)).collect()
 }
 
 /// Inferred text columns whose every value is an ISO 8601 date-time become
@@ -314,57 +322,6 @@ fn with_timestamps(batches: Vec<RecordBatch>, declared: Option<&SchemaRef>) -> R
         Some(typed) => Ok(typed),
         None => Ok(batches),
     }
-}
-
-/// Rows whose declared integer columns may hold decimals: decoded with those
-/// columns as Float64, then each value checked to be a whole number in range and
-/// cast back, so that `1.5` fails the rows, naming the column, instead of
-/// landing as 1.
-fn decode_whole_numbers(
-    bytes: &[u8],
-    declared: &SchemaRef,
-    infer: &dyn Fn() -> Result<Schema, RowsError>,
-) -> Result<Vec<RecordBatch>, RowsError> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{DataType, Float64Type};
-    let as_float = |f: &arrow::datatypes::FieldRef| {
-        if f.data_type().is_integer() {
-            f.as_ref().clone().with_data_type(DataType::Float64)
-        } else {
-            f.as_ref().clone()
-        }
-    };
-    let loose = Schema::new(declared.fields().iter().map(as_float).collect::<Vec<_>>());
-    let schema = Arc::new(super::schema::with_undeclared(&loose, &infer()?));
-    let batches = decode(bytes, schema, false)?;
-    batches
-        .into_iter()
-        .map(|batch| {
-            let mut columns = batch.columns().to_vec();
-            let mut fields: Vec<_> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
-            for want in declared.fields().iter().filter(|f| f.data_type().is_integer()) {
-                let Some(i) = fields.iter().position(|f| f.name() == want.name()) else { continue };
-                let column = columns[i].clone();
-                let floats = column.as_primitive::<Float64Type>();
-                if let Some(bad) = floats.iter().flatten().find(|v| v.fract() != 0.0 || !v.is_finite()) {
-                    return Err(RowsError::DoesNotFit(format!(
-                        "column `{}`: {bad} is not a whole number, and the column is declared {}",
-                        crate::untrusted_text::one_line(want.name()),
-                        want.data_type()
-                    )));
-                }
-                let options = arrow::compute::CastOptions { safe: false, ..Default::default() };
-                columns[i] = arrow::compute::cast_with_options(&columns[i], want.data_type(), &options)
-                    .map_err(|e| RowsError::DoesNotFit(format!("column `{}`: {e}", want.name())))?;
-                fields[i] = fields[i].clone().with_data_type(want.data_type().clone());
-                if floats.null_count() == 0 {
-                    fields[i] = fields[i].clone().with_nullable(want.is_nullable());
-                }
-            }
-            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-                .map_err(|e| RowsError::DoesNotFit(e.to_string()))
-        })
-        .collect()
 }
 
 /// The columns Arrow builds for `fields`: every leaf of every struct, list and
@@ -546,23 +503,6 @@ fn scan(bytes: &[u8], limit: usize) -> Scan {
         i += 1;
     }
     found
-}
-
-/// Whether a schema has an integer column anywhere (nested ones too).
-fn has_integers(schema: &Schema) -> bool {
-    use arrow::datatypes::DataType;
-    let mut stack: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
-    while let Some(t) = stack.pop() {
-        match t {
-            t if t.is_integer() => return true,
-            DataType::Struct(children) => stack.extend(children.iter().map(|f| f.data_type())),
-            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) | DataType::Map(f, _) => {
-                stack.push(f.data_type())
-            }
-            _ => {}
-        }
-    }
-    false
 }
 
 /// arrow-json reports a field the schema lacks (in strict mode) only in its
@@ -885,6 +825,38 @@ mod tests {
             json(br#"[{"id":2.0,"name":"a"},{"id":3,"name":"b"}]"#, Some(&declared()), None, &depth(64)).unwrap();
         let ids = whole[0].column_by_name("id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
         assert_eq!(ids.values().to_vec(), vec![2, 3]);
+    }
+
+    /// Found while measuring pages without a declared schema: where a page held any
+    /// decimal, integer columns went through `f64`, so an id past 2^53 beside a
+    /// decimal amount landed as another id (declared), and every page was inferred
+    /// again (known). Both now take the id exactly, nested integers too.
+    #[test]
+    fn integers_beside_decimals_land_exactly_without_inference() {
+        use arrow::array::AsArray;
+        use arrow::datatypes::Int64Type;
+        let rows = br#"[{"id":9007199254740993,"amount":1.25,"user":{"n":9007199254740995,"tags":[1,2]}},{"id":3,"amount":2}]"#;
+        let declared = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("amount", DataType::Float64, true),
+        ]));
+        let batches = json(rows, Some(&declared), None, &depth(64)).unwrap();
+        assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().values().to_vec(), vec![9_007_199_254_740_993, 3]);
+        // Inferred on the first page; the next page decodes into what was inferred.
+        let first = json(rows, None, None, &depth(64)).unwrap();
+        let known = first[0].schema();
+        let user = known.field_with_name("user").unwrap().data_type().clone();
+        let again = json(rows, None, Some(&known), &depth(64)).unwrap();
+        assert_eq!(again[0].schema(), known, "the known schema is kept, not re-inferred");
+        let n = again[0].column_by_name("user").unwrap().as_struct().column_by_name("n").unwrap().clone();
+        assert_eq!(n.as_primitive::<Int64Type>().value(0), 9_007_199_254_740_995, "{user}");
+        let ids = again[0].column_by_name("id").unwrap().as_primitive::<Int64Type>().values().to_vec();
+        assert_eq!(ids, vec![9_007_199_254_740_993, 3]);
+        // A nested decimal where the known schema has an integer: inferred again, not truncated.
+        let nested =
+            json(br#"[{"id":4,"amount":1.5,"user":{"n":2.5,"tags":[]}}]"#, None, Some(&known), &depth(64)).unwrap();
+        let n = nested[0].column_by_name("user").unwrap().as_struct().column_by_name("n").unwrap().clone();
+        assert_eq!(n.data_type(), &DataType::Float64);
     }
 
     /// Review D27: rows that fit the stream's schema so far decode into it without

@@ -84,6 +84,13 @@ fn check_batch_sizes(bytes: &[u8], max_cells: u64) -> Result<(), RowsError> {
         // claimed before reading them: a few bytes claiming gigabytes would take them
         // (found by `just fuzz`). Neither may run past the end of what was emitted.
         let Some(meta) = bytes.get(meta_at..meta_at.saturating_add(len)) else {
+            if at == 0 {
+                // Not even a first message: most likely not Arrow at all.
+                return Err(RowsError::NotIpc(format!(
+                    "its first message would have a header of {len} bytes, but {} bytes were emitted",
+                    bytes.len()
+                )));
+            }
             return Err(past_the_end("header", len as u64, bytes.len().saturating_sub(meta_at)));
         };
         // Not a message is for arrow's reader to report.

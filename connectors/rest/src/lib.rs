@@ -199,6 +199,8 @@ fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
         seen: previous.seen.clone().unwrap_or_default(),
         max_cursor: None,
         lookback,
+        emitted: Default::default(),
+        emit_calls: 0,
     };
 
     let since = match &stream.incremental {
@@ -247,7 +249,7 @@ fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
         Ok(_) => {
             output::info(&format!("stream {name}: {} rows in {} pages", sync.rows, sync.pages));
             let state = sync.state(None);
-            output::checkpoint(name, &state)
+            output::checkpoint(name, &state).map_err(|e| sync.page_named(e, false))
         }
         // A spent quota: commit what was read with the request to resume from. A child
         // stream cannot resume mid-parent, so it commits nothing and starts over.
@@ -256,7 +258,7 @@ fn read_stream(config: &Config, stream: &StreamConfig) -> Result<()> {
                 && let Some(next) = next
             {
                 let state = sync.state(Some(Resume { next }));
-                output::checkpoint(name, &state)?;
+                output::checkpoint(name, &state).map_err(|e| sync.page_named(e, false))?;
             }
             Err(Error::Paused(why))
         }
@@ -294,6 +296,11 @@ struct Sync<'a> {
     seen: Seen,
     max_cursor: Option<CursorValue>,
     lookback: Option<i64>,
+    /// The URLs of the last pages handed to `emit-records`, numbered as the host
+    /// counts them: it decodes a page's records while the next is fetched, so a
+    /// failure of page N's records can come back from a later call (`page_named`).
+    emitted: std::collections::VecDeque<(u64, String)>,
+    emit_calls: u64,
 }
 
 /// A failure, with the request that was about to be sent (to resume from).
@@ -402,8 +409,13 @@ impl Sync<'_> {
             && stream.graphql.is_none()
             && !stream.paginator.needs_records();
         if unread {
-            let (count, skeleton) =
-                output::emit_records(&stream.name, &page.body, &stream.records).map_err(with_page)?;
+            self.emit_calls += 1;
+            if self.emitted.len() == 2 {
+                self.emitted.pop_front();
+            }
+            self.emitted.push_back((self.emit_calls, page.url.clone()));
+            let (count, skeleton) = output::emit_records(&stream.name, &page.body, &stream.records)
+                .map_err(|e| self.page_named(e, true))?;
             self.rows += count;
             self.pages += 1;
             output::progress(&stream.name, self.rows, None);
@@ -443,6 +455,24 @@ impl Sync<'_> {
         self.pages += 1;
         output::progress(&stream.name, self.rows, None);
         Ok((count, skeleton, last))
+    }
+
+    /// A data failure of `emit-records` or of the checkpoint, with the page named
+    /// whose records failed: the one the host's message numbers (`page N of this
+    /// call's emit-records`), which may be the page before the current one, or
+    /// else, for `emit-records` (`current`), the page it was given.
+    fn page_named(&self, e: Error, current: bool) -> Error {
+        match e {
+            Error::Data(m) => {
+                let url =
+                    self.emitted.iter().find(|(n, _)| m.contains(&format!("page {n} of this call's emit-records")));
+                match url.or(self.emitted.back().filter(|_| current)) {
+                    Some((_, url)) => Error::Data(format!("{m} (page {url})")),
+                    None => Error::Data(m),
+                }
+            }
+            other => other,
+        }
     }
 
     fn state(&mut self, resume: Option<Resume>) -> StreamState {

@@ -57,9 +57,10 @@ impl From<StreamError> for WitError {
         let message = e.to_string();
         match e {
             StreamError::NotRead { .. } => WitError::Denied(message),
-            StreamError::Rows { .. } | StreamError::Schema { .. } | StreamError::StateNotJson { .. } => {
-                WitError::Data(message)
-            }
+            StreamError::Rows { .. }
+            | StreamError::PageRows { .. }
+            | StreamError::Schema { .. }
+            | StreamError::StateNotJson { .. } => WitError::Data(message),
             StreamError::Sink(_) | StreamError::Delivery(_) => WitError::Other(message),
             StreamError::Root(e) => e.into(),
             StreamError::Load(e) => e.into(),

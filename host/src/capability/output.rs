@@ -97,6 +97,8 @@ impl OutputCtx {
     /// JSON rows (NDJSON or an array) into the stream; returns the rows read.
     async fn emit_json(&mut self, name: &str, json: &[u8]) -> Result<u64, StreamError> {
         let out = self.stream(name)?;
+        // Decoded into the schema the rows before made: those of a page still decoding too.
+        out.settle().await?;
         match stream::json_rows(json, out.declared(), out.schema_so_far(), &out.intake()) {
             Ok(batches) => {
                 let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
@@ -106,23 +108,30 @@ impl OutputCtx {
         }
     }
 
-    async fn emit_records(&mut self, name: &str, body: &[u8], records: &str) -> Result<RecordsPage, StreamError> {
+    /// Splits an API page: the rest goes back to the connector at once, for its
+    /// next request, and the records array decodes meanwhile (`StreamOutput::emit_page`).
+    async fn emit_records(&mut self, name: &str, body: Vec<u8>, records: &str) -> Result<RecordsPage, StreamError> {
         let out = self.stream(name)?;
         let max_segments = out.intake().max_json_depth;
         let shown = || crate::untrusted_text::one_line(&records.chars().take(200).collect::<String>());
-        let split = stream::split_page(body, records, max_segments).and_then(|page| match page.records {
-            Some(raw) if raw != b"null" && raw.first() == Some(&b'[') => Ok((raw, page.skeleton)),
+        let split = stream::split_page(&body, records, max_segments).and_then(|page| match page.records {
+            Some(raw) if raw != b"null" && raw.first() == Some(&b'[') => {
+                let rows = stream::page_elements(raw).try_fold(0u64, |n, e| e.map(|_| n + 1))?;
+                // `raw` is a slice of `body`: where it starts, to hand `body` over whole.
+                let start = raw.as_ptr() as usize - body.as_ptr() as usize;
+                Ok((start..start + raw.len(), rows, page.skeleton))
+            }
             Some(raw) if raw != b"null" => {
                 let start = crate::untrusted_text::one_line(&String::from_utf8_lossy(&raw[..raw.len().min(80)]));
                 Err(format!("`{}` is not an array of records: {start}", shown()))
             }
             _ => Err(format!("the page has no records at `{}`: check the stream's `records` pointer", shown())),
         });
-        let (raw, rest) = match split {
+        let (range, rows, rest) = match split {
             Ok(s) => s,
             Err(reason) => return Err(out.poison(Step::Emit, StreamError::Schema { stream: name.to_string(), reason })),
         };
-        let rows = self.emit_json(name, raw).await?;
+        out.emit_page(body, range, rows).await?;
         Ok(RecordsPage { rows, rest: rest.to_string() })
     }
 
@@ -247,7 +256,7 @@ impl Host for OutputCtx {
         body: Vec<u8>,
         records: String,
     ) -> wasmtime::Result<Result<RecordsPage, WitError>> {
-        Ok(OutputCtx::emit_records(self, &stream, &body, &records).await.map_err(WitError::from))
+        Ok(OutputCtx::emit_records(self, &stream, body, &records).await.map_err(WitError::from))
     }
 
     async fn load(

@@ -39,6 +39,16 @@ pub enum StreamError {
         #[source]
         source: RowsError,
     },
+    /// The records of an API page that `emit-records` took and decoded while the
+    /// connector went on (found at the stream's next step): `page` counts this
+    /// call's `emit-records` of the stream, from 1.
+    #[error("stream `{stream}`, page {page} of this call's emit-records: {source}")]
+    PageRows {
+        stream: String,
+        page: u64,
+        #[source]
+        source: RowsError,
+    },
     /// Rows that do not fit the stream: a declared type, a type change, a missing cursor.
     #[error("stream `{stream}`: {reason}")]
     Schema { stream: String, reason: String },

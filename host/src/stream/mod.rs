@@ -21,7 +21,7 @@ mod seam;
 mod watermark;
 
 pub use error::{Step, StreamError};
-pub use page::split as split_page;
+pub use page::{array_elements as page_elements, split as split_page};
 #[cfg(feature = "fuzzing")]
 pub use rows::leaf_columns;
 pub use rows::{ipc as ipc_rows, json as json_rows};
@@ -153,6 +153,18 @@ pub struct StreamOutput {
     progress: StreamProgress,
     /// A full refresh's files so far (see [`Destination::refresh`]).
     held: Vec<StagedFile>,
+    /// An API page's records decoding on the blocking pool (see [`StreamOutput::emit_page`]).
+    decoding: Option<Decoding>,
+    /// The pages `emit_page` took in this call, for messages.
+    pages: u64,
+}
+
+/// A page's records being decoded while the connector fetches the next page.
+struct Decoding {
+    /// The records the page holds, for the rows discarded if the call ends first.
+    rows: u64,
+    page: u64,
+    task: tokio::task::JoinHandle<Result<Vec<RecordBatch>, rows::RowsError>>,
 }
 
 impl StreamOutput {
@@ -180,6 +192,8 @@ impl StreamOutput {
             counts: Counts::default(),
             progress,
             held: Vec::new(),
+            decoding: None,
+            pages: 0,
         }
     }
 
@@ -210,6 +224,57 @@ impl StreamOutput {
     /// Any failure poisons the stream. Waits (yielding the runtime thread) while
     /// the stream's encoder queue is full.
     pub async fn emit(&mut self, step: Step, batches: Vec<RecordBatch>) -> Result<u64, StreamError> {
+        self.settle().await?;
+        self.stage(step, batches).await
+    }
+
+    /// An API page's records (`body[records]`, `rows` of them, as the page split
+    /// counted) decoded as JSON rows on the blocking pool, and staged at the
+    /// stream's next step: the connector fetches the next page meanwhile, so
+    /// fetching overlaps decoding, and the runtime thread is free for the other
+    /// streams. One page decodes at a time per stream (each decodes into the
+    /// schema the ones before it made); what fails poisons the stream and is
+    /// returned by its next step, naming the page.
+    pub async fn emit_page(
+        &mut self,
+        body: Vec<u8>,
+        records: std::ops::Range<usize>,
+        rows: u64,
+    ) -> Result<(), StreamError> {
+        self.settle().await?;
+        if !matches!(self.state, State::Pending(_)) {
+            return Err(self.refusal(Step::Emit));
+        }
+        let (declared, known, intake) = (self.spec.declared.clone(), self.schema_so_far().cloned(), self.intake);
+        let task = tokio::task::spawn_blocking(move || {
+            let records = body.get(records).unwrap_or_default();
+            rows::json(records, declared.as_ref(), known.as_ref(), &intake)
+        });
+        self.pages += 1;
+        self.decoding = Some(Decoding { rows, page: self.pages, task });
+        Ok(())
+    }
+
+    /// Stages the page [`emit_page`](Self::emit_page) left decoding, if any: every
+    /// step of the stream starts here, so rows stage in the order they came.
+    pub async fn settle(&mut self) -> Result<(), StreamError> {
+        let Some(decoding) = self.decoding.take() else { return Ok(()) };
+        let stream = self.spec.name.clone();
+        let batches = match decoding.task.await {
+            Ok(Ok(batches)) => batches,
+            Ok(Err(source)) => {
+                return Err(self.poison(Step::Emit, StreamError::PageRows { stream, page: decoding.page, source }));
+            }
+            Err(panicked) => {
+                let source = rows::RowsError::Malformed(format!("the decoder gave up ({panicked})"));
+                return Err(self.poison(Step::Emit, StreamError::PageRows { stream, page: decoding.page, source }));
+            }
+        };
+        self.stage(Step::Emit, batches).await.map(|_| ())
+    }
+
+    /// [`emit`](Self::emit), once any page before the batches is staged.
+    async fn stage(&mut self, step: Step, batches: Vec<RecordBatch>) -> Result<u64, StreamError> {
         if !matches!(self.state, State::Pending(_)) {
             return Err(self.refusal(step));
         }
@@ -278,8 +343,13 @@ impl StreamOutput {
     /// the rows reached it: bytes that are not rows, a file that does not decode)
     /// and returns it, for the connector. A stream already poisoned keeps its first failure.
     pub fn poison(&mut self, step: Step, error: StreamError) -> StreamError {
+        // A page still decoding never stages now.
+        let decoding = self.decoding.take().map_or(0, |d| {
+            d.task.abort();
+            d.rows
+        });
         if let State::Pending(pending) = &self.state {
-            self.state = State::Poisoned { step, cause: Arc::new(error.clone()), discarded: pending.rows };
+            self.state = State::Poisoned { step, cause: Arc::new(error.clone()), discarded: pending.rows + decoding };
         }
         error
     }
@@ -304,6 +374,7 @@ impl StreamOutput {
     /// checkpoint staged never commits in this call (what it recorded as an
     /// intent, recovery completes on the next start, whole).
     pub async fn checkpoint(&mut self, connector_state: String) -> Result<(), StreamError> {
+        self.settle().await?;
         let State::Pending(pending) = &self.state else {
             return Err(self.refusal(Step::Checkpoint));
         };
@@ -369,7 +440,12 @@ impl StreamOutput {
     /// Ends the stream's output for the call: whatever no checkpoint committed is
     /// discarded (its staged files deleted).
     pub fn finish(mut self) -> StreamOutcome {
-        let discarded_rows = self.pending_rows();
+        // A page still decoding when the call ends was never checkpointed: its rows are discarded.
+        let decoding = self.decoding.take().map_or(0, |d| {
+            d.task.abort();
+            d.rows
+        });
+        let discarded_rows = self.pending_rows() + decoding;
         // What no checkpoint took is deleted as the writer drops, with `self`.
         self.progress.finish();
         let failure = match &self.state {

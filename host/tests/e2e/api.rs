@@ -566,7 +566,12 @@ fn schema_drift_new_field_becomes_a_column_and_a_wrong_type_fails_naming_the_pag
         ),
         "",
     );
-    env.headwater(&["run", "api.toml"]).fails(1, &["customer", "c1", "/orders"]);
+    // The records decode while the connector fetches the next page: the failure
+    // surfaces at the stream's next step, naming the page whose records failed.
+    let run = env.headwater(&["run", "api.toml"]).fails(1, &["customer", "c1", "/orders"]);
+    assert!(run.stderr.contains("page 1 of this call's emit-records"), "{}", run.stderr);
+    // The connector names that page's URL (the first), not the one it was fetching.
+    assert!(run.stderr.contains(&format!("(page {}/orders)", api.url())), "{}", run.stderr);
     assert!(env.parquet_files("lake").is_empty());
 }
 

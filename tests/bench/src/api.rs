@@ -6,9 +6,14 @@
 //! (peers/dlt_rest_api.py, in the pinned peers' virtualenv, see peers.rs). Is
 //! Headwater's throughput close to the native program's, how does it stand beside
 //! dlt, and does its memory stay bounded?
+//!
+//! With `--no-schema` the pipeline declares no columns (the `rest` connector's
+//! config without `schema`, headwater infers them) and the native baseline infers
+//! its schema from the first page: what inference costs, beside dlt, which
+//! always infers.
 
 use crate::measure::{self, Measured, Stdout};
-use crate::report::{self, mb, rate};
+use crate::report::{self, mb};
 use crate::{Ctx, peers, verify};
 use anyhow::{Context, Result, ensure};
 use headwater_mock::{MockApi, Shape};
@@ -26,6 +31,9 @@ pub struct ApiArgs {
     /// Records per page.
     #[arg(long, default_value_t = 1000)]
     pub page: u64,
+    /// Declare no schema: headwater and the native baseline infer the columns.
+    #[arg(long)]
+    pub no_schema: bool,
 }
 
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
@@ -42,7 +50,7 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
     let home = work.path().join("home");
     ctx.install(&home, &rest, "rest")?;
     let pipeline = work.path().join("pipeline.toml");
-    std::fs::write(&pipeline, pipeline_toml(api.port))?;
+    std::fs::write(&pipeline, pipeline_toml(api.port, !args.no_schema))?;
     let native_out = work.path().join("native.parquet");
     let lake = work.path().join("lake");
     let dlt_bucket = work.path().join("dlt-bucket");
@@ -60,6 +68,9 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
         let _ = std::fs::remove_file(&native_out);
         let mut cmd = Command::new(&ctx.bench);
         cmd.args(["api-to-parquet", "--url", &api.url(), "--out"]).arg(&native_out);
+        if args.no_schema {
+            cmd.arg("--infer");
+        }
         b.push(measure::run("api-b-native", cmd, work.path(), Stdout::Capture)?);
 
         eprintln!("   run {run}/{}: (c) headwater run (rest)", ctx.runs);
@@ -86,23 +97,13 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
     let dlt = peers::last_json(&d.stdout).context("dlt_rest_api.py's summary")?;
     ensure!(dlt["rows"] == args.records, "dlt reports {} rows, expected {}", dlt["rows"], args.records);
     let (_, d_size) =
-        verify::ids_exactly_once(&dlt_bucket.join("bench/orders"), args.records).context("(d) dlt rest_api")?;
+        verify::ids_exactly_once(&dlt_bucket.join("bench/orders"), "id", args.records).context("(d) dlt rest_api")?;
     eprintln!("   verified: (d) holds ids 1..={} exactly once", args.records);
 
-    let n = args.records as f64;
-    let row = |name: &str, m: &Measured, out: Option<u64>| {
-        vec![
-            name.to_string(),
-            format!("{:.2}", m.seconds),
-            rate(n / m.seconds),
-            format!("{:.1}", mb(bytes) / m.seconds),
-            format!("{:.1}", mb(m.max_rss)),
-            format!("{:.2}", m.cpu_seconds),
-            out.map_or("-".into(), |s| format!("{:.1}", mb(s))),
-        ]
-    };
+    let row = |name: &str, m: &Measured, out: Option<u64>| report::row(name, m, args.records, bytes, out);
     let mut md = format!(
-        "## API ingestion: {} records, pages of {} ({} pages, {:.1} MB of JSON)\n\n",
+        "## API ingestion{}: {} records, pages of {} ({} pages, {:.1} MB of JSON)\n\n",
+        if args.no_schema { ", no declared schema" } else { "" },
         args.records,
         args.page,
         pages,
@@ -111,9 +112,21 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
     md.push_str(&report::table(
         &["program", "seconds", "records/s", "JSON MB/s", "peak RSS MB", "CPU s", "Parquet MB"],
         &[
-            row("(a) fetch only (server ceiling)", &a, None),
-            row("(b) native: reqwest + arrow-json + parquet", &b, Some(b_size)),
-            row("(c) headwater run, rest connector", &c, Some(c_size)),
+            row("(a) fetch only, keep-alive client (server ceiling)", &a, None),
+            row(
+                if args.no_schema {
+                    "(b) native, schema inferred from page 1"
+                } else {
+                    "(b) native: reqwest + arrow-json + parquet"
+                },
+                &b,
+                Some(b_size),
+            ),
+            row(
+                if args.no_schema { "(c) headwater run, rest, no schema" } else { "(c) headwater run, rest connector" },
+                &c,
+                Some(c_size),
+            ),
             row("(d) peer: dlt rest_api → filesystem parquet", &d, Some(d_size)),
         ],
     ));
@@ -126,12 +139,25 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<String> {
     md.push_str(&peers::note(&versions, "d", &c, &d, &dlt));
     md.push_str(
         "- (d)'s Parquet also holds dlt's two added columns, `_dlt_load_id` and `_dlt_id` (a random id per row); \
-         its `updated_at` is a timestamp (dlt detects ISO timestamps), headwater's a string as the pipeline declares\n",
+         its `updated_at` is a timestamp (dlt detects ISO timestamps)",
     );
+    if args.no_schema {
+        md.push_str(&format!(
+            "\n- columns as landed: (b) {}; (c) {}; (d) {}\n",
+            report::schema(&verify::columns(&native_out)?),
+            report::schema(&verify::columns(&lake)?),
+            report::schema(&verify::columns(&dlt_bucket.join("bench/orders"))?)
+        ));
+    } else {
+        md.push_str(", headwater's a string as the pipeline declares\n");
+    }
     Ok(md)
 }
 
-fn pipeline_toml(port: u16) -> String {
+/// The pipeline: the rest connector on the mock API's cursor-paginated
+/// `/orders`, with the orders' columns declared or (`declared` false) inferred.
+pub fn pipeline_toml(port: u16, declared: bool) -> String {
+    let schema = if declared { SCHEMA } else { "" };
     format!(
         r#"# Written by headwater-bench (api).
 name = "bench-api"
@@ -145,15 +171,7 @@ path = "/orders"
 records = "/data"
 primary_key = ["id"]
 paginator = {{ type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor" }}
-schema = [
-  {{ name = "id", type = "int64", nullable = false }},
-  {{ name = "customer", type = "string" }},
-  {{ name = "amount", type = "float64" }},
-  {{ name = "status", type = "string" }},
-  {{ name = "quantity", type = "int64" }},
-  {{ name = "updated_at", type = "string" }},
-]
-[allow]
+{schema}[allow]
 hosts = ["127.0.0.1:{port}"]
 [limits]
 # A slow run should show up as slow, not as a timeout.
@@ -164,3 +182,14 @@ compression = "zstd"
 "#
     )
 }
+
+/// The orders' columns, as the declared pipeline's stream lists them.
+const SCHEMA: &str = r#"schema = [
+  { name = "id", type = "int64", nullable = false },
+  { name = "customer", type = "string" },
+  { name = "amount", type = "float64" },
+  { name = "status", type = "string" },
+  { name = "quantity", type = "int64" },
+  { name = "updated_at", type = "string" },
+]
+"#;

@@ -7,7 +7,7 @@
 //! stay bounded on a file far larger than any batch?
 
 use crate::measure::{self, Measured, Stdout};
-use crate::report::{self, mb, rate};
+use crate::report::{self, mb};
 use crate::{Ctx, peers, verify};
 use anyhow::{Context, Result, ensure};
 use headwater_mock::{Shape, dataset};
@@ -78,21 +78,10 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
     let (b_size, c_size) = verify::baseline_and_headwater(&native_out, &lake, &c.stdout, args.rows)?;
     let duckdb = peers::last_json(&d.stdout).context("duckdb_copy.py's summary")?;
     ensure!(duckdb["rows"] == args.rows, "DuckDB's COPY reports {} rows, expected {}", duckdb["rows"], args.rows);
-    let (_, d_size) = verify::ids_exactly_once(&duckdb_out, args.rows).context("(d) DuckDB")?;
+    let (_, d_size) = verify::ids_exactly_once(&duckdb_out, "id", args.rows).context("(d) DuckDB")?;
     eprintln!("   verified: (d) holds ids 1..={} exactly once", args.rows);
 
-    let n = args.rows as f64;
-    let row = |name: &str, m: &Measured, out: Option<u64>| {
-        vec![
-            name.to_string(),
-            format!("{:.2}", m.seconds),
-            rate(n / m.seconds),
-            format!("{:.1}", mb(csv_bytes) / m.seconds),
-            format!("{:.1}", mb(m.max_rss)),
-            format!("{:.2}", m.cpu_seconds),
-            out.map_or("-".into(), |s| format!("{:.1}", mb(s))),
-        ]
-    };
+    let row = |name: &str, m: &Measured, out: Option<u64>| report::row(name, m, args.rows, csv_bytes, out);
     let mut md = format!("## Batch file ingestion: {} CSV rows, {:.1} MB\n\n", args.rows, mb(csv_bytes));
     md.push_str(&report::table(
         &["program", "seconds", "rows/s", "CSV MB/s", "peak RSS MB", "CPU s", "Parquet MB"],
@@ -111,18 +100,11 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
 }
 
 /// The CSV of `rows` rows, generated once and cached under target/bench/ by row count.
-fn csv_file(ctx: &Ctx, rows: u64) -> Result<PathBuf> {
+pub fn csv_file(ctx: &Ctx, rows: u64) -> Result<PathBuf> {
     // Named after the dataset crate: a CSV cached from another generator is not reused.
-    let path = ctx.dir.join(format!("headwater-mock-orders-{rows}.csv"));
-    if path.exists() {
-        return Ok(path);
-    }
-    eprintln!("== files: generating {} ({rows} rows)", path.display());
-    let partial = path.with_extension("csv.partial");
-    dataset::write_csv_file(&partial, 1..=rows as i64, Shape::Full)
-        .with_context(|| format!("writing {}", partial.display()))?;
-    std::fs::rename(&partial, &path)?;
-    Ok(path)
+    ctx.cached(&format!("headwater-mock-orders-{rows}.csv"), |p| {
+        Ok(dataset::write_csv_file(p, 1..=rows as i64, Shape::Full)?)
+    })
 }
 
 const PIPELINE: &str = r#"# Written by headwater-bench (files).

@@ -9,17 +9,22 @@
 //!
 //! The orders and the mock API serving them are headwater-mock's, the same the
 //! end-to-end tests and the demo use; the connectors are the ones
-//! headwater-testkit's build script (and `just build-connectors`) builds.
+//! headwater-testkit's build script (and `just build-connectors`) builds. The
+//! workloads (workloads.rs) add a dataset of the bench's own, events.rs, shaped
+//! unlike the orders.
 
 mod api;
+mod events;
 mod files;
 mod measure;
 mod merge;
 mod native;
 mod peers;
 mod report;
+mod startup;
 mod verify;
 mod workers;
+mod workloads;
 
 use anyhow::{Context, Result, ensure};
 use clap::{Parser, Subcommand};
@@ -49,6 +54,9 @@ enum Cmd {
     Workers(workers::WorkersArgs),
     /// Merge by key into Delta: headwater's merge stream vs dlt's delta upsert, same Parquet data.
     Merge(merge::MergeArgs),
+    /// Workloads beside DuckDB and dlt: inferred CSV, events CSV/NDJSON, many small files,
+    /// a Parquet re-land, the API without a schema, start-up.
+    Workloads(workloads::WorkloadsArgs),
     /// Every benchmark.
     All {
         #[command(flatten)]
@@ -57,6 +65,8 @@ enum Cmd {
         files: files::FilesArgs,
         #[command(flatten)]
         workers: workers::WorkersArgs,
+        #[command(flatten)]
+        workloads: workloads::WorkloadsArgs,
         /// (the merge benchmark at its default size: its `--rows` would clash with files')
         #[arg(skip)]
         merge: merge::MergeArgs,
@@ -82,6 +92,9 @@ enum Cmd {
         url: String,
         #[arg(long)]
         out: PathBuf,
+        /// Infer the schema from the first page instead of declaring it.
+        #[arg(long)]
+        infer: bool,
     },
     /// (measured child) The native CSV → Parquet baseline.
     #[command(hide = true)]
@@ -107,9 +120,7 @@ pub struct Ctx {
 impl Ctx {
     fn new(runs: u32, keep: bool) -> Result<Ctx> {
         let root = headwater_testkit::workspace_root();
-        let headwater = std::env::var_os("HEADWATER_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target/release/headwater"));
+        let headwater = headwater_binary();
         ensure!(headwater.exists(), "{} is missing: run `just bench`, which builds it", headwater.display());
         let dir = root.join("target/bench");
         std::fs::create_dir_all(&dir)?;
@@ -146,6 +157,23 @@ impl Ctx {
         let mut cmd = self.headwater(home);
         cmd.current_dir(work).arg("run").arg(pipeline).arg("--json");
         measure::run(label, cmd, work, measure::Stdout::Capture)
+    }
+
+    /// An input generated once by `write` (into `name.partial`, renamed when
+    /// complete, so an interrupted generation is never taken for an input) and
+    /// cached under target/bench/ as `name`: a file or a folder.
+    fn cached(&self, name: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+        let path = self.dir.join(name);
+        if path.exists() {
+            return Ok(path);
+        }
+        eprintln!("== generating {}", path.display());
+        let partial = self.dir.join(format!("{name}.partial"));
+        let _ = std::fs::remove_file(&partial);
+        let _ = std::fs::remove_dir_all(&partial);
+        write(&partial).with_context(|| format!("writing {}", partial.display()))?;
+        std::fs::rename(&partial, &path)?;
+        Ok(path)
     }
 
     /// Installs a connector into `home` (not measured).
@@ -192,10 +220,11 @@ impl Drop for WorkDir {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    let load_at_start = load_average();
     let sections = match &cli.command {
         Cmd::Launch { report, command } => return measure::launch(report, command),
         Cmd::FetchOnly { url } => return native::fetch_only(url),
-        Cmd::ApiToParquet { url, out } => return native::api_to_parquet(url, out),
+        Cmd::ApiToParquet { url, out, infer } => return native::api_to_parquet(url, out, *infer),
         Cmd::CsvToParquet { input, out } => return native::csv_to_parquet(input, out),
         Cmd::Api(args) => {
             let ctx = Ctx::new(cli.runs, cli.keep)?;
@@ -213,14 +242,30 @@ fn main() -> Result<()> {
             let ctx = Ctx::new(cli.runs, cli.keep)?;
             vec![merge::run(&ctx, args)?]
         }
-        Cmd::All { api, files, workers, merge } => {
+        Cmd::Workloads(args) => {
             let ctx = Ctx::new(cli.runs, cli.keep)?;
-            vec![api::run(&ctx, api)?, files::run(&ctx, files)?, workers::run(&ctx, workers)?, merge::run(&ctx, merge)?]
+            workloads::run(&ctx, args)?
+        }
+        Cmd::All { api, files, workers, workloads, merge } => {
+            let ctx = Ctx::new(cli.runs, cli.keep)?;
+            let mut sections = vec![
+                api::run(&ctx, api)?,
+                files::run(&ctx, files)?,
+                workers::run(&ctx, workers)?,
+                merge::run(&ctx, merge)?,
+            ];
+            sections.extend(workloads::run(&ctx, workloads)?);
+            sections
         }
     };
     let ctx_dir = headwater_testkit::workspace_root().join("target/bench");
     let mut md = String::from("# headwater-bench results\n\n");
     md.push_str(&machine(cli.runs));
+    md.push_str(&format!(
+        "load average (1, 5, 15 min) at the start {load_at_start}, at the end {}: other work on the machine \
+         shows here\n",
+        load_average()
+    ));
     for s in &sections {
         md.push('\n');
         md.push_str(s);
@@ -236,15 +281,49 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// One line on what the figures were measured on.
+/// One line on what the figures were measured on: the commit (and whether the
+/// code headwater is built from differs from it), the cores, the runs.
 fn machine(runs: u32) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(headwater_testkit::workspace_root())
-        .output()
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(headwater_testkit::workspace_root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let changed = git(&["status", "--porcelain", "--", "host", "sdk", "connectors", "wit"])
+        .map_or(0, |s| s.lines().filter(|l| !l.is_empty()).count());
+    let uncommitted = match changed {
+        0 => String::new(),
+        n => format!(" (plus uncommitted changes to {n} file(s) under host/, sdk/, connectors/ or wit/)"),
+    };
+    // The tree may have moved on since the binary was built (a shared checkout).
+    let built = std::fs::metadata(headwater_binary())
+        .and_then(|m| m.modified())
         .ok()
-        .filter(|o| o.status.success())
-        .map_or_else(|| "unknown".into(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    format!("commit {commit}, {cores} cores, {runs} run(s) per program\n")
+        .and_then(|t| t.elapsed().ok())
+        .map_or_else(String::new, |age| {
+            format!("; headwater built {:.0} min before the end", age.as_secs_f64() / 60.0)
+        });
+    format!("commit {commit}{uncommitted}, {cores} cores, {runs} run(s) per program{built}\n")
+}
+
+/// The `headwater` binary measured: `$HEADWATER_BIN`, else the release build.
+fn headwater_binary() -> PathBuf {
+    std::env::var_os("HEADWATER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| headwater_testkit::workspace_root().join("target/release/headwater"))
+}
+
+/// /proc/loadavg's three load averages, or "?" where there is none.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "?".into())
 }

@@ -126,26 +126,45 @@ pub fn fetch_only(base_url: &str) -> Result<()> {
 }
 
 /// (b) The API baseline: fetch every page, decode its records with arrow-json
-/// against the declared schema, write one zstd Parquet file.
-pub fn api_to_parquet(base_url: &str, out: &Path) -> Result<()> {
-    let schema = api_schema();
-    let mut sink = Sink::create(out, schema.clone())?;
-    // A page's records are one JSON array: read as a list of the rows' struct,
-    // whose elements are the rows.
-    let row = DataType::Struct(schema.fields().clone());
-    let list = Field::new("rows", DataType::List(Arc::new(Field::new_list_field(row, true))), false);
-    let mut decoder = arrow::json::ReaderBuilder::new_with_field(list).with_batch_size(1).build_decoder()?;
+/// against the declared schema (or, with `infer`, the schema arrow-json infers
+/// from the first page), write one zstd Parquet file.
+pub fn api_to_parquet(base_url: &str, out: &Path, infer: bool) -> Result<()> {
+    let mut writing: Option<(Sink, arrow::json::reader::Decoder)> = None;
     let (pages, bytes) = for_each_page(base_url, |body| {
         let records = envelope(body)?.0;
+        let (sink, decoder) = match &mut writing {
+            Some(w) => w,
+            None => {
+                let schema = if infer { infer_page_schema(records)? } else { api_schema() };
+                writing.insert((Sink::create(out, schema.clone())?, page_decoder(&schema)?))
+            }
+        };
         decoder.decode(records)?;
         let page = decoder.flush()?.context("the JSON decoder stopped without a page")?;
         let rows = page.column(0).as_list::<i32>().values().as_struct().clone();
         sink.write(&RecordBatch::from(rows))?;
         Ok(())
     })?;
-    let rows = sink.finish()?;
+    let rows = match writing {
+        Some((sink, _)) => sink.finish()?,
+        None => 0,
+    };
     println!("{}", serde_json::json!({ "pages": pages, "bytes": bytes, "rows": rows }));
     Ok(())
+}
+
+/// A decoder of a page's records array into one batch of `schema`'s rows: the
+/// array is read as a list of the rows' struct, whose elements are the rows.
+fn page_decoder(schema: &SchemaRef) -> Result<arrow::json::reader::Decoder> {
+    let row = DataType::Struct(schema.fields().clone());
+    let list = Field::new("rows", DataType::List(Arc::new(Field::new_list_field(row, true))), false);
+    Ok(arrow::json::ReaderBuilder::new_with_field(list).with_batch_size(1).build_decoder()?)
+}
+
+/// The schema arrow-json infers from a page's records array.
+fn infer_page_schema(records: &[u8]) -> Result<SchemaRef> {
+    let values: Vec<serde_json::Value> = serde_json::from_slice(records).context("the first page's records")?;
+    Ok(Arc::new(arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))?))
 }
 
 /// (b) The files baseline: arrow-csv with the declared schema → one zstd Parquet file.

@@ -3,6 +3,7 @@
 //! pasted into an issue.
 
 use crate::measure::Measured;
+use crate::verify::Column;
 
 /// A Markdown table with padded columns (numbers right-aligned).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -29,6 +30,26 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         ));
     }
     out
+}
+
+/// A measured program's row of a benchmark's table: its name, seconds, `units`
+/// (rows, records) per second, input MB per second, peak RSS, CPU seconds and
+/// the size of what it wrote, if anything.
+pub fn row(name: &str, m: &Measured, units: u64, input_bytes: u64, output_bytes: Option<u64>) -> Vec<String> {
+    vec![
+        name.to_string(),
+        format!("{:.2}", m.seconds),
+        rate(units as f64 / m.seconds),
+        format!("{:.1}", mb(input_bytes) / m.seconds),
+        format!("{:.1}", mb(m.max_rss)),
+        format!("{:.2}", m.cpu_seconds),
+        output_bytes.map_or("-".into(), |s| format!("{:.1}", mb(s))),
+    ]
+}
+
+/// Columns as `name: type` pairs, for a note under a table.
+pub fn schema(columns: &[Column]) -> String {
+    columns.iter().map(|c| format!("`{}: {}`", c.name, c.data_type)).collect::<Vec<_>>().join(", ")
 }
 
 /// Bytes as megabytes (10^6 bytes).

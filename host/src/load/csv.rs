@@ -13,7 +13,7 @@
 //! so the rows before keep their integers and the stream's schema widens.
 
 use super::csv_shape::{self, Dialect};
-use super::{BadRows, Batches, Input, LineWidth, LoadError, LoadOptions, batch_rows};
+use super::{BadRows, Batches, Input, LineWidth, LoadError, LoadOptions};
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::compute::{CastOptions, cast_with_options, filter_record_batch};
 use arrow::csv::reader::BufReader as CsvReader;
@@ -131,7 +131,7 @@ pub(super) fn open(
             Box::new(std::io::BufReader::with_capacity(1 << 20, shaped))
         }
     };
-    let batch_size = batch_rows(row_bytes);
+    let batch_size = input.batch_rows(row_bytes);
     let reader = arrow::csv::ReaderBuilder::new(read.clone())
         .with_format(format.clone())
         .with_batch_size(batch_size)

@@ -49,84 +49,150 @@ pub(super) fn open(
     }
 }
 
+/// A chunk of lines read from the file, to decode.
+struct Chunk {
+    text: Vec<u8>,
+    /// Where each line of the chunk starts, and its line number in the file.
+    starts: Vec<(usize, usize)>,
+}
+
+/// A chunk decoded: its batches, and its malformed lines (skipped in `skip` mode).
+struct Decoded {
+    batches: Vec<RecordBatch>,
+    bad: Vec<(usize, String)>,
+}
+
+/// What decoding a chunk needs, shared by the threads that decode chunks at once.
+struct Decoder<'a> {
+    shown: &'a str,
+    skip: bool,
+    declared: Option<&'a SchemaRef>,
+    known: Option<&'a arrow::datatypes::Schema>,
+    intake: &'a Intake,
+}
+
 impl Ndjson {
-    /// Reads a chunk of lines and decodes it. Lines are not parsed on their own:
-    /// only when the decoder refuses a chunk are its lines checked one by one, to
-    /// name the malformed one (or skip it), so a well-formed file is parsed once
-    /// (review D29).
+    /// Reads chunks of lines, as many as there are cores (up to [`MAX_PARALLEL`]),
+    /// and decodes them at once, one per thread, their batches kept in file order.
+    /// Each chunk decodes into the schema the chunks before the group made (a
+    /// chunk that does not fit it is inferred, and the stream evolves as for any
+    /// batch), so a file of one shape is parsed once, on every core.
     fn fill(&mut self) -> Result<(), LoadError> {
-        let mut chunk = Vec::new();
-        // Where each line of the chunk starts, and its line number in the file.
-        let mut starts: Vec<(usize, usize)> = Vec::new();
-        // Cut at BATCH_BYTES too: 64Ki lines of 50 KB would be one 3 GB chunk (review D15).
-        while starts.len() < BATCH_ROWS && chunk.len() < BATCH_BYTES {
-            let at = chunk.len();
-            let read = self.input.read_until(b'\n', &mut chunk);
-            let n = read.map_err(|e| self.line_error(self.line_no + 1, e.to_string()))?;
+        let mut chunks = Vec::new();
+        while chunks.len() < parallelism() && !self.done {
+            let chunk = self.read_chunk()?;
+            if !chunk.starts.is_empty() {
+                chunks.push(chunk);
+            }
+        }
+        let decoder = Decoder {
+            shown: &self.shown,
+            skip: self.skip,
+            declared: self.declared.as_ref(),
+            known: self.known.as_ref(),
+            intake: &self.intake,
+        };
+        let decoded: Vec<Result<Decoded, LoadError>> = match chunks.split_first() {
+            None => return Ok(()),
+            Some((first, [])) => vec![decoder.decode_chunk(first)],
+            Some((first, rest)) => std::thread::scope(|scope| {
+                let decoder = &decoder;
+                let others: Vec<_> = rest.iter().map(|c| scope.spawn(move || decoder.decode_chunk(c))).collect();
+                let mut all = vec![decoder.decode_chunk(first)];
+                all.extend(others.into_iter().map(|t| {
+                    t.join().unwrap_or_else(|_| {
+                        Err(LoadError::Panicked { file: self.shown.clone(), reason: "its decoder gave up".into() })
+                    })
+                }));
+                all
+            }),
+        };
+        for result in decoded {
+            let Decoded { batches, bad } = result?;
+            for (line, e) in bad {
+                if self.bad_rows < LOGGED_BAD_LINES {
+                    let file = crate::untrusted_text::one_line(&self.shown);
+                    tracing::warn!("{file}:{line}: skipped a malformed line: {e}");
+                }
+                self.bad_rows += 1;
+            }
+            if let Some(last) = batches.last() {
+                self.known = Some(last.schema().as_ref().clone());
+            }
+            self.ready.extend(batches);
+        }
+        Ok(())
+    }
+
+    /// The next chunk of lines: up to [`BATCH_ROWS`] lines or [`BATCH_BYTES`] bytes
+    /// (64Ki lines of 50 KB would be one 3 GB chunk, review D15).
+    fn read_chunk(&mut self) -> Result<Chunk, LoadError> {
+        let mut chunk = Chunk { text: Vec::new(), starts: Vec::new() };
+        while chunk.starts.len() < BATCH_ROWS && chunk.text.len() < BATCH_BYTES {
+            let at = chunk.text.len();
+            let read = self.input.read_until(b'\n', &mut chunk.text);
+            let n = read.map_err(|e| line_error(&self.shown, self.line_no + 1, e.to_string()))?;
             if n == 0 {
                 self.done = true;
                 break;
             }
             self.line_no += 1;
-            if chunk[at..].iter().all(u8::is_ascii_whitespace) {
-                chunk.truncate(at);
+            if chunk.text[at..].iter().all(u8::is_ascii_whitespace) {
+                chunk.text.truncate(at);
                 continue;
             }
-            if chunk.last() != Some(&b'\n') {
-                chunk.push(b'\n');
+            if chunk.text.last() != Some(&b'\n') {
+                chunk.text.push(b'\n');
             }
-            starts.push((at, self.line_no));
+            chunk.starts.push((at, self.line_no));
         }
-        if starts.is_empty() {
-            return Ok(());
-        }
-        let batches = match self.decode(&chunk) {
-            Ok(batches) => batches,
-            Err(refused) => {
-                let ends = starts.iter().skip(1).map(|(at, _)| *at).chain([chunk.len()]);
-                let lines: Vec<(&[u8], usize)> =
-                    starts.iter().zip(ends).map(|(&(at, line), end)| (&chunk[at..end], line)).collect();
-                let malformed = |text: &[u8]| serde_json::from_slice::<serde::de::IgnoredAny>(text).err();
-                let bad: Vec<(usize, serde_json::Error)> =
-                    lines.iter().filter_map(|(text, line)| malformed(text).map(|e| (*line, e))).collect();
-                match bad.first() {
-                    // Every line is JSON: the rows themselves do not fit (a type conflict).
-                    None => return Err(refused),
-                    Some((line, e)) if !self.skip => return Err(self.line_error(*line, format!("malformed JSON: {e}"))),
-                    Some(_) => {}
-                }
-                for (line, e) in &bad {
-                    if self.bad_rows < LOGGED_BAD_LINES {
-                        let file = crate::untrusted_text::one_line(&self.shown);
-                        tracing::warn!("{file}:{line}: skipped a malformed line: {e}");
-                    }
-                    self.bad_rows += 1;
-                }
-                let good: Vec<u8> =
-                    lines.iter().filter(|(text, _)| malformed(text).is_none()).flat_map(|(t, _)| *t).copied().collect();
-                if good.is_empty() {
-                    return Ok(());
-                }
-                self.decode(&good)?
-            }
+        Ok(chunk)
+    }
+}
+
+impl Decoder<'_> {
+    /// A chunk's batches. Lines are not parsed on their own: only when the decoder
+    /// refuses a chunk are its lines checked one by one, to name the malformed one
+    /// (or skip it), so a well-formed file is parsed once (review D29).
+    fn decode_chunk(&self, chunk: &Chunk) -> Result<Decoded, LoadError> {
+        let refused = match self.decode(&chunk.text) {
+            Ok(batches) => return Ok(Decoded { batches, bad: Vec::new() }),
+            Err(refused) => refused,
         };
-        if let Some(last) = batches.last() {
-            self.known = Some(last.schema().as_ref().clone());
+        let ends = chunk.starts.iter().skip(1).map(|(at, _)| *at).chain([chunk.text.len()]);
+        let lines: Vec<(&[u8], usize)> =
+            chunk.starts.iter().zip(ends).map(|(&(at, line), end)| (&chunk.text[at..end], line)).collect();
+        let malformed = |text: &[u8]| serde_json::from_slice::<serde::de::IgnoredAny>(text).err();
+        let bad: Vec<(usize, String)> =
+            lines.iter().filter_map(|(text, line)| malformed(text).map(|e| (*line, e.to_string()))).collect();
+        match bad.first() {
+            // Every line is JSON: the rows themselves do not fit (a type conflict).
+            None => return Err(refused),
+            Some((line, e)) if !self.skip => return Err(line_error(self.shown, *line, format!("malformed JSON: {e}"))),
+            Some(_) => {}
         }
-        self.ready.extend(batches);
-        Ok(())
+        let good: Vec<u8> =
+            lines.iter().filter(|(text, _)| malformed(text).is_none()).flat_map(|(t, _)| *t).copied().collect();
+        let batches = if good.is_empty() { Vec::new() } else { self.decode(&good)? };
+        Ok(Decoded { batches, bad })
     }
 
-    /// A chunk of lines as batches. The file's own schema so far is the decoder's
-    /// first guess: a chunk that fits it is not inferred again (review D27).
-    fn decode(&self, chunk: &[u8]) -> Result<Vec<RecordBatch>, LoadError> {
-        json_rows(chunk, self.declared.as_ref(), self.known.as_ref(), &self.intake)
-            .map_err(|e| LoadError::file(&self.shown, e))
+    /// Lines as batches. The file's own schema so far is the decoder's first
+    /// guess: a chunk that fits it is not inferred again (review D27).
+    fn decode(&self, text: &[u8]) -> Result<Vec<RecordBatch>, LoadError> {
+        json_rows(text, self.declared, self.known, self.intake).map_err(|e| LoadError::file(self.shown, e))
     }
+}
 
-    fn line_error(&self, line: usize, reason: String) -> LoadError {
-        LoadError::Line { file: self.shown.clone(), line, reason }
-    }
+fn line_error(shown: &str, line: usize, reason: String) -> LoadError {
+    LoadError::Line { file: shown.to_string(), line, reason }
+}
+
+/// Chunks decoded at once: one per core, at most this many.
+const MAX_PARALLEL: usize = 4;
+
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_PARALLEL)
 }
 
 impl Iterator for Ndjson {
@@ -166,6 +232,34 @@ mod tests {
         let (batches, stats) = collect(&path, &options, None).unwrap();
         assert_eq!((stats.rows, stats.bad_rows), (3, 1));
         assert!(batches[0].schema().field_with_name("extra").is_ok());
+    }
+
+    /// Chunks decode at once on every core: the rows stay in file order, and a
+    /// malformed line in a later chunk is named by its line, or skipped.
+    #[test]
+    fn chunks_decoded_at_once_keep_the_file_order_and_name_a_bad_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("many.ndjson");
+        let lines = 3 * BATCH_ROWS + 5;
+        let bad = 2 * BATCH_ROWS + 17;
+        let text: String = (1..=lines)
+            .map(|n| if n == bad { "{oops\n".to_string() } else { format!("{{\"id\":{n},\"p\":{n}.5}}\n") })
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        let err = collect(&path, &options(), None).unwrap_err().to_string();
+        assert!(err.contains(&format!("many.ndjson:{bad}")), "{err}");
+        let skip = LoadOptions { bad_rows: BadRows::Skip, ..options() };
+        let (batches, stats) = collect(&path, &skip, None).unwrap();
+        assert_eq!((stats.rows, stats.bad_rows), (lines as u64 - 1, 1));
+        use arrow::array::AsArray;
+        let ids: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column_by_name("id").unwrap().as_primitive::<arrow::datatypes::Int64Type>().values().to_vec()
+            })
+            .collect();
+        let expected: Vec<i64> = (1..=lines as i64).filter(|&n| n != bad as i64).collect();
+        assert_eq!(ids, expected);
     }
 
     /// Regression: a field first seen after the inference sample (`infer_rows`) was

@@ -14,7 +14,9 @@
 //! - (e) a Parquet export written by pyarrow (snappy) re-landed, beside DuckDB's
 //!   `read_parquet`;
 //! - (f) the API without a declared schema (api.rs with `no_schema`), beside dlt;
-//! - (g) start-up (startup.rs): spawn to the API's first request.
+//! - (g) start-up (startup.rs): spawn to the API's first request;
+//! - (h) one large CSV (about 5 GB of orders), generated for the run and removed
+//!   after it: peak RSS stays bounded whatever the file's size.
 //!
 //! Each file workload reads its input with `cat` (the read ceiling), `headwater
 //! run` with the `files` connector (no `schema`, but in (b')) and DuckDB's `COPY
@@ -49,6 +51,10 @@ pub struct WorkloadsArgs {
     /// Records the mock API serves in the API workload without a declared schema (api-no-schema).
     #[arg(long, default_value_t = 1_000_000)]
     pub api_records: u64,
+    /// Rows of the large orders CSV generated for the memory run and removed after it
+    /// (big-csv; 100,000,000 rows is about 4.9 GB).
+    #[arg(long, default_value_t = 100_000_000)]
+    pub big_rows: u64,
     /// Timed start-ups of each program, whose median is reported (startup).
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     pub startup_runs: u32,
@@ -75,6 +81,8 @@ pub enum Workload {
     ApiNoSchema,
     /// (g) start-up: spawn to the first request.
     Startup,
+    /// (h) one large CSV (about 5 GB), generated for the run: memory stays bounded.
+    BigCsv,
 }
 
 /// Runs the chosen workloads in order; one Markdown section each.
@@ -187,6 +195,25 @@ pub fn run(ctx: &Ctx, args: &WorkloadsArgs) -> Result<Vec<String>> {
     }
     if chosen(Startup) {
         sections.push(startup::run(ctx, args.startup_runs)?);
+    }
+    if chosen(BigCsv) {
+        let csv = crate::files::csv_file(ctx, args.big_rows)?;
+        let section = file_workload(
+            ctx,
+            &FileWorkload {
+                key: "big-csv",
+                title: format!("One large CSV, types inferred: {} orders, generated for this run", args.big_rows),
+                inputs: vec![csv.clone()],
+                format: Format::Csv,
+                rows: args.big_rows,
+                id: "id",
+                layout: None,
+                declared: None,
+            },
+        );
+        // Too large to keep among the cached inputs.
+        let _ = std::fs::remove_file(&csv);
+        sections.push(section?);
     }
     Ok(sections)
 }

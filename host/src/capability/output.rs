@@ -198,6 +198,8 @@ impl OutputCtx {
         open: impl FnOnce() -> Result<LocalFile, load::LoadError> + Send + 'static,
     ) -> Result<LoadStats, StreamError> {
         let out = self.stream(name)?;
+        // A page still decoding fails as itself, not as this file.
+        out.settle().await?;
         let (declared, intake, options, shown) =
             (out.declared().cloned(), out.intake(), options.clone(), path.to_string());
         let (batches, mut decoded) = tokio::sync::mpsc::channel(DECODED_AHEAD);

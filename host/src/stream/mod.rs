@@ -273,6 +273,15 @@ impl StreamOutput {
         self.stage(Step::Emit, batches).await.map(|_| ())
     }
 
+    /// Drops the page still decoding, if any (its task stops being awaited); returns
+    /// the records it held.
+    fn abandon_page(&mut self) -> u64 {
+        self.decoding.take().map_or(0, |d| {
+            d.task.abort();
+            d.rows
+        })
+    }
+
     /// [`emit`](Self::emit), once any page before the batches is staged.
     async fn stage(&mut self, step: Step, batches: Vec<RecordBatch>) -> Result<u64, StreamError> {
         if !matches!(self.state, State::Pending(_)) {
@@ -344,10 +353,7 @@ impl StreamOutput {
     /// and returns it, for the connector. A stream already poisoned keeps its first failure.
     pub fn poison(&mut self, step: Step, error: StreamError) -> StreamError {
         // A page still decoding never stages now.
-        let decoding = self.decoding.take().map_or(0, |d| {
-            d.task.abort();
-            d.rows
-        });
+        let decoding = self.abandon_page();
         if let State::Pending(pending) = &self.state {
             self.state = State::Poisoned { step, cause: Arc::new(error.clone()), discarded: pending.rows + decoding };
         }
@@ -441,11 +447,7 @@ impl StreamOutput {
     /// discarded (its staged files deleted).
     pub fn finish(mut self) -> StreamOutcome {
         // A page still decoding when the call ends was never checkpointed: its rows are discarded.
-        let decoding = self.decoding.take().map_or(0, |d| {
-            d.task.abort();
-            d.rows
-        });
-        let discarded_rows = self.pending_rows() + decoding;
+        let discarded_rows = self.pending_rows() + self.abandon_page();
         // What no checkpoint took is deleted as the writer drops, with `self`.
         self.progress.finish();
         let failure = match &self.state {

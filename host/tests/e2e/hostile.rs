@@ -302,6 +302,17 @@ fn json_nested_deeper_than_the_limit_is_refused() {
     }
 }
 
+/// `emit-records` returns once a page is split and its records decode while the
+/// connector goes on: a connector that ignores every error after a page whose
+/// records do not decode still commits none of it, nor anything after it, and
+/// the failure names the page.
+#[test]
+fn a_page_whose_records_fail_later_commits_nothing_even_when_its_errors_are_ignored() {
+    let env = env();
+    hostile(&env, "ignored-bad-page", "", "");
+    refused_after_a_commit(&env, &["page 1 of this call's emit-records", "not an object"]);
+}
+
 /// Review D2: a pointer of 100,000 segments over a page nested as deep
 /// recursed once per segment on the host call's fiber stack (SIGSEGV); it is
 /// refused at `[limits] max_json_depth`, before the page is walked.

@@ -181,6 +181,13 @@ impl Connector for Hostile {
                 let body = format!("{{\"data\":[{{\"value\":{}{}}}]}}", "{\"a\":".repeat(depth), "}".repeat(depth));
                 output::emit_records(STREAM, body.as_bytes(), "/data").map(|_| ())
             }),
+            // A page whose records do not decode (the host decodes them while the connector
+            // goes on), its error ignored: then more rows and a checkpoint, as if it had landed.
+            "ignored-bad-page" => after_a_commit(|| {
+                let _ = output::emit_records(STREAM, br#"{"data":[{"value":"x"},7]}"#, "/data");
+                let _ = output::emit_records(STREAM, br#"{"data":[{"value":"y"}]}"#, "/data");
+                Ok(())
+            }),
             // A pointer as deep as the page: 100,000 `/a` segments into `{"a":` nested as deep.
             "deep-pointer" => after_a_commit(|| {
                 let depth = 100_000;

@@ -94,20 +94,6 @@ impl OutputCtx {
         Ok(self.streams.get_mut(name).expect("checked above"))
     }
 
-    /// JSON rows (NDJSON or an array) into the stream; returns the rows read.
-    async fn emit_json(&mut self, name: &str, json: &[u8]) -> Result<u64, StreamError> {
-        let out = self.stream(name)?;
-        // Decoded into the schema the rows before made: those of a page still decoding too.
-        out.settle().await?;
-        match stream::json_rows(json, out.declared(), out.schema_so_far(), &out.intake()) {
-            Ok(batches) => {
-                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                out.emit(Step::Emit, batches).await.map(|_| rows)
-            }
-            Err(source) => Err(out.poison(Step::Emit, StreamError::Rows { stream: name.to_string(), source })),
-        }
-    }
-
     /// Splits an API page: the rest goes back to the connector at once, for its
     /// next request, and the records array decodes meanwhile (`StreamOutput::emit_page`).
     async fn emit_records(&mut self, name: &str, body: Vec<u8>, records: &str) -> Result<RecordsPage, StreamError> {
@@ -240,16 +226,17 @@ impl Host for OutputCtx {
     async fn emit(&mut self, stream: String, arrow_ipc: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
         let result = match self.stream(&stream) {
             Err(e) => Err(e),
-            Ok(out) => match stream::ipc_rows(&arrow_ipc, out.intake().max_emit_cells) {
-                Ok(batches) => out.emit(Step::Emit, batches).await.map(|_| ()),
-                Err(source) => Err(out.poison(Step::Emit, StreamError::Rows { stream: stream.clone(), source })),
-            },
+            Ok(out) => out.emit_ipc(arrow_ipc).await,
         };
         Ok(result.map_err(WitError::from))
     }
 
     async fn emit_json(&mut self, stream: String, json: Vec<u8>) -> wasmtime::Result<Result<u64, WitError>> {
-        Ok(OutputCtx::emit_json(self, &stream, &json).await.map_err(WitError::from))
+        let result = match self.stream(&stream) {
+            Err(e) => Err(e),
+            Ok(out) => out.emit_json(json).await,
+        };
+        Ok(result.map_err(WitError::from))
     }
 
     async fn emit_records(

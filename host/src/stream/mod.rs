@@ -23,8 +23,10 @@ mod watermark;
 pub use error::{Step, StreamError};
 pub use page::{array_elements as page_elements, split as split_page};
 #[cfg(feature = "fuzzing")]
+pub use rows::ipc as ipc_rows;
+pub use rows::json as json_rows;
+#[cfg(feature = "fuzzing")]
 pub use rows::leaf_columns;
-pub use rows::{ipc as ipc_rows, json as json_rows};
 pub use schema::declared_schema;
 pub use seam::SeamState;
 pub use watermark::Watermark;
@@ -159,6 +161,18 @@ pub struct StreamOutput {
     pages: u64,
 }
 
+/// Runs a decoder on tokio's blocking pool, off the runtime thread that every
+/// stream's connector shares; a decoder that panics gave up on its input.
+async fn off_thread<T: Send + 'static>(
+    decode: impl FnOnce() -> Result<T, rows::RowsError> + Send + 'static,
+) -> Result<T, rows::RowsError> {
+    tokio::task::spawn_blocking(decode).await.unwrap_or_else(|e| Err(gave_up(&e)))
+}
+
+fn gave_up(e: &tokio::task::JoinError) -> rows::RowsError {
+    rows::RowsError::Malformed(format!("the decoder gave up ({e})"))
+}
+
 /// A page's records being decoded while the connector fetches the next page.
 struct Decoding {
     /// The records the page holds, for the rows discarded if the call ends first.
@@ -228,6 +242,35 @@ impl StreamOutput {
         self.stage(step, batches).await
     }
 
+    /// JSON rows (NDJSON or an array), decoded on the blocking pool into the
+    /// stream's schema so far, then staged; returns the rows read. The runtime
+    /// thread stays free for the other streams while a large emit decodes.
+    pub async fn emit_json(&mut self, json: Vec<u8>) -> Result<u64, StreamError> {
+        self.settle().await?;
+        if !matches!(self.state, State::Pending(_)) {
+            return Err(self.refusal(Step::Emit));
+        }
+        let (declared, known, intake) = (self.spec.declared.clone(), self.schema_so_far().cloned(), self.intake);
+        let decoded = off_thread(move || rows::json(&json, declared.as_ref(), known.as_ref(), &intake)).await;
+        let batches = decoded
+            .map_err(|source| self.poison(Step::Emit, StreamError::Rows { stream: self.spec.name.clone(), source }))?;
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        self.stage(Step::Emit, batches).await.map(|_| rows)
+    }
+
+    /// An Arrow IPC stream, decoded on the blocking pool (as [`emit_json`](Self::emit_json)), then staged.
+    pub async fn emit_ipc(&mut self, ipc: Vec<u8>) -> Result<(), StreamError> {
+        self.settle().await?;
+        if !matches!(self.state, State::Pending(_)) {
+            return Err(self.refusal(Step::Emit));
+        }
+        let max_cells = self.intake.max_emit_cells;
+        let decoded = off_thread(move || rows::ipc(&ipc, max_cells)).await;
+        let batches = decoded
+            .map_err(|source| self.poison(Step::Emit, StreamError::Rows { stream: self.spec.name.clone(), source }))?;
+        self.stage(Step::Emit, batches).await.map(|_| ())
+    }
+
     /// An API page's records (`body[records]`, `rows` of them, as the page split
     /// counted) decoded as JSON rows on the blocking pool, and staged at the
     /// stream's next step: the connector fetches the next page meanwhile, so
@@ -260,16 +303,9 @@ impl StreamOutput {
     pub async fn settle(&mut self) -> Result<(), StreamError> {
         let Some(decoding) = self.decoding.take() else { return Ok(()) };
         let stream = self.spec.name.clone();
-        let batches = match decoding.task.await {
-            Ok(Ok(batches)) => batches,
-            Ok(Err(source)) => {
-                return Err(self.poison(Step::Emit, StreamError::PageRows { stream, page: decoding.page, source }));
-            }
-            Err(panicked) => {
-                let source = rows::RowsError::Malformed(format!("the decoder gave up ({panicked})"));
-                return Err(self.poison(Step::Emit, StreamError::PageRows { stream, page: decoding.page, source }));
-            }
-        };
+        let decoded = decoding.task.await.unwrap_or_else(|e| Err(gave_up(&e)));
+        let batches = decoded
+            .map_err(|source| self.poison(Step::Emit, StreamError::PageRows { stream, page: decoding.page, source }))?;
         self.stage(Step::Emit, batches).await.map(|_| ())
     }
 

@@ -78,8 +78,11 @@ impl Ndjson {
     /// chunk that does not fit it is inferred, and the stream evolves as for any
     /// batch), so a file of one shape is parsed once, on every core.
     fn fill(&mut self) -> Result<(), LoadError> {
+        // The first chunk alone, when there is no schema yet: it is inferred, and the
+        // chunks after it then decode into what it made instead of each inferring too.
+        let group = if self.known.is_none() && self.declared.is_none() { 1 } else { parallelism() };
         let mut chunks = Vec::new();
-        while chunks.len() < parallelism() && !self.done {
+        while chunks.len() < group && !self.done {
             let chunk = self.read_chunk()?;
             if !chunk.starts.is_empty() {
                 chunks.push(chunk);

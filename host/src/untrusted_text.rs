@@ -5,6 +5,12 @@
 //! overrides that make text read other than it is. Every such character is
 //! shown escaped (`\u{1b}`), never sent to the terminal.
 
+/// The message of a panic caught from a decoder of hostile input (arrow, parquet),
+/// if it carries one: it can quote that input.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> Option<&str> {
+    panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied())
+}
+
 /// `text` on one line, with every control and bidirectional-format character escaped.
 pub fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -143,11 +143,7 @@ impl Iterator for FileBatches {
             Ok(batch) => batch?,
             Err(panic) => {
                 self.broken = true;
-                let why = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("no reason given");
+                let why = crate::untrusted_text::panic_message(panic.as_ref()).unwrap_or("no reason given");
                 return Some(Err(LoadError::file(
                     &self.shown,
                     format!("the file is malformed: its decoder gave up ({why})"),

@@ -53,8 +53,8 @@ pub fn ipc(bytes: &[u8], max_cells: u64) -> Result<Vec<RecordBatch>, RowsError> 
         reader.collect::<Result<Vec<_>, _>>().map_err(|e| RowsError::BadIpc(e.to_string()))
     });
     decoded.unwrap_or_else(|panic| {
-        let why = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied());
-        Err(RowsError::BadIpc(format!("the Arrow IPC stream is malformed ({})", why.unwrap_or("the decoder gave up"))))
+        let why = crate::untrusted_text::panic_message(panic.as_ref()).unwrap_or("the decoder gave up");
+        Err(RowsError::BadIpc(format!("the Arrow IPC stream is malformed ({why})")))
     })
 }
 

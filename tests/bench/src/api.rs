@@ -14,7 +14,7 @@
 
 use crate::measure::{self, Measured, Stdout};
 use crate::report::{self, mb};
-use crate::{Ctx, peers, verify};
+use crate::{Ctx, LIMITS_AND_SINK, peers, verify};
 use anyhow::{Context, Result, ensure};
 use headwater_mock::{MockApi, Shape};
 use std::process::Command;
@@ -173,13 +173,7 @@ primary_key = ["id"]
 paginator = {{ type = "cursor", cursor_path = "/next_cursor", cursor_param = "cursor" }}
 {schema}[allow]
 hosts = ["127.0.0.1:{port}"]
-[limits]
-# A slow run should show up as slow, not as a timeout.
-call_timeout_s = 3600
-[sink]
-path = "./lake"
-compression = "zstd"
-"#
+{LIMITS_AND_SINK}"#
     )
 }
 

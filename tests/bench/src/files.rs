@@ -8,7 +8,7 @@
 
 use crate::measure::{self, Measured, Stdout};
 use crate::report::{self, mb};
-use crate::{Ctx, peers, verify};
+use crate::{Ctx, LIMITS_AND_SINK, peers, verify};
 use anyhow::{Context, Result, ensure};
 use headwater_mock::{Shape, dataset};
 use std::path::PathBuf;
@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
         std::fs::copy(&csv, &linked).context("copying the CSV into the work folder")?;
     }
     let pipeline = work.path().join("pipeline.toml");
-    std::fs::write(&pipeline, PIPELINE)?;
+    std::fs::write(&pipeline, format!("{PIPELINE}{LIMITS_AND_SINK}"))?;
     let native_out = work.path().join("native.parquet");
     let duckdb_out = work.path().join("duckdb.parquet");
     let duckdb_copy = peers::dir().join("duckdb_copy.py");
@@ -107,6 +107,7 @@ pub fn csv_file(ctx: &Ctx, rows: u64) -> Result<PathBuf> {
     })
 }
 
+/// The pipeline file, but for its limits and sink (`LIMITS_AND_SINK`).
 const PIPELINE: &str = r#"# Written by headwater-bench (files).
 name = "bench-files"
 [source]
@@ -126,10 +127,4 @@ schema = [
 ]
 [allow]
 files = ["./data"]
-[limits]
-# A slow run should show up as slow, not as a timeout.
-call_timeout_s = 3600
-[sink]
-path = "./lake"
-compression = "zstd"
 "#;

@@ -106,6 +106,16 @@ enum Cmd {
     },
 }
 
+/// The end of the pipeline files the API and file benchmarks write: a slow run
+/// shows up as slow, not as a timeout, and lands zstd Parquet in `./lake`.
+pub const LIMITS_AND_SINK: &str = r#"[limits]
+# A slow run should show up as slow, not as a timeout.
+call_timeout_s = 3600
+[sink]
+path = "./lake"
+compression = "zstd"
+"#;
+
 /// What every benchmark needs: where things are and how to run them.
 pub struct Ctx {
     /// target/bench/: cached inputs, work folders, results.md.

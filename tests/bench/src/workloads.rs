@@ -29,7 +29,7 @@
 use crate::measure::{self, Measured, Stdout};
 use crate::report::{self, mb};
 use crate::verify::{self, Column};
-use crate::{Ctx, api, events, peers, startup};
+use crate::{Ctx, LIMITS_AND_SINK, api, events, peers, startup};
 use anyhow::{Context, Result, ensure};
 use std::path::PathBuf;
 use std::process::Command;
@@ -457,12 +457,6 @@ glob = "{glob}"
 stream = "rows"
 {schema}[allow]
 files = ["./data"]
-[limits]
-# A slow run should show up as slow, not as a timeout.
-call_timeout_s = 3600
-[sink]
-path = "./lake"
-compression = "zstd"
-"#
+{LIMITS_AND_SINK}"#
     )
 }

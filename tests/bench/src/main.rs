@@ -16,6 +16,7 @@
 mod api;
 mod events;
 mod files;
+mod hybrid;
 mod measure;
 mod merge;
 mod native;
@@ -55,8 +56,11 @@ enum Cmd {
     /// Merge by key into Delta: headwater's merge stream vs dlt's delta upsert, same Parquet data.
     Merge(merge::MergeArgs),
     /// Workloads beside DuckDB and dlt: inferred CSV, events CSV/NDJSON, many small files,
-    /// a Parquet re-land, the API without a schema, start-up.
+    /// a Parquet re-land, the API without a schema, start-up, the hybrid pattern.
     Workloads(workloads::WorkloadsArgs),
+    /// The hybrid pattern: a CSV export backfilled, then the API from its watermark, in one
+    /// `headwater run`, beside DuckDB then dlt with the cursor carried by hand (also a workload).
+    Hybrid(hybrid::HybridArgs),
     /// Every benchmark.
     All {
         #[command(flatten)]
@@ -255,6 +259,10 @@ fn main() -> Result<()> {
         Cmd::Workloads(args) => {
             let ctx = Ctx::new(cli.runs, cli.keep)?;
             workloads::run(&ctx, args)?
+        }
+        Cmd::Hybrid(args) => {
+            let ctx = Ctx::new(cli.runs, cli.keep)?;
+            vec![hybrid::run(&ctx, args)?]
         }
         Cmd::All { api, files, workers, workloads, merge } => {
             let ctx = Ctx::new(cli.runs, cli.keep)?;

@@ -17,6 +17,8 @@
 //! - (g) start-up (startup.rs): spawn to the API's first request;
 //! - (h) one large CSV (about 5 GB of orders), generated for the run and removed
 //!   after it: peak RSS stays bounded whatever the file's size.
+//! - (i) the hybrid pattern (hybrid.rs): a CSV export backfilled, then the API
+//!   from its watermark, in one `headwater run`, beside DuckDB then dlt.
 //!
 //! Each file workload reads its input with `cat` (the read ceiling), `headwater
 //! run` with the `files` connector (no `schema`, but in (b')) and DuckDB's `COPY
@@ -29,7 +31,7 @@
 use crate::measure::{self, Measured, Stdout};
 use crate::report::{self, mb};
 use crate::verify::{self, Column};
-use crate::{Ctx, LIMITS_AND_SINK, api, events, peers, startup};
+use crate::{Ctx, LIMITS_AND_SINK, api, events, hybrid, peers, startup};
 use anyhow::{Context, Result, ensure};
 use std::path::PathBuf;
 use std::process::Command;
@@ -58,6 +60,8 @@ pub struct WorkloadsArgs {
     /// Timed start-ups of each program, whose median is reported (startup).
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     pub startup_runs: u32,
+    #[command(flatten)]
+    pub hybrid: hybrid::HybridArgs,
     /// Only these workloads, comma-separated (default: every one).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<Workload>,
@@ -83,6 +87,8 @@ pub enum Workload {
     Startup,
     /// (h) one large CSV (about 5 GB), generated for the run: memory stays bounded.
     BigCsv,
+    /// (i) the hybrid pattern: a CSV export backfilled, then the API from its watermark.
+    Hybrid,
 }
 
 /// Runs the chosen workloads in order; one Markdown section each.
@@ -214,6 +220,9 @@ pub fn run(ctx: &Ctx, args: &WorkloadsArgs) -> Result<Vec<String>> {
         // Too large to keep among the cached inputs.
         let _ = std::fs::remove_file(&csv);
         sections.push(section?);
+    }
+    if chosen(Hybrid) {
+        sections.push(hybrid::run(ctx, &args.hybrid)?);
     }
     Ok(sections)
 }

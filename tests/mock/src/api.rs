@@ -12,7 +12,9 @@
 //! benchmarks' measured processes never share a scheduler with it. For the
 //! benchmarks, [`MockApi::prerendered`] renders every `/orders` page of the
 //! dataset before the server starts, so that a request costs the server no
-//! more than handing out a shared buffer and the figures measure the clients.
+//! more than handing out a shared buffer and the figures measure the clients;
+//! [`MockApi::prerendered_after`] does the same for the answer to one
+//! `updated_since` (the hybrid benchmark's API phase).
 
 use crate::dataset::{self, Shape};
 use axum::Json;
@@ -123,24 +125,44 @@ impl ApiState {
 pub struct Pages {
     page_size: u64,
     bodies: Vec<Bytes>,
+    /// For [`MockApi::prerendered_after`]: the orders the pages hold are those
+    /// of `1..=last` that an `updated_since` selects when it selects from `first`
+    /// on; a request with an `updated_since` that selects from another order is
+    /// refused. `None`: `updated_since` is not looked at.
+    since: Option<Since>,
+}
+
+/// The orders pre-rendered pages hold, when they answer one `updated_since`.
+#[derive(Clone, Copy)]
+struct Since {
+    first: u64,
+    last: u64,
 }
 
 impl Pages {
     /// Orders `1..=records` of `shape` in cursor pages of `page_size`:
     /// `{"data":[…],"next_cursor":"K"}`, the last with `"next_cursor":null`.
     fn render(records: u64, page_size: u64, shape: Shape) -> Pages {
+        Pages::render_ids(1, records, page_size, shape)
+    }
+
+    /// Orders `first..=last` of `shape` in cursor pages of `page_size`, the
+    /// cursor counting records from `first` (as `/orders` counts them among the
+    /// orders an `updated_since` selects).
+    fn render_ids(first: u64, last: u64, page_size: u64, shape: Shape) -> Pages {
         let page_size = page_size.max(1);
+        let records = (last + 1).saturating_sub(first);
         let count = records.div_ceil(page_size).max(1);
         let bodies = (0..count)
             .map(|p| {
                 let (start, end) = (p * page_size, ((p + 1) * page_size).min(records));
                 let mut body = Vec::with_capacity((end - start) as usize * 128 + 64);
                 body.extend_from_slice(br#"{"data":["#);
-                for id in start + 1..=end {
-                    if id > start + 1 {
+                for offset in start + 1..=end {
+                    if offset > start + 1 {
                         body.push(b',');
                     }
-                    dataset::write_json(&mut body, id as i64, shape);
+                    dataset::write_json(&mut body, (first - 1 + offset) as i64, shape);
                 }
                 body.extend_from_slice(br#"],"next_cursor":"#);
                 if end < records {
@@ -152,7 +174,7 @@ impl Pages {
                 Bytes::from(body)
             })
             .collect();
-        Pages { page_size, bodies }
+        Pages { page_size, bodies, since: None }
     }
 
     pub fn count(&self) -> u64 {
@@ -226,6 +248,31 @@ impl MockApi {
     pub fn prerendered(records: u64, page_size: u64, shape: Shape) -> std::io::Result<MockApi> {
         let pages = Pages::render(records, page_size, shape);
         let state = ApiState { pages: Some(Arc::new(pages)), ..ApiState::new(Vec::new(), page_size as usize) };
+        MockApi::serve(state, 2)
+    }
+
+    /// The hybrid benchmark's server: orders `1..=records` of `shape` behind an
+    /// `updated_since` filter (`>=` with `inclusive`, as most APIs filter, else
+    /// `>`), of which only the answer to one watermark is rendered before it
+    /// starts: `updated_since` = order `after`'s `updated_at`, which selects
+    /// orders `after + 1..=records` (and order `after` itself when inclusive).
+    /// A request whose `updated_since` selects from another order is refused
+    /// with 400, so a client that carries the wrong watermark fails loudly; one
+    /// without `updated_since` gets the rendered pages (the benchmarks'
+    /// fetch-only ceiling asks that way). Served on two threads.
+    pub fn prerendered_after(
+        after: u64,
+        records: u64,
+        page_size: u64,
+        shape: Shape,
+        inclusive: bool,
+    ) -> std::io::Result<MockApi> {
+        let since = updated_at_text(after);
+        let first = first_matching(&since, records, inclusive);
+        let mut pages = Pages::render_ids(first, records, page_size, shape);
+        pages.since = Some(Since { first, last: records });
+        let state =
+            ApiState { pages: Some(Arc::new(pages)), inclusive, ..ApiState::new(Vec::new(), page_size as usize) };
         MockApi::serve(state, 2)
     }
 
@@ -364,6 +411,27 @@ fn matching(s: &ApiState, since: Option<&str>) -> Vec<Value> {
         .collect()
 }
 
+/// The first of orders `1..=records` that `updated_since = since` selects, as
+/// [`matching`] compares (RFC 3339 text, `>=` when `inclusive`, else `>`), by
+/// bisection: `updated_at` grows with the id. `records + 1` when none is.
+fn first_matching(since: &str, records: u64, inclusive: bool) -> u64 {
+    let selected = |id: u64| {
+        let t = updated_at_text(id);
+        if inclusive { t.as_str() >= since } else { t.as_str() > since }
+    };
+    let (mut lo, mut hi) = (1, records + 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if selected(mid) { hi = mid } else { lo = mid + 1 }
+    }
+    lo
+}
+
+/// Order `id`'s `updated_at` as its records carry it.
+fn updated_at_text(id: u64) -> String {
+    crate::calendar::rfc3339(dataset::updated_at(id as i64))
+}
+
 /// Logging, auth, injected failures and rate-limit headers, for every data
 /// endpoint: a layer, so that each handler only serves its data.
 async fn gatekeeper(State(st): State<Shared>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
@@ -393,6 +461,15 @@ fn page_of(s: &ApiState, all: &[Value], start: usize, end: usize) -> Vec<Value> 
 async fn cursor_page(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
     let s = st.lock().expect("mock API state");
     if let Some(pages) = &s.pages {
+        if let (Some(Since { first, last }), Some(since)) = (pages.since, q.get("updated_since")) {
+            let from = first_matching(since, last, s.inclusive);
+            if from != first {
+                let text = format!(
+                    "updated_since={since} selects orders from {from} on; only those from {first} on are rendered"
+                );
+                return (StatusCode::BAD_REQUEST, text).into_response();
+            }
+        }
         return prerendered_page(pages, q.get("cursor"));
     }
     let all = matching(&s, q.get("updated_since").map(String::as_str));
@@ -594,4 +671,63 @@ async fn export_file(State(st): State<Shared>, Path(name): Path<String>) -> Resp
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     dataset::orders_csv(rows).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updated_since_selects_from_the_first_newer_order() {
+        let at = |id| updated_at_text(id);
+        assert_eq!(first_matching(&at(10), 25, false), 11);
+        assert_eq!(first_matching(&at(10), 25, true), 10);
+        assert_eq!(first_matching("2024-12-31T00:00:00Z", 25, false), 1);
+        assert_eq!(first_matching(&at(25), 25, false), 26, "none is newer");
+        // Between two orders' minutes: the later one, inclusive or not.
+        assert_eq!(first_matching("2025-01-01T00:09:30Z", 25, true), 11);
+    }
+
+    #[test]
+    fn pages_rendered_after_an_order_hold_the_newer_orders() {
+        let pages = Pages::render_ids(10, 25, 4, Shape::Basic);
+        assert_eq!(pages.count(), 4);
+        let first: Value = serde_json::from_slice(&pages.bodies[0]).unwrap();
+        assert_eq!(first["data"][0], dataset::record(10, Shape::Basic));
+        assert_eq!(first["next_cursor"], "4");
+        let last: Value = serde_json::from_slice(&pages.bodies[3]).unwrap();
+        assert_eq!(last["data"].as_array().unwrap().len(), 4);
+        assert_eq!(last["data"][3]["id"], 25);
+        assert_eq!(last["next_cursor"], Value::Null);
+        let whole = Pages::render(25, 4, Shape::Basic);
+        assert_eq!(whole.count(), 7);
+        assert_eq!(serde_json::from_slice::<Value>(&whole.bodies[6]).unwrap()["data"][0]["id"], 25);
+    }
+
+    /// The status line and body of a plain HTTP/1.1 GET of `target`.
+    fn get(api: &MockApi, target: &str) -> (String, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", api.port)).unwrap();
+        write!(stream, "GET {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", api.host()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status = answer.lines().next().unwrap_or_default().to_string();
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+        (status, body)
+    }
+
+    #[test]
+    fn pages_rendered_after_an_order_answer_only_its_watermark() {
+        let api = MockApi::prerendered_after(10, 25, 4, Shape::Full, true).unwrap();
+        let since = |id| url::form_urlencoded::byte_serialize(updated_at_text(id).as_bytes()).collect::<String>();
+        let (status, body) = get(&api, &format!("/orders?updated_since={}&cursor=4", since(10)));
+        assert!(status.contains(" 200 "), "{status}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(page["data"][0], dataset::record(14, Shape::Full), "inclusive: order 10 is the first");
+        let (status, body) = get(&api, &format!("/orders?updated_since={}", since(11)));
+        assert!(status.contains(" 400 "), "{status}");
+        assert!(body.contains("selects orders from 11 on; only those from 10 on"), "{body}");
+        let (status, _) = get(&api, "/orders");
+        assert!(status.contains(" 200 "), "without updated_since: the rendered pages, {status}");
+    }
 }

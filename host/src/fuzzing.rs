@@ -243,9 +243,39 @@ fn declared() -> SchemaRef {
 /// `max_json_depth` and `max_emit_cells`, without declared columns and with
 /// [`declared`] ones, on a host call's stack. Batches it returns are within the
 /// cell limit. Returns the rows each decoding produced (or its error message).
+///
+/// Then the same bytes into a schema already known (as the stream's schema after
+/// its first page): the fast decoder (`known_rows`) must decode exactly what
+/// arrow-json decodes from them, or give them back.
 pub fn json_intake(bytes: &[u8]) -> [Result<usize, String>; 2] {
     let bytes = bytes.to_vec();
-    on_host_call_stack(move || [None, Some(declared())].map(|declared| json_rows(&bytes, declared.as_ref())))
+    on_host_call_stack(move || {
+        let _ = stream::known_rows_agree(&bytes, &known());
+        [None, Some(declared())].map(|declared| json_rows(&bytes, declared.as_ref()))
+    })
+}
+
+/// A schema as inference makes one, of every type `known_rows` decodes: what a
+/// stream's later pages are decoded into.
+fn known() -> SchemaRef {
+    use arrow::datatypes::{DataType, Field, Fields, Schema, TimeUnit};
+    static KNOWN: OnceLock<SchemaRef> = OnceLock::new();
+    KNOWN
+        .get_or_init(|| {
+            use std::sync::Arc;
+            let tags = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+            let user = Fields::from(vec![Field::new("id", DataType::Int64, true), Field::new("tags", tags, true)]);
+            Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Int64, true),
+                Field::new("name", DataType::Utf8, true),
+                Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+                Field::new("ok", DataType::Boolean, true),
+                Field::new("ratio", DataType::Float64, true),
+                Field::new("user", DataType::Struct(user), true),
+                Field::new("none", DataType::Null, true),
+            ]))
+        })
+        .clone()
 }
 
 fn json_rows(bytes: &[u8], declared: Option<&SchemaRef>) -> Result<usize, String> {

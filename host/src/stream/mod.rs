@@ -14,6 +14,7 @@
 
 mod error;
 mod integers;
+mod known_rows;
 mod page;
 mod rows;
 mod schema;
@@ -25,6 +26,8 @@ pub use page::{array_elements as page_elements, split as split_page};
 #[cfg(feature = "fuzzing")]
 pub use rows::ipc as ipc_rows;
 pub use rows::json as json_rows;
+#[cfg(feature = "fuzzing")]
+pub use rows::known_rows_agree;
 #[cfg(feature = "fuzzing")]
 pub use rows::leaf_columns;
 pub use schema::declared_schema;

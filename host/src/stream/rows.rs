@@ -193,18 +193,64 @@ pub fn json(
     intake: &Intake,
 ) -> Result<Vec<RecordBatch>, RowsError> {
     let max_depth = intake.max_json_depth;
+    let json_columns: Vec<&str> = declared
+        .map(|d| d.fields().iter().filter(|f| super::schema::is_json(f)).map(|f| f.name().as_str()).collect())
+        .unwrap_or_default();
+    if json_columns.is_empty()
+        && let Some(batches) = known_rows(bytes, declared, known, max_depth)
+    {
+        return Ok(batches);
+    }
     let scan = scan(bytes, max_depth);
     if scan.too_deep {
         return Err(RowsError::TooDeep(max_depth));
     }
-    let json_columns: Vec<&str> = declared
-        .map(|d| d.fields().iter().filter(|f| super::schema::is_json(f)).map(|f| f.name().as_str()).collect())
-        .unwrap_or_default();
     if !json_columns.is_empty() {
         let rewritten = json_values_as_text(bytes, &json_columns)?;
         return decode_rows(&rewritten, declared, known, intake, &scan);
     }
     decode_rows(bytes, declared, known, intake, &scan)
+}
+
+/// The rows decoded straight into the schema they are expected to fit (the
+/// declared one, or the stream's so far), when every value plainly fits it
+/// (`known_rows`): what strict decoding into that schema would give, without
+/// arrow-json's tape. Rows this schema could not hold nest no deeper than it, so
+/// the depth limit holds without a scan.
+fn known_rows(
+    bytes: &[u8],
+    declared: Option<&SchemaRef>,
+    known: Option<&Schema>,
+    max_depth: usize,
+) -> Option<Vec<RecordBatch>> {
+    let schema = match (declared, known) {
+        (Some(declared), _) => declared.clone(),
+        (None, Some(known)) => Arc::new(nullable(known)),
+        (None, None) => return None,
+    };
+    // One more level for the array a page's records come in.
+    if super::known_rows::depth(schema.fields()) + 1 > max_depth {
+        return None;
+    }
+    super::known_rows::decode(bytes, &schema, batch_rows(&schema))
+}
+
+/// [`known_rows`] checked against arrow-json on the same rows and schema, for
+/// the fuzzer: whatever the first decodes, the second decodes alike (strictly).
+/// The rows it decoded, or `None` when it gave them back.
+#[cfg(feature = "fuzzing")]
+pub fn known_rows_agree(bytes: &[u8], schema: &SchemaRef) -> Option<usize> {
+    let ours = super::known_rows::decode(bytes, schema, batch_rows(schema))?;
+    let theirs = decode(bytes, schema.clone(), true)
+        .unwrap_or_else(|e| panic!("known_rows decoded rows that arrow-json refuses: {e}"));
+    let whole = |batches: &[RecordBatch]| arrow::compute::concat_batches(schema, batches).expect("one schema");
+    assert_eq!(whole(&ours), whole(&theirs), "known_rows and arrow-json decode the same rows differently");
+    Some(ours.iter().map(RecordBatch::num_rows).sum())
+}
+
+/// `schema` with every column nullable: a row may lack any field the stream has seen.
+fn nullable(schema: &Schema) -> Schema {
+    Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>())
 }
 
 /// Rows whose `columns` (declared `json`) hold any JSON value, rewritten as NDJSON
@@ -259,12 +305,10 @@ fn decode_rows(
         Ok(schema)
     };
     let Some(declared) = declared else {
-        if let Some(known) = known {
-            let nullable =
-                Schema::new(known.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>());
-            if let Ok(batches) = decode_exactly(bytes, &nullable, scan, true) {
-                return Ok(batches);
-            }
+        if let Some(known) = known
+            && let Ok(batches) = decode_exactly(bytes, &nullable(known), scan, true)
+        {
+            return Ok(batches);
         }
         return with_timestamps(decode(bytes, Arc::new(infer()?), false)?, None);
     };
@@ -357,11 +401,7 @@ pub fn leaf_columns(fields: &arrow::datatypes::Fields) -> u64 {
 /// text (real JSON has fields that are a number here and a string there, as
 /// Zendesk's `custom_fields[].value`; inference makes such a column text).
 fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBatch>, RowsError> {
-    // arrow-json sizes its tape for a whole batch up front, rows × (2 + 2 × fields)
-    // elements: rows that bring thousands of keys would make it allocate gigabytes
-    // (found by `just fuzz`), so wide rows decode in smaller batches.
-    let fields = usize::try_from(leaf_columns(schema.fields())).unwrap_or(usize::MAX);
-    let batch_rows = (MAX_TAPE / fields.saturating_mul(2).saturating_add(2)).clamp(1, BATCH_ROWS);
+    let batch_rows = batch_rows(&schema);
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return decode_array(bytes, schema, strict, batch_rows);
     }
@@ -372,6 +412,15 @@ fn decode(bytes: &[u8], schema: SchemaRef, strict: bool) -> Result<Vec<RecordBat
         .build(Cursor::new(bytes))
         .and_then(|reader| reader.collect::<Result<Vec<_>, _>>())
         .map_err(|e| RowsError::DoesNotFit(arrow_message(e)))
+}
+
+/// Rows per batch for `schema`. arrow-json sizes its tape for a whole batch up
+/// front, rows × (2 + 2 × fields) elements: rows that bring thousands of keys would
+/// make it allocate gigabytes (found by `just fuzz`), so wide rows decode in
+/// smaller batches.
+fn batch_rows(schema: &Schema) -> usize {
+    let fields = usize::try_from(leaf_columns(schema.fields())).unwrap_or(usize::MAX);
+    (MAX_TAPE / fields.saturating_mul(2).saturating_add(2)).clamp(1, BATCH_ROWS)
 }
 
 /// A JSON array of rows (an API page's records as served) into `schema`, in

@@ -435,6 +435,12 @@ mod tests {
             let err = collect(&path, &options(), None).unwrap_err().to_string();
             assert!(err.contains("max_record_mb = 1"), "{name}: {err}");
         }
+        // Named by its line, past lines enough for chunks to be decoding when it is read.
+        let lines: String = (1..=2_000_000).map(|n| format!("{{\"id\":{n}}}\n")).collect();
+        let path = dir.path().join("late.ndjson");
+        std::fs::write(&path, format!("{lines}{{\"id\":0,\"blob\":\"{}\"}}\n", "x".repeat(3 << 20))).unwrap();
+        let err = collect(&path, &options(), None).unwrap_err().to_string();
+        assert!(err.contains("late.ndjson:2000001") && err.contains("max_record_mb = 1"), "{err}");
     }
 
     #[test]

@@ -140,7 +140,7 @@ impl Ndjson {
             let read = match self.input.fill_buf() {
                 Ok(read) => read,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(line_error(&self.decoder.shown, self.lines + 1, e.to_string())),
+                Err(e) => return Err(self.read_error(&text, e)),
             };
             if read.is_empty() {
                 self.read_all = true;
@@ -157,6 +157,25 @@ impl Ndjson {
                 return Ok(text);
             }
         }
+    }
+
+    /// A read that failed (a line past `max_record_mb`, a corrupt compressed
+    /// stream) after `text` of the chunk being read, named by its line: the chunks
+    /// still decoding are finished first, for their lines, and an error in one of
+    /// them, earlier in the file, is the one given.
+    fn read_error(&mut self, text: &[u8], e: std::io::Error) -> LoadError {
+        while let Some(thread) = self.decoding.pop_front() {
+            match thread.join() {
+                Ok(Ok(decoded)) => self.lines += decoded.lines,
+                Ok(Err(LoadError::Line { file, line, reason })) => {
+                    return LoadError::Line { file, line: self.lines + line, reason };
+                }
+                Ok(Err(other)) => return other,
+                Err(_) => break,
+            }
+        }
+        let line = self.lines + memchr::memchr_iter(b'\n', text).count() + 1;
+        line_error(&self.decoder.shown, line, e.to_string())
     }
 
     /// Joins the decoding threads, so that none outlives the load.

@@ -14,6 +14,7 @@
 
 mod error;
 mod integers;
+mod key_order;
 mod known_rows;
 mod page;
 mod rows;

@@ -464,7 +464,8 @@ fn decode_array(
     Ok(batches)
 }
 
-/// The types of every field of the rows, inferred over all of them, and how many rows there are.
+/// The types of every field of the rows, inferred over all of them, in the order
+/// the rows give their keys, and how many rows there are.
 fn infer(bytes: &[u8]) -> Result<(Schema, usize), RowsError> {
     let malformed = |e: &dyn std::fmt::Display| RowsError::Malformed(e.to_string());
     let (schema, rows) = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
@@ -492,7 +493,7 @@ fn infer(bytes: &[u8]) -> Result<(Schema, usize), RowsError> {
     } else {
         arrow::json::reader::infer_json_schema(Cursor::new(bytes), None).map_err(|e| malformed(&e))?
     };
-    Ok((without_empty_objects(&schema), rows))
+    Ok((super::key_order::as_written(&without_empty_objects(&schema), bytes), rows))
 }
 
 /// The schema without the fields that only ever held `{}` (or lists of it): an

@@ -273,6 +273,7 @@ fn known() -> SchemaRef {
                 Field::new("ratio", DataType::Float64, true),
                 Field::new("user", DataType::Struct(user), true),
                 Field::new("none", DataType::Null, true),
+                Field::new("amount", DataType::Decimal128(18, 2), true),
             ]))
         })
         .clone()

@@ -21,10 +21,10 @@
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, ListArray, NullArray, RecordBatch};
 use arrow::array::{BooleanBufferBuilder, NullBufferBuilder};
-use arrow::array::{StringArray, StructArray, timezone::Tz};
+use arrow::array::{Decimal128Array, StringArray, StructArray, timezone::Tz};
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use arrow::compute::kernels::cast_utils::string_to_datetime;
-use arrow::datatypes::{DataType, FieldRef, Fields, SchemaRef, TimeUnit};
+use arrow::compute::kernels::cast_utils::{parse_decimal, string_to_datetime};
+use arrow::datatypes::{DataType, Decimal128Type, FieldRef, Fields, SchemaRef, TimeUnit};
 use chrono::{DateTime, TimeZone};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -234,6 +234,12 @@ impl Parser<'_> {
     /// A JSON number, by the grammar, as the nearest `f64` (finite only).
     #[inline]
     fn float(&mut self) -> Option<f64> {
+        let text = std::str::from_utf8(self.number_text()?).ok()?;
+        text.parse::<f64>().ok().filter(|f| f.is_finite())
+    }
+
+    /// A JSON number's text, checked against the grammar.
+    fn number_text(&mut self) -> Option<&[u8]> {
         let start = self.i;
         if self.peek() == Some(b'-') {
             self.i += 1;
@@ -257,8 +263,7 @@ impl Parser<'_> {
                 return None;
             }
         }
-        let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
-        text.parse::<f64>().ok().filter(|f| f.is_finite())
+        Some(&self.b[start..self.i])
     }
 
     fn digits(&mut self) -> usize {
@@ -281,9 +286,26 @@ enum Data {
     Boolean(BooleanBufferBuilder, NullBufferBuilder),
     Int64(Vec<i64>, NullBufferBuilder),
     Float64(Vec<f64>, NullBufferBuilder),
-    Utf8 { offsets: Vec<i32>, text: Vec<u8>, nulls: NullBufferBuilder },
-    Timestamp { values: Vec<i64>, nulls: NullBufferBuilder, unit: TimeUnit, zone: Zone, data_type: DataType },
-    List { offsets: Vec<i32>, nulls: NullBufferBuilder, item: Box<Column>, field: FieldRef },
+    /// Precision and scale, as declared.
+    Decimal128(Vec<i128>, NullBufferBuilder, u8, i8),
+    Utf8 {
+        offsets: Vec<i32>,
+        text: Vec<u8>,
+        nulls: NullBufferBuilder,
+    },
+    Timestamp {
+        values: Vec<i64>,
+        nulls: NullBufferBuilder,
+        unit: TimeUnit,
+        zone: Zone,
+        data_type: DataType,
+    },
+    List {
+        offsets: Vec<i32>,
+        nulls: NullBufferBuilder,
+        item: Box<Column>,
+        field: FieldRef,
+    },
     Struct(Object),
 }
 
@@ -300,6 +322,9 @@ impl Column {
             DataType::Boolean => Data::Boolean(BooleanBufferBuilder::new(0), NullBufferBuilder::new(0)),
             DataType::Int64 => Data::Int64(Vec::new(), NullBufferBuilder::new(0)),
             DataType::Float64 => Data::Float64(Vec::new(), NullBufferBuilder::new(0)),
+            DataType::Decimal128(precision, scale) => {
+                Data::Decimal128(Vec::new(), NullBufferBuilder::new(0), *precision, *scale)
+            }
             DataType::Utf8 => Data::Utf8 { offsets: vec![0], text: Vec::new(), nulls: NullBufferBuilder::new(0) },
             DataType::Timestamp(unit, tz) => Data::Timestamp {
                 values: Vec::new(),
@@ -340,6 +365,10 @@ impl Column {
             }
             Data::Float64(values, nulls) => {
                 values.push(0.0);
+                nulls.append_null();
+            }
+            Data::Decimal128(values, nulls, ..) => {
+                values.push(0);
                 nulls.append_null();
             }
             Data::Timestamp { values, nulls, .. } => {
@@ -390,6 +419,15 @@ impl Column {
             }
             Data::Float64(values, nulls) => {
                 values.push(p.float()?);
+                nulls.append_non_null();
+            }
+            Data::Decimal128(values, nulls, precision, scale) => {
+                // A number as written, or a string without escapes, parsed as arrow-json parses it.
+                let text = match first {
+                    b'"' => p.plain_string()?,
+                    _ => p.number_text()?,
+                };
+                values.push(parse_decimal::<Decimal128Type>(std::str::from_utf8(text).ok()?, *precision, *scale).ok()?);
                 nulls.append_non_null();
             }
             Data::Utf8 { offsets, text, nulls } => {
@@ -450,6 +488,7 @@ impl Column {
             Data::Boolean(values, _) => values.len(),
             Data::Int64(values, _) | Data::Timestamp { values, .. } => values.len(),
             Data::Float64(values, _) => values.len(),
+            Data::Decimal128(values, ..) => values.len(),
             Data::Utf8 { offsets, .. } | Data::List { offsets, .. } => offsets.len() - 1,
             Data::Struct(object) => object.len,
         }
@@ -472,6 +511,11 @@ impl Column {
             Data::Float64(values, nulls) => {
                 Arc::new(Float64Array::new(ScalarBuffer::from(take(values)), nulls.finish()))
             }
+            Data::Decimal128(values, nulls, precision, scale) => Arc::new(
+                Decimal128Array::new(ScalarBuffer::from(take(values)), nulls.finish())
+                    .with_precision_and_scale(*precision, *scale)
+                    .ok()?,
+            ),
             Data::Timestamp { values, nulls, data_type, .. } => {
                 let plain = Int64Array::new(ScalarBuffer::from(take(values)), nulls.finish());
                 arrow::array::make_array(plain.into_data().into_builder().data_type(data_type.clone()).build().ok()?)
@@ -651,6 +695,7 @@ mod tests {
             Field::new("ok", DataType::Boolean, true),
             Field::new("user", DataType::Struct(user), true),
             Field::new("nothing", DataType::Null, true),
+            Field::new("amount", DataType::Decimal128(10, 2), true),
         ]))
     }
 
@@ -664,11 +709,15 @@ mod tests {
             r#"{"id":9223372036854775807,"price":1e-7,"user":{"tags":[]},"at":null}"#,
             r#"{"id":0,"price":12,"user":{"id":null,"tags":[null,"x"]},"note":"\t\\ünï"}"#,
             r#"{"id":5,"price":2.5E+3,"user":{}}"#,
+            r#"{"id":6,"amount":12.34}"#,
+            r#"{"id":7,"amount":"-0.5"}"#,
+            r#"{"id":8,"amount":1e2}"#,
+            r#"{"id":9,"amount":-12345678.99,"note":null}"#,
         ];
         let schema = schema();
         let ndjson = lines.join("\n");
         let ours = decode(ndjson.as_bytes(), &schema, 2).expect("taken");
-        assert_eq!(ours.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), [2, 2, 1]);
+        assert_eq!(ours.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), [2, 2, 2, 2, 1]);
         same(&ours, &arrow_json(ndjson.as_bytes(), &schema).unwrap(), &schema);
         let array = format!("[ {} ]", lines.join(",\n"));
         let ours = decode(array.as_bytes(), &schema, 1024).expect("taken");
@@ -683,32 +732,35 @@ mod tests {
     fn what_is_not_plainly_of_the_schema_is_given_back() {
         let schema = schema();
         for row in [
-            r#"{"id":1,"extra":2}"#,           // a key the schema lacks
-            r#"{"id":1.5}"#,                   // a decimal in an integer column
-            r#"{"id":2.0}"#,                   // even a whole one
-            r#"{"id":"3"}"#,                   // a string in an integer column
-            r#"{"id":1,"note":12}"#,           // a number in a text column (arrow-json coerces)
-            r#"{"id":1,"ok":"true"}"#,         // a string in a boolean column
-            r#"{"note":"x"}"#,                 // no value for a non-nullable column
-            r#"{"id":null}"#,                  // null in a non-nullable column
-            r#"{"id":1,"id":2}"#,              // a key twice
-            r#"{"id":1,"n\u006fte":"x"}"#,     // an escaped key
-            r#"{"id":01}"#,                    // not JSON
-            r#"{"id":1,"price":1e999}"#,       // not finite
-            r#"{"id":1,"price":.5}"#,          // not JSON
-            r#"{"id":99999999999999999999}"#,  // past i64
-            r#"{"id":1,"at":"yesterday"}"#,    // not a timestamp
-            r#"{"id":1,"at":1700000000}"#,     // a number for a timestamp
-            r#"{"id":1,"note":"\ud800"}"#,     // a lone surrogate
-            r#"{"id":1,"nothing":0}"#,         // a value in a null column
-            r#"{"id":1,"user":{"tags":"a"}}"#, // text where a list goes
-            r#"{"id":1,"user":{"tags":[1]}}"#, // a number in a list of text
-            r#"{"id":1} x"#,                   // trailing garbage
-            r#"{"id":1"#,                      // cut short
-            r#"[{"id":1}] [{"id":2}]"#,        // two arrays
-            r#"[{"id":1},]"#,                  // a trailing comma
-            r#"[1]"#,                          // a row that is not an object
-            r#"{"id":1,"note":"ab"#,           // a string cut short
+            r#"{"id":1,"extra":2}"#,            // a key the schema lacks
+            r#"{"id":1.5}"#,                    // a decimal in an integer column
+            r#"{"id":2.0}"#,                    // even a whole one
+            r#"{"id":"3"}"#,                    // a string in an integer column
+            r#"{"id":1,"note":12}"#,            // a number in a text column (arrow-json coerces)
+            r#"{"id":1,"ok":"true"}"#,          // a string in a boolean column
+            r#"{"note":"x"}"#,                  // no value for a non-nullable column
+            r#"{"id":null}"#,                   // null in a non-nullable column
+            r#"{"id":1,"id":2}"#,               // a key twice
+            r#"{"id":1,"n\u006fte":"x"}"#,      // an escaped key
+            r#"{"id":01}"#,                     // not JSON
+            r#"{"id":1,"price":1e999}"#,        // not finite
+            r#"{"id":1,"price":.5}"#,           // not JSON
+            r#"{"id":99999999999999999999}"#,   // past i64
+            r#"{"id":1,"at":"yesterday"}"#,     // not a timestamp
+            r#"{"id":1,"at":1700000000}"#,      // a number for a timestamp
+            r#"{"id":1,"note":"\ud800"}"#,      // a lone surrogate
+            r#"{"id":1,"nothing":0}"#,          // a value in a null column
+            r#"{"id":1,"user":{"tags":"a"}}"#,  // text where a list goes
+            r#"{"id":1,"user":{"tags":[1]}}"#,  // a number in a list of text
+            r#"{"id":1,"amount":123456789.5}"#, // past the decimal's precision
+            r#"{"id":1,"amount":"1\u0030"}"#,   // an escaped decimal string
+            r#"{"id":1,"amount":true}"#,        // not a number
+            r#"{"id":1} x"#,                    // trailing garbage
+            r#"{"id":1"#,                       // cut short
+            r#"[{"id":1}] [{"id":2}]"#,         // two arrays
+            r#"[{"id":1},]"#,                   // a trailing comma
+            r#"[1]"#,                           // a row that is not an object
+            r#"{"id":1,"note":"ab"#,            // a string cut short
         ] {
             assert!(decode(row.as_bytes(), &schema, 10).is_none(), "{row} was taken");
         }
@@ -769,13 +821,22 @@ mod tests {
             3,
         );
         let bools = (&["true", "false", "null", "1", r#""true""#][..], 3);
+        let amounts = (&["0", "1.25", "-7", r#""3.5""#, "2e1", "null", "1.999", "123456789.5", "true"][..], 7);
         let mut taken = 0;
         let mut given_back = 0;
         for _ in 0..3000 {
             let mut text = String::new();
             for _ in 0..1 + next(4) {
                 let mut pairs = Vec::new();
-                for (name, values) in [("id", ints), ("price", floats), ("note", texts), ("at", times), ("ok", bools)] {
+                let columns = [
+                    ("id", ints),
+                    ("price", floats),
+                    ("note", texts),
+                    ("at", times),
+                    ("ok", bools),
+                    ("amount", amounts),
+                ];
+                for (name, values) in columns {
                     if name == "id" || next(5) > 0 {
                         pairs.push(format!("\"{name}\":{}", pick(&mut next, values)));
                     }

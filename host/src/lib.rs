@@ -31,6 +31,7 @@ mod capability;
 pub mod compile;
 mod config;
 mod connector;
+mod decimals;
 mod delivery;
 mod engine;
 mod error;

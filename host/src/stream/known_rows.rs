@@ -23,8 +23,8 @@ use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, List
 use arrow::array::{BooleanBufferBuilder, NullBufferBuilder};
 use arrow::array::{Decimal128Array, StringArray, StructArray, timezone::Tz};
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use arrow::compute::kernels::cast_utils::{parse_decimal, string_to_datetime};
-use arrow::datatypes::{DataType, Decimal128Type, FieldRef, Fields, SchemaRef, TimeUnit};
+use arrow::compute::kernels::cast_utils::string_to_datetime;
+use arrow::datatypes::{DataType, FieldRef, Fields, SchemaRef, TimeUnit};
 use chrono::{DateTime, TimeZone};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -422,12 +422,13 @@ impl Column {
                 nulls.append_non_null();
             }
             Data::Decimal128(values, nulls, precision, scale) => {
-                // A number as written, or a string without escapes, parsed as arrow-json parses it.
+                // A number as written, or a string without escapes, parsed as arrow-json parses
+                // it, within the bounds its parser counts in (`crate::decimals`).
                 let text = match first {
                     b'"' => p.plain_string()?,
                     _ => p.number_text()?,
                 };
-                values.push(parse_decimal::<Decimal128Type>(std::str::from_utf8(text).ok()?, *precision, *scale).ok()?);
+                values.push(crate::decimals::parse128(std::str::from_utf8(text).ok()?, *precision, *scale).ok()?);
                 nulls.append_non_null();
             }
             Data::Utf8 { offsets, text, nulls } => {

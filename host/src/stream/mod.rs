@@ -13,7 +13,7 @@
 //! of what failed, and rows, files and watermark always agree.
 
 mod error;
-mod integers;
+mod exact;
 mod key_order;
 mod known_rows;
 mod page;

@@ -322,16 +322,18 @@ fn decode_rows(
     }
 }
 
-/// Rows into `schema`, each integer column's values exactly as written
-/// (`stream::integers`): when the rows hold decimals, arrow-json would truncate
-/// one that meets an integer column, so those columns decode as text first and
-/// are taken back as whole numbers, or refused naming the column.
+/// Rows into `schema`, each integer and decimal column's values exactly as
+/// written (`stream::exact`): when the rows hold decimals, arrow-json would
+/// truncate one that meets an integer column, and its decimal parser wraps on
+/// long text, so those columns decode as text first and are taken back, or
+/// refused naming the column.
 fn decode_exactly(bytes: &[u8], schema: &Schema, scan: &Scan, strict: bool) -> Result<Vec<RecordBatch>, RowsError> {
-    if !(scan.decimals && super::integers::any(schema)) {
+    use super::exact;
+    if !((scan.decimals && exact::any_integer(schema)) || exact::any_decimal(schema)) {
         return decode(bytes, Arc::new(schema.clone()), strict);
     }
-    let batches = decode(bytes, Arc::new(super::integers::as_text(schema)), strict)?;
-    batches.into_iter().map(|b| super::integers::narrow(b, schema).map_err(RowsError::DoesNotFit)).collect()
+    let batches = decode(bytes, Arc::new(exact::as_text(schema)), strict)?;
+    batches.into_iter().map(|b| exact::narrow(b, schema).map_err(RowsError::DoesNotFit)).collect()
 }
 
 /// Inferred text columns whose every value is an ISO 8601 date-time become
@@ -882,6 +884,47 @@ mod tests {
             json(br#"[{"id":2.0,"name":"a"},{"id":3,"name":"b"}]"#, Some(&declared()), None, &depth(64)).unwrap();
         let ids = whole[0].column_by_name("id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
         assert_eq!(ids.values().to_vec(), vec![2, 3]);
+    }
+
+    /// Found by `just fuzz` (`json_intake`): arrow's decimal parser counts digits in a
+    /// `u8` and an exponent in an `i16`, so `1e65546` would land as 10,000,000,000 and
+    /// 300 digits as whatever wrapped (a panic in a debug build). Such values are
+    /// refused naming the column, by the fast decoder and arrow-json's path alike.
+    #[test]
+    fn a_decimal_too_long_for_arrows_parser_is_refused_not_wrapped() {
+        use arrow::array::AsArray;
+        let field = |name: &str, data_type: &str| crate::bindings::Field {
+            name: name.into(),
+            data_type: data_type.into(),
+            nullable: true,
+        };
+        let declared =
+            super::super::declared_schema(&[field("id", "int64"), field("amount", "decimal(18, 2)")]).unwrap().unwrap();
+        let huge = format!("1{}", "0".repeat(300));
+        for value in ["1e65546", "\"1e65546\"", huge.as_str(), "\"E32222222232223\""] {
+            for (declared, known) in [(Some(&declared), None), (None, Some(declared.as_ref()))] {
+                let rows = format!(r#"[{{"id":1,"amount":{value}}}]"#);
+                let shown = &value[..value.len().min(20)];
+                match json(rows.as_bytes(), declared, known, &depth(64)) {
+                    // Without a declared type, a value no decimal can hold is inferred anew
+                    // (text, or a float), never a decimal of a wrapped value.
+                    Ok(batches) if declared.is_none() => {
+                        let amount = batches[0].column_by_name("amount").unwrap();
+                        assert!(!matches!(amount.data_type(), arrow::datatypes::DataType::Decimal128(..)), "{shown}");
+                    }
+                    Ok(_) => panic!("{shown} was taken"),
+                    // Named by its column, or (inferring) as a number out of range.
+                    Err(e) => {
+                        let e = e.to_string();
+                        assert!(e.contains("amount") || e.contains("out of range"), "{shown}: {e}");
+                    }
+                }
+            }
+        }
+        let fine =
+            json(br#"[{"id":1,"amount":12.5},{"id":2,"amount":"3"}]"#, Some(&declared), None, &depth(64)).unwrap();
+        let amounts = fine[0].column_by_name("amount").unwrap().as_primitive::<arrow::datatypes::Decimal128Type>();
+        assert_eq!(amounts.values().to_vec(), vec![1250, 300]);
     }
 
     /// Found while measuring pages without a declared schema: where a page held any

@@ -1,21 +1,27 @@
-//! Integer columns decoded exactly from JSON numbers. arrow-json reads a number
-//! that is not an integer literal into an integer column through `f64` and
-//! truncates it (`1.5` lands as 1); reading such columns as `Float64` instead
-//! loses every digit past 2^53 (a 19-digit id becomes another id). So where the
-//! rows hold decimals and the schema has integers, those columns are decoded as
-//! their text (arrow-json's `coerce_primitive` keeps a number's literal) and
-//! taken here: an integer literal exactly, `2.0` or `1e3` as the whole number
-//! it is, anything else refused, naming the column. Nested integers (a struct's
-//! fields, a list's items) are taken the same way.
+//! Integer and decimal columns decoded exactly from JSON numbers.
+//!
+//! arrow-json reads a number that is not an integer literal into an integer
+//! column through `f64` and truncates it (`1.5` lands as 1); reading such columns
+//! as `Float64` instead loses every digit past 2^53 (a 19-digit id becomes
+//! another id). So where the rows hold decimals and the schema has integers,
+//! those columns are decoded as their text (arrow-json's `coerce_primitive` keeps
+//! a number's literal) and taken here: an integer literal exactly, `2.0` or `1e3`
+//! as the whole number it is, anything else refused, naming the column.
+//!
+//! `decimal(p, s)` columns are always taken from their text, through
+//! `crate::decimals`: arrow's own decimal parser wraps its digit counters on
+//! long text and would land another number. Nested columns (a struct's fields, a
+//! list's items) are taken the same way.
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, LargeListArray, ListArray, RecordBatch, StructArray};
+use arrow::array::StructArray;
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Int64Array, LargeListArray, ListArray, RecordBatch};
 use arrow::datatypes::{DataType, FieldRef, Fields, Schema};
 use std::sync::Arc;
 
 /// The largest magnitude up to which every whole `f64` is the number its text says.
 const EXACT_F64: f64 = 9_007_199_254_740_992.0;
 
-/// `schema` with every integer column, nested ones too, as text.
+/// `schema` with every integer and decimal column, nested ones too, as text.
 pub(super) fn as_text(schema: &Schema) -> Schema {
     Schema::new_with_metadata(schema.fields().iter().map(field_as_text).collect::<Fields>(), schema.metadata().clone())
 }
@@ -27,6 +33,7 @@ fn field_as_text(field: &FieldRef) -> FieldRef {
 fn type_as_text(t: &DataType) -> DataType {
     match t {
         t if t.is_integer() => DataType::Utf8,
+        DataType::Decimal128(..) => DataType::Utf8,
         DataType::Struct(fields) => DataType::Struct(fields.iter().map(field_as_text).collect()),
         DataType::List(item) => DataType::List(field_as_text(item)),
         DataType::LargeList(item) => DataType::LargeList(field_as_text(item)),
@@ -35,8 +42,8 @@ fn type_as_text(t: &DataType) -> DataType {
 }
 
 /// A batch decoded with [`as_text`]`(want)` (and perhaps columns `want` lacks),
-/// with `want`'s integer columns taken back from their text. The error names the
-/// column and the value that is not a whole number in its type's range.
+/// with `want`'s integer and decimal columns taken back from their text. The error
+/// names the column and the value that is not a number of its type.
 pub(super) fn narrow(batch: RecordBatch, want: &Schema) -> Result<RecordBatch, String> {
     let schema = batch.schema();
     let mut fields = Vec::with_capacity(schema.fields().len());
@@ -62,6 +69,7 @@ pub(super) fn narrow(batch: RecordBatch, want: &Schema) -> Result<RecordBatch, S
 fn narrow_array(array: &ArrayRef, want: &DataType, path: &str) -> Result<ArrayRef, String> {
     match want {
         t if t.is_integer() => whole_numbers(array, t, path),
+        DataType::Decimal128(precision, scale) => decimals(array, *precision, *scale, path),
         DataType::Struct(wanted) => {
             let Some(s) = array.as_struct_opt() else { return Ok(array.clone()) };
             let children = s
@@ -115,6 +123,17 @@ fn whole_numbers(array: &ArrayRef, want: &DataType, path: &str) -> Result<ArrayR
     arrow::compute::cast_with_options(&int64, want, &strict).map_err(|e| format!("column `{}`: {e}", shown()))
 }
 
+/// Text values as `decimal128(precision, scale)`, parsed within bounds (`crate::decimals`).
+fn decimals(array: &ArrayRef, precision: u8, scale: i8, path: &str) -> Result<ArrayRef, String> {
+    let Some(text) = array.as_string_opt::<i32>() else { return Ok(array.clone()) };
+    let values = text
+        .iter()
+        .map(|value| value.map(|v| crate::decimals::parse128(v, precision, scale)).transpose())
+        .collect::<Result<Decimal128Array, _>>()
+        .map_err(|e| format!("column `{}`: {e}", crate::untrusted_text::one_line(path)))?;
+    Ok(Arc::new(values.with_precision_and_scale(precision, scale).map_err(|e| e.to_string())?))
+}
+
 /// The whole number a JSON number's text (or a string's) says, exactly.
 fn whole(text: &str) -> Result<i128, &'static str> {
     if let Ok(v) = text.parse::<i128>() {
@@ -131,11 +150,20 @@ fn whole(text: &str) -> Result<i128, &'static str> {
 }
 
 /// Whether a schema has an integer column anywhere (nested ones too).
-pub(super) fn any(schema: &Schema) -> bool {
+pub(super) fn any_integer(schema: &Schema) -> bool {
+    any(schema, DataType::is_integer)
+}
+
+/// Whether a schema has a decimal column anywhere (nested ones too).
+pub(super) fn any_decimal(schema: &Schema) -> bool {
+    any(schema, |t| matches!(t, DataType::Decimal128(..)))
+}
+
+fn any(schema: &Schema, wanted: impl Fn(&DataType) -> bool) -> bool {
     let mut stack: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
     while let Some(t) = stack.pop() {
         match t {
-            t if t.is_integer() => return true,
+            t if wanted(t) => return true,
             DataType::Struct(children) => stack.extend(children.iter().map(|f| f.data_type())),
             DataType::List(f) | DataType::LargeList(f) => stack.push(f.data_type()),
             _ => {}

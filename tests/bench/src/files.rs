@@ -41,9 +41,7 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
     let data = work.path().join("data");
     std::fs::create_dir_all(&data)?;
     let linked = data.join("orders.csv");
-    if std::fs::hard_link(&csv, &linked).is_err() {
-        std::fs::copy(&csv, &linked).context("copying the CSV into the work folder")?;
-    }
+    crate::link(&csv, &linked)?;
     let pipeline = work.path().join("pipeline.toml");
     std::fs::write(&pipeline, format!("{PIPELINE}{LIMITS_AND_SINK}"))?;
     let native_out = work.path().join("native.parquet");

@@ -69,9 +69,7 @@ pub fn run(ctx: &Ctx, args: &HybridArgs) -> Result<String> {
     let exports = work.path().join("exports");
     std::fs::create_dir_all(&exports)?;
     let export = exports.join("orders.csv");
-    if std::fs::hard_link(&csv, &export).is_err() {
-        std::fs::copy(&csv, &export).context("copying the export into the work folder")?;
-    }
+    crate::link(&csv, &export)?;
     let csv_bytes = std::fs::metadata(&export)?.len();
 
     let watermark = updated_at_text(n);

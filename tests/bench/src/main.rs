@@ -120,6 +120,16 @@ path = "./lake"
 compression = "zstd"
 "#;
 
+/// A cached input placed at `to` in a work folder: hard-linked (the connector reads
+/// only under a root granted inside the pipeline's folder and refuses symlinks out
+/// of it), or copied where the filesystem cannot link.
+pub fn link(from: &Path, to: &Path) -> Result<()> {
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    }
+    Ok(())
+}
+
 /// What every benchmark needs: where things are and how to run them.
 pub struct Ctx {
     /// target/bench/: cached inputs, work folders, results.md.

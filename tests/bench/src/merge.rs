@@ -244,7 +244,7 @@ fn headwater(
     // The connector reads only under a granted root inside the pipeline's folder
     // (symlinks out of it are refused): link the cached files in.
     for f in &inputs.initial {
-        link(f, &data.join(f.file_name().expect("a file name")))?;
+        crate::link(f, &data.join(f.file_name().expect("a file name")))?;
     }
     std::fs::write(dir.join("bench.toml"), PIPELINE)?;
     let step = |label: &str| -> Result<Measured> {
@@ -253,7 +253,7 @@ fn headwater(
         measure::run(&format!("merge-{set}-headwater-{label}"), cmd, work, Stdout::Capture)
     };
     let load = step("load")?;
-    link(change, &data.join(format!("changes-{set}.parquet")))?;
+    crate::link(change, &data.join(format!("changes-{set}.parquet")))?;
     let merge = step("merge")?;
     let table = dir.join("lake/orders");
     let stats = commit_stats(python, &table)?;
@@ -287,13 +287,6 @@ fn dlt(work: &Path, python: &Path, peers: &Path, inputs: &Inputs, set: &str, cha
     let stats = commit_stats(python, &table)?;
     verify(python, "dlt", &table, inputs, change)?;
     Ok(Outcome { load, merge, stats })
-}
-
-fn link(from: &Path, to: &Path) -> Result<()> {
-    if std::fs::hard_link(from, to).is_err() {
-        std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-    }
-    Ok(())
 }
 
 fn commit_stats(python: &Path, table: &Path) -> Result<Value> {

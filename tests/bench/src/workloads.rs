@@ -300,9 +300,7 @@ fn file_workload(ctx: &Ctx, w: &FileWorkload) -> Result<String> {
     for input in &w.inputs {
         let name = input.file_name().context("an input without a file name")?;
         let linked = data.join(name);
-        if std::fs::hard_link(input, &linked).is_err() {
-            std::fs::copy(input, &linked).with_context(|| format!("copying {} in", input.display()))?;
-        }
+        crate::link(input, &linked)?;
         input_bytes += std::fs::metadata(&linked)?.len();
         names.push(name.to_owned());
     }

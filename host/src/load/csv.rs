@@ -189,22 +189,27 @@ fn sampled_types(
     if columns.is_empty() {
         return Ok(BTreeMap::new());
     }
+    let numeric = |i: usize| matches!(inferred.field(i).data_type(), DataType::Int64 | DataType::Float64);
     let mut reader = dialect.reader(input.open()?, true);
+    // A number column only asks whether a value is zero-padded: only time columns keep their values.
+    let mut padded = vec![false; columns.len()];
     let mut values: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
     for record in reader.records().take(rows.max(1) as usize) {
         let Ok(record) = record else { break };
-        for (slot, &i) in values.iter_mut().zip(&columns) {
-            if let Some(v) = record.get(i) {
-                slot.push(v.to_string());
+        for ((slot, padded), &i) in values.iter_mut().zip(&mut padded).zip(&columns) {
+            match record.get(i) {
+                Some(v) if numeric(i) => *padded = *padded || zero_padded(v),
+                Some(v) => slot.push(v.to_string()),
+                None => {}
             }
         }
     }
     Ok(columns
         .iter()
         .zip(&values)
-        .map(|(&i, vals)| {
-            if matches!(inferred.field(i).data_type(), DataType::Int64 | DataType::Float64) {
-                let padded = vals.iter().any(|v| zero_padded(v));
+        .zip(&padded)
+        .map(|((&i, vals), &padded)| {
+            if numeric(i) {
                 return (i, if padded { DataType::Utf8 } else { inferred.field(i).data_type().clone() });
             }
             let t = crate::temporal::inferred_type(vals.iter().map(String::as_str))

@@ -28,7 +28,7 @@ pub fn parse128(text: &str, precision: u8, scale: i8) -> Result<i128, String> {
 }
 
 /// Whether `text` is within the bounds arrow's parser counts in.
-pub fn check(text: &str) -> Result<(), String> {
+fn check(text: &str) -> Result<(), String> {
     if text.len() > MAX_TEXT {
         return Err(format!("a number of {} characters is too long for a decimal", text.len()));
     }

@@ -13,11 +13,10 @@ BUCKET/bench/orders. Prints a one-line JSON summary on stdout.
 """
 
 import argparse
-import json
 import sys
-import time
 
 import dlt
+import dlt_bench
 import pyarrow.parquet as pq
 
 
@@ -39,26 +38,7 @@ def main() -> None:
         for path in args.files:
             yield pq.read_table(path)
 
-    pipeline = dlt.pipeline(
-        pipeline_name="bench_merge",
-        pipelines_dir=args.pipelines_dir,
-        destination=dlt.destinations.filesystem(bucket_url=args.bucket),
-        dataset_name="bench",
-    )
-    started = time.monotonic()
-    info = pipeline.run(orders(), loader_file_format="parquet")
-    info.raise_on_failed_jobs()
-    rows = pipeline.last_trace.last_normalize_info.row_counts.get("orders", 0)
-    print(
-        json.dumps(
-            {
-                "step": args.step,
-                "rows": rows,
-                "seconds": time.monotonic() - started,
-                "dlt": dlt.__version__,
-            }
-        )
-    )
+    dlt_bench.run("bench_merge", args.bucket, args.pipelines_dir, orders(), step=args.step)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,8 @@ summary on stdout.
 """
 
 import argparse
-import json
-import os
-import time
 
-import dlt
-from dlt.sources.rest_api import rest_api_source
+import dlt_bench
 
 
 def main() -> None:
@@ -26,37 +22,9 @@ def main() -> None:
     p.add_argument("--bucket", required=True)
     p.add_argument("--pipelines-dir", required=True)
     args = p.parse_args()
-    # zstd like the other programs (dlt's Parquet default is snappy); no telemetry.
-    os.environ.setdefault("NORMALIZE__DATA_WRITER__COMPRESSION", "zstd")
-    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-
-    source = rest_api_source(
-        {
-            "client": {
-                "base_url": args.url,
-                "paginator": {"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
-            },
-            "resource_defaults": {"write_disposition": "replace"},
-            "resources": [
-                {
-                    "name": "orders",
-                    "primary_key": "id",
-                    "endpoint": {"path": "orders", "data_selector": "data"},
-                }
-            ],
-        }
-    )
-    pipeline = dlt.pipeline(
-        pipeline_name="bench_api",
-        pipelines_dir=args.pipelines_dir,
-        destination=dlt.destinations.filesystem(bucket_url=args.bucket),
-        dataset_name="bench",
-    )
-    started = time.monotonic()
-    info = pipeline.run(source, loader_file_format="parquet")
-    info.raise_on_failed_jobs()
-    rows = pipeline.last_trace.last_normalize_info.row_counts.get("orders", 0)
-    print(json.dumps({"rows": rows, "seconds": time.monotonic() - started, "dlt": dlt.__version__}))
+    dlt_bench.configure()
+    source = dlt_bench.orders_source(args.url, {"write_disposition": "replace"}, {})
+    dlt_bench.run("bench_api", args.bucket, args.pipelines_dir, source)
 
 
 if __name__ == "__main__":

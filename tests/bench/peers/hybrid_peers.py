@@ -23,8 +23,9 @@ time from after Python's start and imports, and (backfill) the cursor.
 
 import argparse
 import json
-import os
 import time
+
+import dlt_bench
 
 
 def backfill(args: argparse.Namespace) -> None:
@@ -57,48 +58,15 @@ def backfill(args: argparse.Namespace) -> None:
 
 
 def api(args: argparse.Namespace) -> None:
-    # zstd like the other programs (dlt's Parquet default is snappy); no telemetry.
-    os.environ.setdefault("NORMALIZE__DATA_WRITER__COMPRESSION", "zstd")
-    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-    import dlt
-    from dlt.sources.rest_api import rest_api_source
-
-    source = rest_api_source(
-        {
-            "client": {
-                "base_url": args.url,
-                "paginator": {"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
-            },
-            "resources": [
-                {
-                    "name": "orders",
-                    "primary_key": "id",
-                    "write_disposition": "append",
-                    "endpoint": {
-                        "path": "orders",
-                        "data_selector": "data",
-                        "incremental": {
-                            "start_param": "updated_since",
-                            "cursor_path": "updated_at",
-                            "initial_value": args.initial_value,
-                            "range_start": "open",
-                        },
-                    },
-                }
-            ],
-        }
-    )
-    pipeline = dlt.pipeline(
-        pipeline_name="bench_hybrid",
-        pipelines_dir=args.pipelines_dir,
-        destination=dlt.destinations.filesystem(bucket_url=args.bucket),
-        dataset_name="bench",
-    )
-    started = time.monotonic()
-    info = pipeline.run(source, loader_file_format="parquet")
-    info.raise_on_failed_jobs()
-    rows = pipeline.last_trace.last_normalize_info.row_counts.get("orders", 0)
-    print(json.dumps({"rows": rows, "seconds": time.monotonic() - started, "dlt": dlt.__version__}))
+    dlt_bench.configure()
+    incremental = {
+        "start_param": "updated_since",
+        "cursor_path": "updated_at",
+        "initial_value": args.initial_value,
+        "range_start": "open",
+    }
+    source = dlt_bench.orders_source(args.url, {"write_disposition": "append"}, {"incremental": incremental})
+    dlt_bench.run("bench_hybrid", args.bucket, args.pipelines_dir, source)
 
 
 def main() -> None:

@@ -52,9 +52,7 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<String> {
     let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 1..=ctx.runs {
         eprintln!("   run {run}/{}: (a) cat > /dev/null", ctx.runs);
-        let mut cmd = Command::new("cat");
-        cmd.arg(&linked);
-        a.push(measure::run("files-a-cat", cmd, work.path(), Stdout::Discard)?);
+        a.push(measure::cat("files-a-cat", &[&linked], work.path(), work.path())?);
 
         eprintln!("   run {run}/{}: (b) native arrow-csv + parquet", ctx.runs);
         let _ = std::fs::remove_file(&native_out);

@@ -100,9 +100,7 @@ pub fn run(ctx: &Ctx, args: &HybridArgs) -> Result<String> {
     let mut cursors = Vec::new();
     for run in 1..=ctx.runs {
         eprintln!("   run {run}/{}: (a) cat export > /dev/null", ctx.runs);
-        let mut cmd = Command::new("cat");
-        cmd.arg(&export);
-        a.push(measure::run("hybrid-a-cat", cmd, work.path(), Stdout::Discard)?);
+        a.push(measure::cat("hybrid-a-cat", &[&export], work.path(), work.path())?);
 
         eprintln!("   run {run}/{}: (a') fetch only, the API's pages past the watermark", ctx.runs);
         let mut cmd = Command::new(&ctx.bench);

@@ -49,6 +49,13 @@ pub enum Stdout {
     Discard,
 }
 
+/// The read ceiling: `cat` of `files` (relative to `dir`) to /dev/null, measured as [`run`] measures.
+pub fn cat(label: &str, files: &[impl AsRef<std::ffi::OsStr>], dir: &Path, logs: &Path) -> Result<Measured> {
+    let mut cmd = Command::new("cat");
+    cmd.args(files).current_dir(dir);
+    run(label, cmd, logs, Stdout::Discard)
+}
+
 /// Runs `cmd` (program, arguments, environment and folder) to completion through
 /// the launcher, with stderr (and stdout, unless discarded) captured in files under
 /// `logs` named after `label`; fails with its output when it exits unsuccessfully.

@@ -323,9 +323,7 @@ fn file_workload(ctx: &Ctx, w: &FileWorkload) -> Result<String> {
     let (mut a, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=ctx.runs {
         eprintln!("   run {run}/{}: (a) cat > /dev/null", ctx.runs);
-        let mut cmd = Command::new("cat");
-        cmd.args(&names).current_dir(&data);
-        a.push(measure::run(&format!("{}-a-cat", w.key), cmd, work.path(), Stdout::Discard)?);
+        a.push(measure::cat(&format!("{}-a-cat", w.key), &names, &data, work.path())?);
 
         eprintln!("   run {run}/{}: (c) headwater run (files, {schema})", ctx.runs);
         c.push(ctx.run_headwater(&format!("{}-c-headwater", w.key), &home, work.path(), &pipeline)?);
